@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"io"
+)
+
+// Store keeps desired state. Every change goes through Apply (see state.go);
+// the rest are reads. Implementations map their errors to ErrNotFound and
+// ErrExists.
+type Store interface {
+	Apply(ctx context.Context, c Change) error
+	App(ctx context.Context, name string) (App, error)
+	Apps(ctx context.Context) ([]App, error)
+	Release(ctx context.Context, app string, version int) (Release, error)
+	// Releases lists an app's releases, newest first.
+	Releases(ctx context.Context, app string) ([]Release, error)
+	Keys(ctx context.Context) ([]Key, error)
+	KeyByFingerprint(ctx context.Context, fingerprint string) (Key, error)
+}
+
+// BuildRequest asks for an app's source to be built into an image.
+type BuildRequest struct {
+	App string
+	Dir string    // the checked-out source; the builder only reads it
+	Out io.Writer // build progress for the pusher
+}
+
+// Build is a built app layer and what the builder learned about the source.
+type Build struct {
+	Image string
+	Stack string
+	// Processes are the stack's default processes (e.g. web from package.json's
+	// start script); the Procfile overrides them.
+	Processes map[string]string
+}
+
+// Builder turns source into an app image.
+type Builder interface {
+	Build(ctx context.Context, req BuildRequest) (Build, error)
+}
+
+// Runtime runs instances. Start returns once the process is started and its
+// network is up (Addr set); Stop is idempotent and succeeds for an unknown ID.
+type Runtime interface {
+	Start(ctx context.Context, in Instance) (Instance, error)
+	Stop(ctx context.Context, id string) error
+	// Instances reports every instance the runtime knows, running or not.
+	Instances(ctx context.Context) ([]Instance, error)
+	// Running reports whether the instance's process is alive.
+	Running(ctx context.Context, id string) (bool, error)
+	// Tail returns up to n last lines of an instance's output.
+	Tail(app, id string, n int) []string
+	// RemoveImage deletes an app image nothing runs any more.
+	RemoveImage(ctx context.Context, image string) error
+}
+
+// Routes is the router's table: which addresses serve an app's web traffic.
+// Set replaces the app's backends atomically.
+type Routes interface {
+	Set(app string, addrs []string)
+	Delete(app string)
+}
+
+// Health waits until a web instance answers: it returns nil once addr accepts
+// connections and "/" answers with a status below 500, or the last failure
+// when ctx ends.
+type Health interface {
+	Ready(ctx context.Context, app, addr string) error
+}

@@ -1,0 +1,133 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Settings are the deploy pipeline's knobs; zero values take the defaults.
+type Settings struct {
+	// ReadyTimeout bounds how long a new web instance has to answer.
+	ReadyTimeout time.Duration // default 60s
+	// Drain is how long retired instances keep serving in-flight requests
+	// after the route moved away from them.
+	Drain time.Duration // default 2s
+	// WebPort is the PORT web processes listen on inside their network namespace.
+	WebPort int // default 5000
+}
+
+func (s *Settings) defaults() {
+	if s.ReadyTimeout == 0 {
+		s.ReadyTimeout = 60 * time.Second
+	}
+	if s.Drain == 0 {
+		s.Drain = 2 * time.Second
+	}
+	if s.WebPort == 0 {
+		s.WebPort = 5000
+	}
+}
+
+// Deps are the parts the Service drives.
+type Deps struct {
+	Store   Store
+	Builder Builder
+	Runtime Runtime
+	Routes  Routes
+	Health  Health
+	Log     *slog.Logger
+}
+
+// Service is the entry point for everything users ask of pier. It is safe for
+// concurrent use; operations on one app are serialized.
+type Service struct {
+	store   Store
+	builder Builder
+	runtime Runtime
+	routes  Routes
+	health  Health
+	log     *slog.Logger
+	set     Settings
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+// New returns a Service over deps.
+func New(set Settings, d Deps) *Service {
+	set.defaults()
+	return &Service{
+		store: d.Store, builder: d.Builder, runtime: d.Runtime,
+		routes: d.Routes, health: d.Health, log: d.Log, set: set,
+		locks: map[string]*sync.Mutex{},
+	}
+}
+
+// lock serializes work on one app (pushes, restarts) and returns the unlock.
+func (s *Service) lock(app string) func() {
+	s.mu.Lock()
+	l, ok := s.locks[app]
+	if !ok {
+		l = &sync.Mutex{}
+		s.locks[app] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// CreateApp creates an empty app. ErrExists if it exists.
+func (s *Service) CreateApp(ctx context.Context, name string) (App, error) {
+	if err := ValidName(name); err != nil {
+		return App{}, err
+	}
+	a := App{Name: name, CreatedAt: time.Now().UTC()}
+	if err := s.apply(ctx, CreateApp{App: a}); err != nil {
+		return App{}, fmt.Errorf("create app %s: %w", name, err)
+	}
+	return a, nil
+}
+
+// Apps lists apps by name.
+func (s *Service) Apps(ctx context.Context) ([]App, error) {
+	apps, err := s.store.Apps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(apps, func(i, j int) bool { return apps[i].Name < apps[j].Name })
+	return apps, nil
+}
+
+// App returns one app. ErrNotFound if absent.
+func (s *Service) App(ctx context.Context, name string) (App, error) {
+	if err := ValidName(name); err != nil {
+		return App{}, err
+	}
+	return s.store.App(ctx, name)
+}
+
+// Releases lists an app's releases, newest first.
+func (s *Service) Releases(ctx context.Context, name string) ([]Release, error) {
+	if _, err := s.App(ctx, name); err != nil {
+		return nil, err
+	}
+	return s.store.Releases(ctx, name)
+}
+
+// ensureApp returns the app, creating it on first push.
+func (s *Service) ensureApp(ctx context.Context, name string) (App, bool, error) {
+	a, err := s.store.App(ctx, name)
+	if err == nil {
+		return a, false, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return App{}, false, err
+	}
+	a, err = s.CreateApp(ctx, name)
+	return a, err == nil, err
+}

@@ -1,0 +1,70 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"pier/runtime"
+)
+
+// DefaultBase is the reference of the default base image.
+const DefaultBase = "pier/base:bookworm"
+
+// BaseImageConfig is the default base's image config.
+var BaseImageConfig = runtime.ImageConfig{
+	Env:        RunEnv,
+	User:       fmt.Sprintf("%d:%d", AppUID, AppGID),
+	WorkingDir: "/app",
+	Labels:     map[string]string{"pier.base": "bookworm"},
+}
+
+// BaseTarball is where the default base's OCI tarball is cached in cacheDir.
+func BaseTarball(cacheDir string) string {
+	goos, arch := runtime.Platform()
+	return filepath.Join(cacheDir, fmt.Sprintf("base-bookworm-%s-%s.oci.tar", goos, arch))
+}
+
+// BuildBase runs script (the base recipe, bash) to make a root filesystem in
+// a scratch directory next to tarball, and packs it as an OCI image tarball
+// named ref at tarball. Progress goes to out.
+func BuildBase(ctx context.Context, script, ref, tarball string, out io.Writer) error {
+	if err := os.MkdirAll(filepath.Dir(tarball), 0o755); err != nil {
+		return err
+	}
+	scratch, err := os.MkdirTemp(filepath.Dir(tarball), "rootfs-")
+	if err != nil {
+		return err
+	}
+	rootfs := filepath.Join(scratch, "rootfs")
+	defer func() {
+		// The recipe mounts proc in the chroot; never walk into it when cleaning up.
+		unix.Unmount(filepath.Join(rootfs, "proc"), unix.MNT_DETACH)
+		os.RemoveAll(scratch)
+	}()
+	cmd := exec.CommandContext(ctx, "bash", "-c", script, "mkbase", rootfs)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build base root filesystem: %w", err)
+	}
+	fmt.Fprintf(out, "-----> Packing %s\n", ref)
+	tmp := tarball + ".partial"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := runtime.PackBase(ctx, rootfs, ref, BaseImageConfig, f); err != nil {
+		f.Close()
+		return fmt.Errorf("pack base: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, tarball)
+}

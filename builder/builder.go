@@ -1,0 +1,158 @@
+// Package builder turns an app's source into an app layer on the shared base
+// image: it detects the stack, copies the source into a workspace on a
+// snapshot of the base, runs the stack's build there as the unprivileged app
+// user with a per-app build cache, and commits the result as the app's image.
+package builder
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"pier/app"
+	"pier/runtime"
+)
+
+var _ app.Builder = (*Builder)(nil)
+
+// AppUID and AppGID own /app and run builds and app processes. The default
+// base names them "app"; numeric IDs also work on imported bases without that
+// user.
+const (
+	AppUID = 10001
+	AppGID = 10001
+)
+
+// RunEnv is the environment every app process starts with (config vars come
+// on top).
+var RunEnv = []string{
+	"PATH=/app/node_modules/.bin:/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/tmp",
+	"NODE_ENV=production",
+	"PYTHONUNBUFFERED=1",
+	"PYTHONDONTWRITEBYTECODE=1",
+}
+
+// Sandbox gives the builder writable snapshots of a base image.
+type Sandbox interface {
+	Prepare(ctx context.Context, base string, fill func(root string) error) (*runtime.Workspace, error)
+}
+
+// Config configures builds.
+type Config struct {
+	Base     string // base image reference
+	CacheDir string // per-app build caches live in CacheDir/<app>
+	// CABundle, if set, is mounted read-only into build containers and named by
+	// NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, PIP_CERT and REQUESTS_CA_BUNDLE.
+	CABundle string
+	Log      *slog.Logger
+}
+
+// Builder builds apps. Safe for concurrent use on different apps; the caller
+// serializes builds of one app (they share its cache).
+type Builder struct {
+	cfg Config
+	sb  Sandbox
+}
+
+// New returns a Builder running builds in sb.
+func New(cfg Config, sb Sandbox) *Builder { return &Builder{cfg: cfg, sb: sb} }
+
+const caPath = "/etc/pier/ca.crt"
+
+// Build builds req.Dir into a new image for req.App.
+func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, error) {
+	start := time.Now()
+	stack, err := Detect(req.Dir)
+	if err != nil {
+		return app.Build{}, err
+	}
+	fmt.Fprintf(req.Out, "-----> Building %s (%s)\n", req.App, stack.Name)
+
+	ws, err := b.sb.Prepare(ctx, b.cfg.Base, func(root string) error {
+		return copyTree(req.Dir, filepath.Join(root, "app"), AppUID, AppGID)
+	})
+	if err != nil {
+		return app.Build{}, fmt.Errorf("prepare build: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			ws.Discard(context.WithoutCancel(ctx))
+		}
+	}()
+
+	if stack.Script != "" {
+		cache := filepath.Join(b.cfg.CacheDir, req.App)
+		if err := os.MkdirAll(cache, 0o750); err != nil {
+			return app.Build{}, err
+		}
+		if err := os.Chown(cache, AppUID, AppGID); err != nil {
+			return app.Build{}, err
+		}
+		env := append([]string{}, RunEnv...)
+		mounts := []runtime.Mount{{Source: cache, Target: "/cache"}}
+		if b.cfg.CABundle != "" {
+			mounts = append(mounts, runtime.Mount{Source: b.cfg.CABundle, Target: caPath, ReadOnly: true})
+			env = append(env, "NODE_EXTRA_CA_CERTS="+caPath, "SSL_CERT_FILE="+caPath,
+				"PIP_CERT="+caPath, "REQUESTS_CA_BUNDLE="+caPath)
+		}
+		code, err := ws.Run(ctx, runtime.RunSpec{
+			Args:   []string{"/bin/sh", "-c", stack.Script},
+			Env:    env,
+			User:   fmt.Sprintf("%d:%d", AppUID, AppGID),
+			Cwd:    "/app",
+			Mounts: mounts,
+			Out:    indent(req.Out),
+		})
+		if err != nil && code <= 0 {
+			return app.Build{}, fmt.Errorf("run build: %w", err)
+		}
+		if code != 0 {
+			return app.Build{}, fmt.Errorf("the %s build failed (exit status %d); the output above says why", stack.Name, code)
+		}
+	}
+
+	ref := fmt.Sprintf("pier/%s:%s", req.App, time.Now().UTC().Format("20060102-150405.000000"))
+	err = ws.Commit(ctx, ref, runtime.ImageConfig{
+		Env:        RunEnv,
+		User:       fmt.Sprintf("%d:%d", AppUID, AppGID),
+		WorkingDir: "/app",
+		Labels:     map[string]string{"pier.app": req.App, "pier.stack": stack.Name},
+	})
+	committed = true
+	if err != nil {
+		return app.Build{}, fmt.Errorf("commit app layer: %w", err)
+	}
+	fmt.Fprintf(req.Out, "-----> Built %s in %.1fs\n", req.App, time.Since(start).Seconds())
+	return app.Build{Image: ref, Stack: stack.Name, Processes: stack.Processes}, nil
+}
+
+// indent prefixes build output lines so they stand under the -----> steps,
+// except the build script's own -----> lines.
+func indent(w io.Writer) io.Writer { return &lineWriter{w: w, atStart: true} }
+
+type lineWriter struct {
+	w       io.Writer
+	atStart bool
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	var out strings.Builder
+	for _, c := range string(p) {
+		if l.atStart && c != '-' {
+			out.WriteString("       ")
+		}
+		l.atStart = c == '\n'
+		out.WriteRune(c)
+	}
+	if _, err := io.WriteString(l.w, out.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

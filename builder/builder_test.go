@@ -1,0 +1,93 @@
+package builder_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"pier/app"
+	"pier/builder"
+	"pier/runtime/runtimetest"
+)
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A Python app is built on the base, started read-only in its own network
+// namespace, and answers HTTP on its PORT.
+func TestBuildAndRunPython(t *testing.T) {
+	env := runtimetest.Start(t)
+	rt := env.Runtime(t)
+	ctx := context.Background()
+	b := builder.New(builder.Config{Base: builder.DefaultBase, CacheDir: t.TempDir(), CABundle: rt.CABundle()}, rt)
+	src := writeFiles(t, map[string]string{
+		"app.py": `import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hello from python"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever()
+`,
+	})
+	var out bytes.Buffer
+	start := time.Now()
+	build, err := b.Build(ctx, app.BuildRequest{App: "hello", Dir: src, Out: &out})
+	t.Logf("build took %s:\n%s", time.Since(start), out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if build.Stack != "python" || build.Processes["web"] != "python3 app.py" {
+		t.Fatalf("got stack %q web %q, want python / python3 app.py", build.Stack, build.Processes["web"])
+	}
+	start = time.Now()
+	in, err := rt.Start(ctx, app.Instance{ID: "hello-test1", App: "hello", Release: 1, Process: "web",
+		Image: build.Image, Command: build.Processes["web"], Port: 5000, Env: []string{"PORT=5000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("started %s at %s in %s", in.ID, in.Addr, time.Since(start))
+	var body []byte
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + in.Addr + "/")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance never answered: %v; log: %q", err, rt.Tail("hello", in.ID, 20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("answered after %s", time.Since(start))
+	if string(body) != "hello from python" {
+		t.Fatalf("got %q, want %q", body, "hello from python")
+	}
+	list, err := rt.Instances(ctx)
+	if err != nil || len(list) != 1 || !list[0].Running || list[0].Addr != in.Addr {
+		t.Fatalf("Instances() = %+v, %v; want the one running instance", list, err)
+	}
+	if err := rt.Stop(ctx, in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := rt.Instances(ctx); len(list) != 0 {
+		t.Fatalf("after Stop: %+v, want none", list)
+	}
+}

@@ -1,0 +1,62 @@
+package router
+
+import (
+	"errors"
+	"html"
+	"net/http"
+	"strconv"
+)
+
+var (
+	errUnknownHost = errors.New("no app at this host")
+	errNoBackends  = errors.New("app has no web instances")
+)
+
+// statusClientClosed is nginx's status for a client that went away before
+// the answer. It only reaches the access log.
+const statusClientClosed = 499
+
+// serveError is the one place where a failure to route or proxy becomes a
+// status code and a page: ServeHTTP calls it for unknown hosts and apps
+// without backends, and it is every proxy's ErrorHandler. The page names at
+// most the app; the error itself goes only to the access log.
+func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string, err error) {
+	rec, _ := w.(*recorder)
+	if errors.Is(err, errUnknownHost) {
+		writePage(w, http.StatusNotFound, notFoundPage)
+		return
+	}
+	if rec != nil {
+		rec.err = err
+		if rec.hijacked {
+			return // the upgraded connection is the proxy's; nothing can be written
+		}
+	}
+	if req.Context().Err() != nil {
+		w.WriteHeader(statusClientClosed)
+		return
+	}
+	writePage(w, http.StatusBadGateway, unavailablePage(app))
+}
+
+var notFoundPage = page("No app here", "Nothing is deployed at this address.")
+
+func unavailablePage(app string) []byte {
+	return page(html.EscapeString(app)+" is not answering right now", "Try again in a moment.")
+}
+
+// page renders a minimal HTML page; title and text must be HTML-escaped.
+func page(title, text string) []byte {
+	return []byte("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
+		"</title></head>\n<body><h1>" + title + "</h1>\n<p>" + text + "</p></body></html>\n")
+}
+
+func writePage(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(body)
+}

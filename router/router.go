@@ -1,0 +1,106 @@
+// Package router serves every app's web traffic: a request for
+// http://<app>.<domain> is proxied to one of the app's web instances.
+//
+// The route table is replaced whole on every change and read without a lock,
+// so the request path never waits for the deploy pipeline.
+package router
+
+import (
+	"log"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pier/app"
+)
+
+var (
+	_ app.Routes = (*Router)(nil)
+	_ app.Health = (*Router)(nil)
+)
+
+// Config configures a Router. Zero values take the defaults.
+type Config struct {
+	// Domain is the parent domain apps answer under: app "hello" answers at
+	// hello.<Domain>. Case and a trailing dot are ignored. Default "localhost".
+	Domain string
+	// PublicPort is the port users reach the router on. It only shapes the
+	// URLs URL returns: zero or 80 leaves the port out.
+	PublicPort int
+	// Log receives one line per request. Required: New panics without it.
+	Log *slog.Logger
+}
+
+// Router routes requests by Host to app backends. It implements app.Routes
+// and app.Health. All methods are safe for concurrent use.
+type Router struct {
+	domain string
+	suffix string // "." + domain, what a routed host ends with
+	port   int
+	log    *slog.Logger
+	errLog *log.Logger // for net/http's own complaints, at Warn
+
+	transport *http.Transport // shared by the proxies of every backend
+	buffers   bufferPool
+	probe     *http.Client // for Ready
+
+	mu     sync.Mutex // serializes Set and Delete; readers never take it
+	routes atomic.Pointer[table]
+}
+
+// New returns a Router with an empty route table: every host answers 404
+// until Set adds its app.
+func New(cfg Config) *Router {
+	if cfg.Log == nil {
+		panic("router: Config.Log is nil")
+	}
+	domain := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(cfg.Domain)), ".")
+	if domain == "" {
+		domain = "localhost"
+	}
+	lg := cfg.Log.With("component", "router")
+	r := &Router{
+		domain:    domain,
+		suffix:    "." + domain,
+		port:      cfg.PublicPort,
+		log:       lg,
+		errLog:    slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
+		transport: newTransport(),
+		probe:     newProbeClient(),
+	}
+	r.routes.Store(&table{})
+	return r
+}
+
+// URL returns the address users open to reach app, such as
+// "http://hello.example.com", with ":port" when Config.PublicPort is set and
+// not 80. It does not check that app exists.
+func (r *Router) URL(app string) string {
+	u := "http://" + app + r.suffix
+	if r.port != 0 && r.port != 80 {
+		u += ":" + strconv.Itoa(r.port)
+	}
+	return u
+}
+
+// ServeHTTP proxies req to a backend of the app its Host names, and logs one
+// line for it. Unknown hosts get a 404 page; an app without a working
+// backend gets a 502 page (see serveError).
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	rec := &recorder{ResponseWriter: w}
+	defer r.logRequest(req, rec, time.Now())
+
+	rt := r.lookup(req.Host)
+	switch {
+	case rt == nil:
+		r.serveError(rec, req, "", errUnknownHost)
+	case len(rt.proxies) == 0:
+		r.serveError(rec, req, rt.app, errNoBackends)
+	default:
+		rt.pick().ServeHTTP(rec, req)
+	}
+}

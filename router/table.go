@@ -1,0 +1,89 @@
+package router
+
+import (
+	"maps"
+	"net"
+	"net/http/httputil"
+	"strings"
+	"sync/atomic"
+)
+
+// table maps an app name to its route. A published table is never modified:
+// Set and Delete build a new one and swap the pointer.
+type table map[string]*route
+
+// route is one app's backends. Only the round-robin counter changes after
+// the route is published.
+type route struct {
+	app     string
+	proxies []*httputil.ReverseProxy // one per backend; empty when the app has none
+	next    atomic.Uint64
+}
+
+// pick returns the next backend in round-robin order. proxies must not be
+// empty.
+func (rt *route) pick() *httputil.ReverseProxy {
+	n := rt.next.Add(1) - 1
+	return rt.proxies[n%uint64(len(rt.proxies))]
+}
+
+// Set replaces app's backends (each "host:port") in one step: a request sees
+// either the old set or the new one. Empty addrs keeps the app known with no
+// backends, so its requests get the 502 page rather than the 404 one. An
+// address that is not host:port is logged and left out.
+func (r *Router) Set(app string, addrs []string) {
+	app = strings.ToLower(app)
+	rt := &route{app: app, proxies: make([]*httputil.ReverseProxy, 0, len(addrs))}
+	for _, addr := range addrs {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			r.log.Warn("backend left out", "app", app, "addr", addr, "err", err)
+			continue
+		}
+		rt.proxies = append(rt.proxies, r.newProxy(app, addr))
+	}
+	r.update(func(t table) { t[app] = rt })
+	r.log.Debug("route set", "app", app, "backends", len(rt.proxies))
+}
+
+// Delete removes app from the table; its host answers 404 from then on.
+// Deleting an unknown app does nothing.
+func (r *Router) Delete(app string) {
+	r.update(func(t table) { delete(t, strings.ToLower(app)) })
+	r.log.Debug("route deleted", "app", app)
+}
+
+// update publishes a copy of the table changed by change.
+func (r *Router) update(change func(table)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := maps.Clone(*r.routes.Load())
+	if next == nil {
+		next = table{}
+	}
+	change(next)
+	r.routes.Store(&next)
+}
+
+// lookup returns the route for a request's Host, or nil when the host names
+// no known app.
+func (r *Router) lookup(host string) *route {
+	name, ok := r.appName(host)
+	if !ok {
+		return nil
+	}
+	return (*r.routes.Load())[name]
+}
+
+// appName extracts the app from a Host header: exactly one label before the
+// domain, case-insensitive, port and a trailing dot ignored.
+func (r *Router) appName(host string) (string, bool) {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	name, ok := strings.CutSuffix(host, r.suffix)
+	if !ok || name == "" || strings.IndexByte(name, '.') >= 0 {
+		return "", false
+	}
+	return name, true
+}

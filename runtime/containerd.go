@@ -1,0 +1,146 @@
+// Package runtime is everything pier does with containerd: importing base
+// images, build workspaces on snapshots of the base, committing app layers,
+// running instances with limits in their own network namespaces, and logs.
+//
+// It knows nothing of apps' business rules: it runs what app asks for.
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/namespaces"
+)
+
+// Config says where containerd is and how instances run. Zero fields take the
+// defaults documented on each.
+type Config struct {
+	Address     string // containerd socket; default /run/containerd/containerd.sock
+	Namespace   string // default "pier"
+	Snapshotter string // default "overlayfs"
+	// DataDir holds logs, network namespaces, CNI state and generated files.
+	DataDir string
+	Network NetworkConfig
+	// MemoryLimit is the default memory limit of an app process (bytes).
+	MemoryLimit int64 // default 256 MiB
+	// BuildMemoryLimit bounds a build container (bytes).
+	BuildMemoryLimit int64 // default 1 GiB
+	PidsLimit        int64 // default 512
+	// CABundle is mounted read-only into build containers so package managers
+	// trust the same authorities as the host (company proxies, private
+	// registries). Default: the host's /etc/ssl/certs/ca-certificates.crt if present.
+	CABundle string
+	// StopTimeout is the grace between SIGTERM and SIGKILL.
+	StopTimeout time.Duration // default 10s
+}
+
+func (c *Config) defaults() {
+	if c.Address == "" {
+		c.Address = "/run/containerd/containerd.sock"
+	}
+	if c.Namespace == "" {
+		c.Namespace = "pier"
+	}
+	if c.Snapshotter == "" {
+		c.Snapshotter = "overlayfs"
+	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = 256 << 20
+	}
+	if c.BuildMemoryLimit == 0 {
+		c.BuildMemoryLimit = 1 << 30
+	}
+	if c.PidsLimit == 0 {
+		c.PidsLimit = 512
+	}
+	if c.CABundle == "" {
+		if _, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil {
+			c.CABundle = "/etc/ssl/certs/ca-certificates.crt"
+		}
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = 10 * time.Second
+	}
+	c.Network.defaults(c.DataDir)
+}
+
+// Containerd is pier's handle on a containerd daemon. Safe for concurrent use.
+type Containerd struct {
+	client *containerd.Client
+	cfg    Config
+	net    *network
+	log    *slog.Logger
+}
+
+// Open connects to containerd and prepares networking. Close releases it.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Containerd, error) {
+	cfg.defaults()
+	if cfg.DataDir == "" {
+		return nil, fmt.Errorf("runtime: no data directory configured")
+	}
+	for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "logs"), filepath.Join(cfg.DataDir, "netns")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	client, err := containerd.New(cfg.Address,
+		containerd.WithDefaultNamespace(cfg.Namespace),
+		containerd.WithTimeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connect to containerd at %s: %w (is containerd running?)", cfg.Address, err)
+	}
+	if _, err := client.Version(ctx); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("containerd at %s does not answer: %w", cfg.Address, err)
+	}
+	n, err := newNetwork(cfg.Network)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	c := &Containerd{client: client, cfg: cfg, net: n, log: log.With("component", "runtime")}
+	if err := c.writeEtcFiles(); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close disconnects from containerd; running instances keep running.
+func (c *Containerd) Close() error { return c.client.Close() }
+
+func (c *Containerd) ctx(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, c.cfg.Namespace)
+}
+
+// Platform is the image platform of this machine (linux/amd64, linux/arm64...).
+func Platform() (os, arch string) { return "linux", runtime.GOARCH }
+
+// writeEtcFiles writes the resolv.conf and hosts files mounted into every
+// container. The host's resolver is used unless it only lists loopback
+// addresses (systemd-resolved's stub), which a container cannot reach.
+func (c *Containerd) writeEtcFiles() error {
+	resolv := resolvConf()
+	if err := os.WriteFile(c.resolvPath(), resolv, 0o644); err != nil {
+		return err
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	return os.WriteFile(c.hostsPath(), []byte(hosts), 0o644)
+}
+
+func (c *Containerd) resolvPath() string { return filepath.Join(c.cfg.DataDir, "resolv.conf") }
+func (c *Containerd) hostsPath() string  { return filepath.Join(c.cfg.DataDir, "hosts") }
+
+// LogPath is where an instance's stdout and stderr go.
+func (c *Containerd) LogPath(app, id string) string {
+	return filepath.Join(c.cfg.DataDir, "logs", app, id+".log")
+}
+
+// CABundle is the CA bundle builds trust ("" for none).
+func (c *Containerd) CABundle() string { return c.cfg.CABundle }

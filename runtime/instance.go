@@ -1,0 +1,226 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/oci"
+
+	"pier/app"
+)
+
+var _ app.Runtime = (*Containerd)(nil)
+
+// Container labels pier sets; they are how observed state is read back.
+const (
+	labelKind    = "pier.kind" // "instance" or "build"
+	labelApp     = "pier.app"
+	labelRelease = "pier.release"
+	labelProcess = "pier.process"
+	labelPort    = "pier.port"
+	labelNetns   = "pier.netns"
+	labelAddr    = "pier.addr"
+)
+
+// Start creates and starts an instance: a read-only container of in.Image
+// running in.Command as the image's user, with a tmpfs /tmp, the memory and
+// pids limits, and its own network namespace on the bridge. It returns once
+// the process runs, with Addr set to ip:port.
+func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instance, err error) {
+	ctx = c.ctx(ctx)
+	ctx, done, err := c.client.WithLease(ctx)
+	if err != nil {
+		return in, err
+	}
+	defer done(ctx)
+
+	img, err := c.client.GetImage(ctx, in.Image)
+	if err != nil {
+		return in, fmt.Errorf("start %s: image %s: %w", in.ID, in.Image, err)
+	}
+	nsPath, err := c.net.create()
+	if err != nil {
+		return in, err
+	}
+	defer func() {
+		if err != nil {
+			// Leave nothing behind: the container, its snapshot, task, network.
+			cleanup := context.WithoutCancel(ctx)
+			if rmErr := c.remove(cleanup, in.ID); rmErr != nil {
+				c.log.Warn("cleanup after failed start", "id", in.ID, "err", rmErr)
+			}
+			c.net.destroy(cleanup, in.ID, nsPath)
+		}
+	}()
+
+	labels := map[string]string{
+		labelKind: "instance", labelApp: in.App, labelRelease: strconv.Itoa(in.Release),
+		labelProcess: in.Process, labelPort: strconv.Itoa(in.Port), labelNetns: nsPath,
+	}
+	spec := c.specOpts(process{
+		Args:      []string{"/bin/sh", "-c", in.Command},
+		Env:       in.Env,
+		ReadOnly:  true,
+		Memory:    c.cfg.MemoryLimit,
+		Netns:     nsPath,
+		Hostname:  in.App,
+		ShimGroup: "pier-" + in.App,
+	})
+	container, err := c.client.NewContainer(ctx, in.ID,
+		containerd.WithImage(img),
+		containerd.WithSnapshotter(c.cfg.Snapshotter),
+		containerd.WithNewSnapshotView(in.ID, img),
+		containerd.WithContainerLabels(labels),
+		containerd.WithNewSpec(append([]oci.SpecOpts{oci.WithImageConfig(img)}, spec...)...),
+	)
+	if err != nil {
+		return in, fmt.Errorf("create container %s: %w", in.ID, err)
+	}
+	logPath := c.LogPath(in.App, in.ID)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o750); err != nil {
+		return in, err
+	}
+	task, err := container.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		return in, fmt.Errorf("create task %s: %w", in.ID, err)
+	}
+	ip, err := c.net.attach(ctx, in.ID, nsPath)
+	if err != nil {
+		return in, err
+	}
+	in.Addr = net.JoinHostPort(ip, strconv.Itoa(in.Port))
+	if _, err := container.SetLabels(ctx, map[string]string{labelAddr: in.Addr}); err != nil {
+		return in, fmt.Errorf("label %s: %w", in.ID, err)
+	}
+	if err := task.Start(ctx); err != nil {
+		return in, fmt.Errorf("start task %s: %w", in.ID, err)
+	}
+	in.Running = true
+	return in, nil
+}
+
+// Stop ends an instance: SIGTERM to all its processes, SIGKILL after the stop
+// timeout, then removes its task, network, container and snapshot. Stopping
+// an unknown instance succeeds.
+func (c *Containerd) Stop(ctx context.Context, id string) error {
+	return c.remove(c.ctx(ctx), id)
+}
+
+func (c *Containerd) remove(ctx context.Context, id string) error {
+	container, err := c.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load %s: %w", id, err)
+	}
+	labels, err := container.Labels(ctx)
+	if err != nil {
+		return fmt.Errorf("labels of %s: %w", id, err)
+	}
+	if task, err := container.Task(ctx, nil); err == nil {
+		c.stopTask(ctx, task)
+		if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete task %s: %w", id, err)
+		}
+	}
+	if err := c.net.destroy(ctx, id, labels[labelNetns]); err != nil {
+		c.log.Warn("network teardown", "id", id, "err", err)
+	}
+	if err := container.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	return nil
+}
+
+// stopTask signals every process of the task, gracefully first.
+func (c *Containerd) stopTask(ctx context.Context, task containerd.Task) {
+	st, err := task.Status(ctx)
+	if err != nil {
+		return
+	}
+	switch st.Status {
+	case containerd.Stopped, containerd.Created:
+		return
+	case containerd.Paused:
+		_ = task.Resume(ctx)
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return
+	}
+	if err := task.Kill(ctx, syscall.SIGTERM, containerd.WithKillAll); err != nil {
+		return
+	}
+	select {
+	case <-exited:
+		return
+	case <-time.After(c.cfg.StopTimeout):
+	case <-ctx.Done():
+	}
+	_ = task.Kill(context.WithoutCancel(ctx), syscall.SIGKILL, containerd.WithKillAll)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// Instances reports every instance container, with whether its process runs.
+func (c *Containerd) Instances(ctx context.Context) ([]app.Instance, error) {
+	ctx = c.ctx(ctx)
+	containers, err := c.client.Containers(ctx, fmt.Sprintf(`labels.%q==instance`, labelKind))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var out []app.Instance
+	for _, ctr := range containers {
+		info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		l := info.Labels
+		release, _ := strconv.Atoi(l[labelRelease])
+		port, _ := strconv.Atoi(l[labelPort])
+		in := app.Instance{
+			ID: info.ID, App: l[labelApp], Release: release, Process: l[labelProcess],
+			Image: info.Image, Port: port, Addr: l[labelAddr],
+		}
+		if task, err := ctr.Task(ctx, nil); err == nil {
+			if st, err := task.Status(ctx); err == nil {
+				in.Running = st.Status == containerd.Running || st.Status == containerd.Paused
+			}
+		} else if !errdefs.IsNotFound(err) {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// RemoveAll stops and removes every container in pier's namespace, builds
+// included. For tests and `pier` uninstall paths.
+func (c *Containerd) RemoveAll(ctx context.Context) error {
+	ctx = c.ctx(ctx)
+	containers, err := c.client.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ctr := range containers {
+		errs = append(errs, c.remove(ctx, ctr.ID()))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,297 @@
+// Package runtimetest starts a private containerd for tests, with its own
+// root, state and socket under a temporary directory, a network of its own
+// (bridge and subnet no other pier uses) and pier's base image imported from
+// the cache. Everything it creates is removed at cleanup, also after a failed
+// test: tasks, network namespaces, the bridge, iptables rules, mounts.
+package runtimetest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd"
+
+	"pier/builder"
+	"pier/runtime"
+	"pier/scripts"
+)
+
+// CacheDir holds the base image tarball between test runs.
+const CacheDir = "/var/cache/pier"
+
+// Env is a running private containerd.
+type Env struct {
+	Dir     string // everything lives under here
+	Address string // containerd socket
+	Network runtime.NetworkConfig
+	cmd     *exec.Cmd
+}
+
+// Require fails the test when a needed tool is missing in CI (CI set) and
+// skips it elsewhere.
+func Require(t testing.TB, tools ...string) {
+	t.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("missing %v: CI must run the end-to-end tests (scripts/test.sh installs them)", missing)
+	}
+	t.Skipf("missing %v (scripts/test.sh installs them)", missing)
+}
+
+// Start runs a private containerd and registers its cleanup.
+func Start(t testing.TB) *Env {
+	t.Helper()
+	Require(t, "containerd", "runc", "iptables", "ip")
+	dir, err := os.MkdirTemp("", "pier-ctrd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := randomHex(3)
+	e := &Env{
+		Dir:     dir,
+		Address: filepath.Join(dir, "containerd.sock"),
+		Network: runtime.NetworkConfig{
+			Name:   "piertest-" + suffix,
+			Bridge: "pt" + suffix,
+			// 10.<200-249>.<x>.0/24: not the default pier subnet, rarely in use.
+			Subnet: fmt.Sprintf("10.%d.%d.0/24", 200+int(suffix[0])%50, int(suffix[1])),
+		},
+	}
+	t.Cleanup(func() { e.cleanup(t) })
+	conf := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.Address)
+	confPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cmd = exec.Command("containerd", "--config", confPath)
+	e.cmd.Stdout, e.cmd.Stderr = logf, logf
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := containerd.New(e.Address, containerd.WithTimeout(time.Second))
+		if err == nil {
+			_, err = c.Version(context.Background())
+			c.Close()
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("containerd did not start: %v\n%s", err, tailString(string(b), 2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return e
+}
+
+// Runtime opens pier's runtime on this containerd, with the base imported.
+// Instances it leaves are removed at cleanup.
+func (e *Env) Runtime(t testing.TB) *runtime.Containerd {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := runtime.Open(ctx, runtime.Config{
+		Address: e.Address, DataDir: filepath.Join(e.Dir, "pier"), Network: e.Network,
+	}, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rt.RemoveAll(context.Background()); err != nil {
+			t.Logf("remove instances: %v", err)
+		}
+		rt.Close()
+	})
+	if err := ImportBase(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// ImportBase imports the default base from the cache, building the cached
+// tarball first if there is none.
+func ImportBase(ctx context.Context, rt *runtime.Containerd) error {
+	tarball := builder.BaseTarball(CacheDir)
+	if _, err := os.Stat(tarball); err != nil {
+		if err := builder.BuildBase(ctx, scripts.MkBase, builder.DefaultBase, tarball, os.Stderr); err != nil {
+			return err
+		}
+	}
+	_, err := rt.ImportBase(ctx, tarball)
+	return err
+}
+
+// cleanup stops containerd and removes what the tests created.
+func (e *Env) cleanup(t testing.TB) {
+	if e.cmd != nil && e.cmd.Process != nil {
+		e.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { e.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	KillUnder(e.Dir)
+	UnmountUnder(e.Dir)
+	RemoveNetwork(e.Network)
+	if err := os.RemoveAll(e.Dir); err != nil {
+		t.Logf("remove %s: %v", e.Dir, err)
+	}
+}
+
+// KillUnder kills processes whose command line mentions dir: shims and
+// their containers' processes that outlived their containerd.
+func KillUnder(dir string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), dir) {
+			continue
+		}
+		var pid int
+		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+		if pid > 1 && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// UnmountUnder lazily unmounts every mount below dir, deepest first.
+func UnmountUnder(dir string) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			points = append(points, fields[4])
+		}
+	}
+	f.Close()
+	for i := len(points) - 1; i >= 0; i-- {
+		syscall.Unmount(points[i], syscall.MNT_DETACH)
+	}
+}
+
+// RemoveNetwork deletes a test network's bridge and any iptables rules and
+// chains the CNI bridge plugin left for it.
+func RemoveNetwork(n runtime.NetworkConfig) {
+	if n.Bridge != "" {
+		exec.Command("ip", "link", "del", n.Bridge).Run()
+	}
+	if n.Name == "" {
+		return
+	}
+	out, err := exec.Command("iptables-save", "-t", "nat").Output()
+	if err != nil {
+		return
+	}
+	tag := fmt.Sprintf(`name: \"%s\"`, n.Name)
+	chains := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "-A ") || !strings.Contains(line, tag) {
+			continue
+		}
+		f := strings.Fields(line)
+		for i, w := range f {
+			if w == "-j" && i+1 < len(f) && strings.HasPrefix(f[i+1], "CNI-") {
+				chains[f[i+1]] = true
+			}
+		}
+		args := append([]string{"-t", "nat", "-D"}, splitRule(line[3:])...)
+		exec.Command("iptables", args...).Run()
+	}
+	for c := range chains {
+		exec.Command("iptables", "-t", "nat", "-F", c).Run()
+		exec.Command("iptables", "-t", "nat", "-X", c).Run()
+	}
+}
+
+// splitRule splits an iptables-save rule into arguments, honouring quotes.
+func splitRule(s string) []string {
+	var args []string
+	var cur strings.Builder
+	inQuote, escaped := false, false
+	for _, r := range s {
+		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped = false
+		case r == '\\':
+			escaped = true
+		case r == '"':
+			inQuote = !inQuote
+		case r == ' ' && !inQuote:
+			if cur.Len() > 0 {
+				args = append(args, cur.String())
+				cur.Reset()
+			}
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	if cur.Len() > 0 {
+		args = append(args, cur.String())
+	}
+	return args
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

@@ -1,0 +1,241 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/diff"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/leases"
+	"github.com/containerd/containerd/mount"
+	"github.com/containerd/containerd/rootfs"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Workspace is a writable snapshot of a base image in which an app is built;
+// Commit turns what changed into the app's layer on that base. A Workspace is
+// used by one goroutine; call Commit or Discard exactly once.
+type Workspace struct {
+	c        *Containerd
+	key      string
+	lease    leases.Lease
+	base     []ocispec.Descriptor
+	baseDiff []digest.Digest
+}
+
+// RunSpec is one command run in a workspace.
+type RunSpec struct {
+	Args   []string
+	Env    []string
+	User   string
+	Cwd    string
+	Mounts []Mount
+	Out    io.Writer // stdout and stderr, streamed as they are written
+}
+
+// Prepare makes a workspace on base, mounts it on the host and calls fill with
+// the mounted root so the caller can put the source in place.
+func (c *Containerd) Prepare(ctx context.Context, base string, fill func(root string) error) (w *Workspace, err error) {
+	ctx = c.ctx(ctx)
+	lease, err := c.client.LeasesService().Create(ctx, leases.WithRandomID(), leases.WithExpiration(6*time.Hour))
+	if err != nil {
+		return nil, fmt.Errorf("lease: %w", err)
+	}
+	w = &Workspace{c: c, key: "pier-build-" + randomID(), lease: lease}
+	defer func() {
+		if err != nil {
+			w.Discard(context.WithoutCancel(ctx))
+		}
+	}()
+	ctx = leases.WithLease(ctx, lease.ID)
+	w.base, w.baseDiff, err = c.baseLayers(ctx, base)
+	if err != nil {
+		return w, err
+	}
+	sn := c.client.SnapshotService(c.cfg.Snapshotter)
+	mounts, err := sn.Prepare(ctx, w.key, identity.ChainID(w.baseDiff).String())
+	if err != nil {
+		return w, fmt.Errorf("prepare snapshot of %s: %w", base, err)
+	}
+	dir, err := os.MkdirTemp("", "pier-mnt-")
+	if err != nil {
+		return w, err
+	}
+	defer os.Remove(dir)
+	if err := mount.All(mounts, dir); err != nil {
+		return w, fmt.Errorf("mount workspace: %w", err)
+	}
+	fillErr := fill(dir)
+	if err := mount.UnmountAll(dir, 0); err != nil {
+		return w, fmt.Errorf("unmount workspace: %w", err)
+	}
+	return w, fillErr
+}
+
+func (w *Workspace) ctx(ctx context.Context) context.Context {
+	return leases.WithLease(w.c.ctx(ctx), w.lease.ID)
+}
+
+// Run runs one command in a container on the workspace (writable root, tmpfs
+// /tmp, its own network namespace with outbound access) and returns its exit
+// code. Output streams to spec.Out while it runs; it goes through a file,
+// which the shim writes reliably (FIFOs lose short processes' output).
+func (w *Workspace) Run(ctx context.Context, spec RunSpec) (code int, err error) {
+	c := w.c
+	ctx = w.ctx(ctx)
+	id := w.key + "-" + randomID()[:6]
+	logFile, err := os.CreateTemp("", "pier-build-*.log")
+	if err != nil {
+		return -1, err
+	}
+	logFile.Close()
+	defer os.Remove(logFile.Name())
+
+	nsPath, err := c.net.create()
+	if err != nil {
+		return -1, err
+	}
+	defer c.net.destroy(context.WithoutCancel(ctx), id, nsPath)
+
+	container, err := c.client.NewContainer(ctx, id,
+		containerd.WithSnapshotter(c.cfg.Snapshotter),
+		containerd.WithSnapshot(w.key),
+		containerd.WithContainerLabels(map[string]string{labelKind: "build", labelNetns: nsPath}),
+		containerd.WithNewSpec(c.specOpts(process{
+			Args: spec.Args, Env: spec.Env, User: spec.User, Cwd: spec.Cwd,
+			Mounts: spec.Mounts, Memory: c.cfg.BuildMemoryLimit, Netns: nsPath,
+			Hostname: "build",
+		})...),
+	)
+	if err != nil {
+		return -1, fmt.Errorf("create build container: %w", err)
+	}
+	// Not WithSnapshotCleanup: the snapshot is the workspace.
+	defer container.Delete(context.WithoutCancel(ctx))
+
+	task, err := container.NewTask(ctx, cio.LogFile(logFile.Name()))
+	if err != nil {
+		return -1, fmt.Errorf("create build task: %w", err)
+	}
+	defer task.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill)
+	if _, err := c.net.attach(ctx, id, nsPath); err != nil {
+		return -1, err
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return -1, err
+	}
+	if err := task.Start(ctx); err != nil {
+		return -1, fmt.Errorf("start build: %w", err)
+	}
+	stop := make(chan struct{})
+	tailed := make(chan error, 1)
+	go func() { tailed <- tail(logFile.Name(), spec.Out, stop) }()
+
+	var status containerd.ExitStatus
+	select {
+	case status = <-exited:
+	case <-ctx.Done():
+		_ = task.Kill(context.WithoutCancel(ctx), 9, containerd.WithKillAll)
+		status = <-exited
+	}
+	close(stop)
+	if err := <-tailed; err != nil {
+		return -1, err
+	}
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	return int(status.ExitCode()), status.Error()
+}
+
+// tail copies path to w as it grows until stop is closed, then copies the rest.
+func tail(path string, w io.Writer, stop <-chan struct{}) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			select {
+			case <-stop:
+				_, err := io.CopyBuffer(w, f, buf)
+				return err
+			case <-time.After(30 * time.Millisecond):
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Commit records what changed in the workspace as a new layer on the base and
+// creates image ref from it. The workspace is gone afterwards.
+func (w *Workspace) Commit(ctx context.Context, ref string, cfg ImageConfig) error {
+	c := w.c
+	ctx = w.ctx(ctx)
+	defer w.Discard(context.WithoutCancel(ctx))
+	sn := c.client.SnapshotService(c.cfg.Snapshotter)
+	layer, err := rootfs.CreateDiff(ctx, w.key, sn, c.client.DiffService(),
+		diff.WithMediaType(ocispec.MediaTypeImageLayerGzip),
+		diff.WithReference("pier-diff-"+w.key))
+	if err != nil {
+		return fmt.Errorf("diff workspace: %w", err)
+	}
+	info, err := c.client.ContentStore().Info(ctx, layer.Digest)
+	if err != nil {
+		return err
+	}
+	diffID, err := digest.Parse(info.Labels["containerd.io/uncompressed"])
+	if err != nil {
+		return errNoUncompressed
+	}
+	diffIDs := append(append([]digest.Digest{}, w.baseDiff...), diffID)
+	chain := identity.ChainID(diffIDs).String()
+	if err := sn.Commit(ctx, chain, w.key); err != nil && !errdefs.IsAlreadyExists(err) {
+		return fmt.Errorf("commit layer: %w", err)
+	}
+	layers := append(append([]ocispec.Descriptor{}, w.base...), layer)
+	return c.createImage(ctx, ref, cfg, layers, diffIDs)
+}
+
+// Discard drops the workspace's snapshot and lease. Safe to call twice.
+func (w *Workspace) Discard(ctx context.Context) error {
+	c := w.c
+	ctx = c.ctx(ctx)
+	err := c.client.SnapshotService(c.cfg.Snapshotter).Remove(ctx, w.key)
+	if errdefs.IsNotFound(err) {
+		err = nil
+	}
+	lerr := c.client.LeasesService().Delete(ctx, w.lease)
+	if errdefs.IsNotFound(lerr) {
+		lerr = nil
+	}
+	return errors.Join(err, lerr)
+}
+
+func randomID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

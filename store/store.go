@@ -1,0 +1,138 @@
+// Package store keeps pier's desired state (apps, releases, SSH keys) in one
+// SQLite file. It implements app.Store, holds the only SQL in the tree, and
+// returns plain structs from package app with driver errors mapped to
+// app.ErrNotFound and app.ErrExists.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"pier/app"
+)
+
+var _ app.Store = (*Store)(nil)
+
+// Store is app.Store over SQLite. It is safe for concurrent use by multiple
+// goroutines; writers wait for each other (up to busyTimeout) instead of
+// failing with "database is locked". Only one process should open the file.
+type Store struct {
+	db *sql.DB
+}
+
+// busyTimeout is how long a statement waits for another writer's lock.
+const busyTimeout = 5 * time.Second
+
+// pragmas run on every pooled connection as it opens. busy_timeout must come
+// first (the driver orders it so) so the others can wait for a lock.
+var pragmas = []string{
+	fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+	"journal_mode(WAL)",
+	"foreign_keys(1)",
+	"synchronous(NORMAL)",
+}
+
+// Open opens (creating it and its parent directory if missing) the database
+// at path, and migrates it to the schema this binary knows. path is a plain
+// file path, not a URI, and must not contain '?'. Call Close when done.
+//
+// Open fails if the file was migrated by a newer pier than this one.
+func Open(path string) (*Store, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open store: invalid path %q", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// dsn is the modernc.org/sqlite data source name for path. Transactions begin
+// IMMEDIATE: a write transaction takes the write lock up front, where
+// busy_timeout applies, instead of failing with SQLITE_BUSY when a deferred
+// read lock cannot be upgraded under WAL.
+func dsn(path string) string {
+	var b strings.Builder
+	b.WriteString(path)
+	b.WriteString("?_txlock=immediate")
+	for _, p := range pragmas {
+		b.WriteString("&_pragma=")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Close closes the database. Calls after Close fail.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Apply makes one change to desired state; each change is atomic. It returns
+// an error wrapping app.ErrExists or app.ErrNotFound as documented on the
+// change types, and an error for a change type it does not know.
+func (s *Store) Apply(ctx context.Context, c app.Change) error {
+	switch c := c.(type) {
+	case app.CreateApp:
+		return s.createApp(ctx, c.App)
+	case app.PutRelease:
+		return s.putRelease(ctx, c.Release)
+	case app.AddKey:
+		return s.addKey(ctx, c.Key)
+	case app.RemoveKey:
+		return s.removeKey(ctx, c.Name)
+	default:
+		return fmt.Errorf("apply: unknown change %T", c)
+	}
+}
+
+// mapErr wraps err with step, the one place driver errors become sentinels:
+// no row is app.ErrNotFound, a duplicate primary or unique key is
+// app.ErrExists, and a missing foreign key (a release of no app) is
+// app.ErrNotFound. Other errors are wrapped as they are.
+func mapErr(step string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", step, app.ErrNotFound)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return fmt.Errorf("%s: %w", step, app.ErrExists)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%s: %w", step, app.ErrNotFound)
+		}
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+// Times are stored as UTC RFC 3339 text with nanoseconds: readable in the
+// sqlite3 shell, exact to the nanosecond, and valid for the zero time.
+// Times read back are in UTC.
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}

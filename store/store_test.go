@@ -1,0 +1,454 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"pier/app"
+)
+
+// t0 has nanoseconds and a non-UTC zone, to check times round-trip exactly.
+var t0 = time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.FixedZone("CEST", 2*3600))
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustApply(t *testing.T, s *Store, changes ...app.Change) {
+	t.Helper()
+	for _, c := range changes {
+		if err := s.Apply(context.Background(), c); err != nil {
+			t.Fatalf("apply %T: %v", c, err)
+		}
+	}
+}
+
+func release(name string, version int) app.Release {
+	return app.Release{
+		App: name, Version: version,
+		Image:     fmt.Sprintf("pier/%s:v%d", name, version),
+		Stack:     "node",
+		Commit:    "0123456789abcdef0123456789abcdef01234567",
+		Processes: map[string]string{"web": "npm start", "worker": "node worker.js --queue 'a b'"},
+		CreatedBy: "alice",
+		CreatedAt: t0.Add(time.Duration(version) * time.Second),
+	}
+}
+
+func TestOpenMigratesIdempotently(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "nested", "dir", "pier.db")
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ms[len(ms)-1].version
+
+	for i := range 3 {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatalf("open #%d: %v", i, err)
+		}
+		got, err := s.schemaVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("open #%d: schema version %d, want %d", i, got, want)
+		}
+		var rows int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != len(ms) {
+			t.Errorf("open #%d: %d schema_migrations rows, want %d", i, rows, len(ms))
+		}
+		if i == 0 {
+			mustApply(t, s, app.CreateApp{App: app.App{Name: "kept", CreatedAt: t0}})
+		}
+		if _, err := s.App(ctx, "kept"); err != nil {
+			t.Errorf("open #%d: %v", i, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pier.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(`INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', '')`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(path); err == nil {
+		s.Close()
+		t.Fatal("open of a newer schema succeeded, want error")
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	// Hold several connections at once so the pool has to open new ones.
+	var conns []interface{ Close() error }
+	for range 3 {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		tests := []struct {
+			pragma string
+			want   string
+		}{
+			{"journal_mode", "wal"},
+			{"foreign_keys", "1"},
+			{"synchronous", "1"}, // NORMAL
+			{"busy_timeout", "5000"},
+		}
+		for _, tt := range tests {
+			var got string
+			if err := c.QueryRowContext(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("connection %d: %s = %q, want %q", len(conns), tt.pragma, got, tt.want)
+			}
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+func TestApps(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+
+	if apps, err := s.Apps(ctx); err != nil || len(apps) != 0 {
+		t.Fatalf("Apps on empty store = %v, %v; want none", apps, err)
+	}
+	for _, name := range []string{"zeta", "alpha", "mid"} {
+		mustApply(t, s, app.CreateApp{App: app.App{Name: name, CreatedAt: t0}})
+	}
+
+	tests := []struct {
+		name    string
+		change  app.Change
+		wantErr error
+	}{
+		{"duplicate app", app.CreateApp{App: app.App{Name: "alpha", CreatedAt: t0}}, app.ErrExists},
+		{"release of missing app", app.PutRelease{Release: release("ghost", 1)}, app.ErrNotFound},
+		{"remove missing key", app.RemoveKey{Name: "nobody"}, app.ErrNotFound},
+		{"nil change", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.Apply(ctx, tt.change)
+			if err == nil {
+				t.Fatal("got nil error, want one")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("got %q, want %q", err, tt.wantErr)
+			}
+			if tt.wantErr == nil && (errors.Is(err, app.ErrExists) || errors.Is(err, app.ErrNotFound)) {
+				t.Errorf("got sentinel %q, want a plain error", err)
+			}
+		})
+	}
+
+	got, err := s.App(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "alpha" || got.Release != 0 || !got.CreatedAt.Equal(t0) {
+		t.Errorf("got %+v, want alpha, release 0, created %v", got, t0)
+	}
+	if _, err := s.App(ctx, "ghost"); !errors.Is(err, app.ErrNotFound) {
+		t.Errorf("App(ghost): got %v, want %q", err, app.ErrNotFound)
+	}
+
+	apps, err := s.Apps(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range apps {
+		names = append(names, a.Name)
+	}
+	if want := []string{"alpha", "mid", "zeta"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("got %q, want %q", names, want)
+	}
+}
+
+func TestReleases(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	mustApply(t, s,
+		app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}},
+		app.CreateApp{App: app.App{Name: "other", CreatedAt: t0}},
+	)
+	for _, v := range []int{1, 3, 2} {
+		mustApply(t, s, app.PutRelease{Release: release("web", v)})
+	}
+	mustApply(t, s, app.PutRelease{Release: release("other", 7)})
+
+	a, err := s.App(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Release != 2 {
+		t.Errorf("current release: got %d, want %d (the last put)", a.Release, 2)
+	}
+
+	rs, err := s.Releases(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []int
+	for _, r := range rs {
+		versions = append(versions, r.Version)
+	}
+	if want := []int{3, 2, 1}; !reflect.DeepEqual(versions, want) {
+		t.Errorf("got versions %v, want %v", versions, want)
+	}
+
+	got, err := s.Release(ctx, "web", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := release("web", 3)
+	if !got.CreatedAt.Equal(want.CreatedAt) {
+		t.Errorf("created: got %v, want %v", got.CreatedAt, want.CreatedAt)
+	}
+	got.CreatedAt, want.CreatedAt = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+
+	notFound := []struct {
+		name    string
+		app     string
+		version int
+	}{
+		{"missing version", "web", 9},
+		{"missing app", "ghost", 1},
+		{"version of another app", "web", 7},
+	}
+	for _, tt := range notFound {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.Release(ctx, tt.app, tt.version); !errors.Is(err, app.ErrNotFound) {
+				t.Errorf("got %v, want %q", err, app.ErrNotFound)
+			}
+		})
+	}
+	if rs, err := s.Releases(ctx, "ghost"); err != nil || len(rs) != 0 {
+		t.Errorf("Releases(ghost) = %v, %v; want none", rs, err)
+	}
+}
+
+func TestPutReleaseAtomic(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	mustApply(t, s,
+		app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}},
+		app.PutRelease{Release: release("web", 1)},
+		app.PutRelease{Release: release("web", 2)},
+	)
+
+	// Version 1 exists: the update of apps.release runs, the insert fails,
+	// and the whole change must roll back.
+	dup := release("web", 1)
+	dup.Image = "pier/web:other"
+	if err := s.Apply(ctx, app.PutRelease{Release: dup}); !errors.Is(err, app.ErrExists) {
+		t.Fatalf("got %v, want %q", err, app.ErrExists)
+	}
+	a, err := s.App(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Release != 2 {
+		t.Errorf("current release after failed put: got %d, want %d", a.Release, 2)
+	}
+	r, err := s.Release(ctx, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := release("web", 1).Image; r.Image != want {
+		t.Errorf("image of v1: got %q, want %q", r.Image, want)
+	}
+}
+
+func TestProcessesRoundTrip(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	mustApply(t, s, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}})
+
+	tests := []struct {
+		name  string
+		procs map[string]string
+		want  map[string]string
+	}{
+		{"nil", nil, map[string]string{}},
+		{"empty", map[string]string{}, map[string]string{}},
+		{"one", map[string]string{"web": "./server"}, map[string]string{"web": "./server"}},
+		{
+			"quotes and unicode",
+			map[string]string{"web": `sh -c "echo \"hi\" && exec app"`, "wörker": "run ✓\n\t"},
+			map[string]string{"web": `sh -c "echo \"hi\" && exec app"`, "wörker": "run ✓\n\t"},
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := release("web", i+1)
+			r.Processes = tt.procs
+			mustApply(t, s, app.PutRelease{Release: r})
+			got, err := s.Release(ctx, "web", i+1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Processes, tt.want) {
+				t.Errorf("got %q, want %q", got.Processes, tt.want)
+			}
+			if got.Processes == nil {
+				t.Error("got nil Processes, want a non-nil map")
+			}
+		})
+	}
+}
+
+func TestKeys(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	key := func(name, fp string) app.Key {
+		return app.Key{Name: name, Fingerprint: fp, PublicKey: "ssh-ed25519 AAAA" + name, CreatedAt: t0}
+	}
+	mustApply(t, s,
+		app.AddKey{Key: key("bob", "SHA256:bbb")},
+		app.AddKey{Key: key("alice", "SHA256:aaa")},
+	)
+
+	dups := []struct {
+		name string
+		key  app.Key
+	}{
+		{"duplicate name", key("alice", "SHA256:new")},
+		{"duplicate fingerprint", key("carol", "SHA256:aaa")},
+	}
+	for _, tt := range dups {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.Apply(ctx, app.AddKey{Key: tt.key}); !errors.Is(err, app.ErrExists) {
+				t.Errorf("got %v, want %q", err, app.ErrExists)
+			}
+		})
+	}
+
+	keys, err := s.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0].Name != "alice" || keys[1].Name != "bob" {
+		t.Fatalf("got %+v, want alice then bob", keys)
+	}
+
+	got, err := s.KeyByFingerprint(ctx, "SHA256:aaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := key("alice", "SHA256:aaa")
+	if !got.CreatedAt.Equal(want.CreatedAt) {
+		t.Errorf("created: got %v, want %v", got.CreatedAt, want.CreatedAt)
+	}
+	got.CreatedAt, want.CreatedAt = time.Time{}, time.Time{}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if _, err := s.KeyByFingerprint(ctx, "SHA256:zzz"); !errors.Is(err, app.ErrNotFound) {
+		t.Errorf("got %v, want %q", err, app.ErrNotFound)
+	}
+
+	mustApply(t, s, app.RemoveKey{Name: "alice"})
+	if err := s.Apply(ctx, app.RemoveKey{Name: "alice"}); !errors.Is(err, app.ErrNotFound) {
+		t.Errorf("second remove: got %v, want %q", err, app.ErrNotFound)
+	}
+	if _, err := s.KeyByFingerprint(ctx, "SHA256:aaa"); !errors.Is(err, app.ErrNotFound) {
+		t.Errorf("removed key: got %v, want %q", err, app.ErrNotFound)
+	}
+	// The fingerprint is free again.
+	mustApply(t, s, app.AddKey{Key: key("carol", "SHA256:aaa")})
+}
+
+func TestConcurrentWriters(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	mustApply(t, s, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}})
+
+	const writers, each = 8, 20
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				n := w*each + i + 1
+				changes := []app.Change{
+					app.PutRelease{Release: release("web", n)},
+					app.AddKey{Key: app.Key{
+						Name: fmt.Sprintf("key-%d", n), Fingerprint: fmt.Sprintf("SHA256:%d", n),
+						PublicKey: "ssh-ed25519 AAAA", CreatedAt: t0,
+					}},
+				}
+				for _, c := range changes {
+					if err := s.Apply(ctx, c); err != nil {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("writer %d: %T: %w", w, c, err))
+						mu.Unlock()
+					}
+				}
+				if _, err := s.Releases(ctx, "web"); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("writer %d: read: %w", w, err))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+
+	rs, err := s.Releases(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != writers*each {
+		t.Errorf("got %d releases, want %d", len(rs), writers*each)
+	}
+	keys, err := s.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != writers*each {
+		t.Errorf("got %d keys, want %d", len(keys), writers*each)
+	}
+}
