@@ -53,11 +53,11 @@ func BuildBase(ctx context.Context, script, ref, tarball string, out io.Writer) 
 		return fmt.Errorf("build base root filesystem: %w", err)
 	}
 	fmt.Fprintf(out, "-----> Packing %s\n", ref)
-	tmp := tarball + ".partial"
-	f, err := os.Create(tmp)
+	f, err := os.CreateTemp(filepath.Dir(tarball), "base-*.partial")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
 	defer os.Remove(tmp)
 	if err := runtime.PackBase(ctx, rootfs, ref, BaseImageConfig, f); err != nil {
 		f.Close()

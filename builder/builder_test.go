@@ -32,7 +32,7 @@ func writeFiles(t *testing.T, files map[string]string) string {
 // namespace, and answers HTTP on its PORT.
 func TestBuildAndRunPython(t *testing.T) {
 	env := runtimetest.Start(t)
-	rt := env.Runtime(t)
+	rt := env.Runtime(t, "")
 	ctx := context.Background()
 	b := builder.New(builder.Config{Base: builder.DefaultBase, CacheDir: t.TempDir(), CABundle: rt.CABundle()}, rt)
 	src := writeFiles(t, map[string]string{

@@ -119,13 +119,20 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	return e
 }
 
-// Runtime opens pier's runtime on this containerd, with the base imported.
-// Instances it leaves are removed at cleanup.
-func (e *Env) Runtime(t testing.TB) *runtime.Containerd {
+// Namespace is the containerd namespace (and CNI network name) tests use.
+func (e *Env) Namespace() string { return e.Network.Name }
+
+// Runtime opens pier's runtime on this containerd with its data in dataDir
+// ("" for a directory of its own), with the base imported. Instances left at
+// cleanup are removed.
+func (e *Env) Runtime(t testing.TB, dataDir string) *runtime.Containerd {
 	t.Helper()
 	ctx := context.Background()
+	if dataDir == "" {
+		dataDir = filepath.Join(e.Dir, "pier")
+	}
 	rt, err := runtime.Open(ctx, runtime.Config{
-		Address: e.Address, DataDir: filepath.Join(e.Dir, "pier"), Network: e.Network,
+		Address: e.Address, Namespace: e.Namespace(), DataDir: dataDir, Network: e.Network,
 	}, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -146,12 +153,25 @@ func (e *Env) Runtime(t testing.TB) *runtime.Containerd {
 // tarball first if there is none.
 func ImportBase(ctx context.Context, rt *runtime.Containerd) error {
 	tarball := builder.BaseTarball(CacheDir)
+	if err := os.MkdirAll(CacheDir, 0o755); err != nil {
+		return err
+	}
+	// Test binaries of several packages run at once: one builds, the others wait.
+	lock, err := os.OpenFile(filepath.Join(CacheDir, "base.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if _, err := os.Stat(tarball); err != nil {
 		if err := builder.BuildBase(ctx, scripts.MkBase, builder.DefaultBase, tarball, os.Stderr); err != nil {
 			return err
 		}
 	}
-	_, err := rt.ImportBase(ctx, tarball)
+	_, err = rt.ImportBase(ctx, tarball)
 	return err
 }
 

@@ -1,0 +1,227 @@
+// Package commands is pier's one table of admin commands (Dokku grammar:
+// "apps:create NAME"). The SSH server and the host CLI both run commands
+// through a Table, so they parse, validate, answer and fail the same way.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"pier/app"
+)
+
+// Identity is who runs a command.
+type Identity struct {
+	// Name is the SSH key name, or "root" for the host CLI.
+	Name string
+	// Root is true only for calls that came over the daemon's root-only unix
+	// socket (the host CLI and git hooks). Root may run hidden commands.
+	Root bool
+}
+
+// Call is one command invocation. Args[0] is the command name. Stdin may be
+// nil (read as empty); nil Stdout or Stderr discard their output.
+type Call struct {
+	User           Identity
+	Args           []string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Platform is what the commands need from pier's domain; *app.Service
+// implements it.
+type Platform interface {
+	CreateApp(ctx context.Context, name string) (app.App, error)
+	Apps(ctx context.Context) ([]app.App, error)
+	AddKey(ctx context.Context, k app.Key) (app.Key, error)
+	RemoveKey(ctx context.Context, name string) error
+	Keys(ctx context.Context) ([]app.Key, error)
+	Deploy(ctx context.Context, req app.DeployRequest) (app.Release, error)
+}
+
+var _ Platform = (*app.Service)(nil)
+
+// Info is what the commands report about this pier installation.
+type Info struct {
+	Version string
+	// URL returns an app's public URL; nil leaves URLs out.
+	URL func(app string) string
+}
+
+// Exit codes of Run.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// command is one row of the table: everything help prints about a command
+// and the function that runs it.
+type command struct {
+	name    string
+	args    string // argument synopsis printed after the name, e.g. "NAME"
+	summary string // one line for the help list
+	example string // one full invocation for "help <cmd>"
+	// hidden commands are root-only: unknown to other callers and never
+	// listed by help.
+	hidden bool
+	run    func(ctx context.Context, c Call, args []string) error
+}
+
+func (c *command) usage() string {
+	if c.args == "" {
+		return c.name
+	}
+	return c.name + " " + c.args
+}
+
+// Table dispatches commands. It holds no per-call state and is safe for
+// concurrent use.
+type Table struct {
+	p    Platform
+	info Info
+	cmds []*command // in help order
+}
+
+// New returns the command table over p.
+func New(p Platform, info Info) *Table {
+	t := &Table{p: p, info: info}
+	t.cmds = []*command{
+		{name: "help", args: "[COMMAND]", summary: "list commands, or show how to use one",
+			example: "help apps:create", run: t.help},
+		{name: "version", summary: "print pier's version",
+			example: "version", run: t.version},
+		{name: "apps:list", args: "[--format json]", summary: "list apps with their release and URL",
+			example: "apps:list --format json", run: t.appsList},
+		{name: "apps:create", args: "NAME", summary: "create an app (a first git push creates it too)",
+			example: "apps:create hello", run: t.appsCreate},
+		{name: "ssh-keys:add", args: "NAME < KEY.pub", summary: "allow an SSH public key (one authorized_keys line on stdin)",
+			example: "ssh-keys:add alice < ~/.ssh/id_ed25519.pub", run: t.keysAdd},
+		{name: "ssh-keys:list", args: "[--format json]", summary: "list allowed SSH keys",
+			example: "ssh-keys:list", run: t.keysList},
+		{name: "ssh-keys:remove", args: "NAME", summary: "revoke an SSH key",
+			example: "ssh-keys:remove alice", run: t.keysRemove},
+		{name: "receive", args: "APP REV DIR PUSHER", summary: "deploy checked-out source (git hook)",
+			example: "receive hello 3f2c... /tmp/pier-hello-1 alice", hidden: true, run: t.receive},
+	}
+	return t
+}
+
+// lookup finds the command name as user may see it, or nil.
+func (t *Table) lookup(name string, user Identity) *command {
+	for _, c := range t.cmds {
+		if c.name == name && (!c.hidden || user.Root) {
+			return c
+		}
+	}
+	return nil
+}
+
+// Run runs c.Args and returns the exit code: 0 success, 1 failure, 2 unknown
+// command or bad arguments (in which case nothing was changed). Errors are
+// written to c.Stderr as "pier: <message>"; Run never returns them.
+func (t *Table) Run(ctx context.Context, c Call) int {
+	if c.Stdin == nil {
+		c.Stdin = strings.NewReader("")
+	}
+	if c.Stdout == nil {
+		c.Stdout = io.Discard
+	}
+	if c.Stderr == nil {
+		c.Stderr = io.Discard
+	}
+	if len(c.Args) == 0 {
+		t.writeList(c.Stderr, c.User)
+		return exitUsage
+	}
+	cmd := t.lookup(c.Args[0], c.User)
+	if cmd == nil {
+		fmt.Fprintf(c.Stderr, "pier: unknown command %.80q; run \"help\" for the list\n", c.Args[0])
+		return exitUsage
+	}
+	args := c.Args[1:]
+	if cmd.name != "help" && wantsHelp(args) {
+		writeUsage(c.Stdout, cmd)
+		return exitOK
+	}
+	return report(c.Stderr, cmd, cmd.run(ctx, c, args))
+}
+
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// usageError means the arguments were wrong; nothing was done.
+type usageError struct{ reason string }
+
+func (e usageError) Error() string { return e.reason }
+
+// badUsage returns a usageError; an empty format prints only the usage line.
+func badUsage(format string, a ...any) error {
+	if format == "" {
+		return usageError{}
+	}
+	return usageError{reason: fmt.Sprintf(format, a...)}
+}
+
+// subjectError records what an operation was about, so that report can
+// phrase the domain's sentinel errors for people.
+type subjectError struct {
+	kind, name string
+	exists     string // text for app.ErrExists; default "<kind> "<name>" already exists"
+	err        error
+}
+
+func (e *subjectError) Error() string { return e.err.Error() }
+func (e *subjectError) Unwrap() error { return e.err }
+
+func about(kind, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &subjectError{kind: kind, name: name, err: err}
+}
+
+// report is the one place command errors become user text. It returns the
+// exit code for err.
+func report(w io.Writer, cmd *command, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		if u.reason != "" {
+			fmt.Fprintf(w, "pier: %s\n", u.reason)
+		}
+		fmt.Fprintf(w, "usage: %s\n", cmd.usage())
+		return exitUsage
+	}
+	fmt.Fprintf(w, "pier: %s\n", message(err))
+	return exitError
+}
+
+func message(err error) string {
+	var s *subjectError
+	if errors.As(err, &s) {
+		switch {
+		case errors.Is(s.err, app.ErrNotFound):
+			return fmt.Sprintf("%s %q does not exist", s.kind, s.name)
+		case errors.Is(s.err, app.ErrExists) && s.exists != "":
+			return s.exists
+		case errors.Is(s.err, app.ErrExists):
+			return fmt.Sprintf("%s %q already exists", s.kind, s.name)
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return "cancelled"
+	}
+	return err.Error()
+}

@@ -1,0 +1,50 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"pier/app"
+)
+
+// receive deploys a pushed revision. Only the pre-receive hook calls it, over
+// the root-only socket: "receive APP REV DIR PUSHER", where DIR holds the
+// exported tree of REV. Build progress goes to stdout (the pusher sees it);
+// on success nothing else is printed. A non-zero exit rejects the push.
+func (t *Table) receive(ctx context.Context, c Call, args []string) error {
+	if len(args) != 4 {
+		return badUsage("")
+	}
+	name, rev, dir, pusher := args[0], args[1], args[2], args[3]
+	if err := app.ValidName(name); err != nil {
+		return badUsage("%v", err)
+	}
+	if !isObjectID(rev) {
+		return badUsage("revision %.80q is not a full git object id", rev)
+	}
+	if !filepath.IsAbs(dir) {
+		return badUsage("source directory %.80q is not an absolute path", dir)
+	}
+	if pusher == "" {
+		return badUsage("pusher is empty")
+	}
+	_, err := t.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rev, User: pusher, Out: c.Stdout})
+	if err != nil {
+		return about("app", name, fmt.Errorf("deploy %s: %w", name, err))
+	}
+	return nil
+}
+
+// isObjectID reports whether s is a full SHA-1 or SHA-256 git object id.
+func isObjectID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,280 @@
+// Command pier is a self-hosted platform-as-a-service in one binary:
+// `git push` over SSH builds an app into a thin layer on a shared base image,
+// containerd runs it, and a built-in router serves it at <app>.<domain>.
+//
+//	pier serve [flags]           run the daemon
+//	pier base build [--rebuild]  build and import the default base image
+//	pier base import FILE        import an OCI image tarball as the base
+//	pier <command> [args]        run an admin command on the running daemon
+//	                             (same commands as ssh -p 2222 pier@host <command>)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"pier/app"
+	"pier/builder"
+	"pier/commands"
+	"pier/router"
+	"pier/runtime"
+	"pier/scripts"
+	"pier/sshd"
+	"pier/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const defaultSocket = "/run/pier/pier.sock"
+
+// Config is everything the daemon is told at start. Apps, keys, domains and
+// scale live in the store, not here.
+type Config struct {
+	DataDir    string // state: database, git repositories, logs, caches
+	CacheDir   string // the built base image tarball, kept between installs
+	SSHAddr    string // git push and admin commands
+	HTTPAddr   string // the router
+	Domain     string // apps answer at <app>.<Domain>
+	PublicPort int    // port in app URLs when the router is not on 80
+	Socket     string // root-only unix socket of the host CLI and git hooks
+	Containerd string // containerd socket
+	Namespace  string // containerd namespace
+	Base       string // base image reference
+	Bridge     string // CNI bridge device
+	Subnet     string // CNI subnet
+	MemoryMiB  int    // default memory limit per app process
+}
+
+func (c *Config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data", "/var/lib/pier", "data directory")
+	fs.StringVar(&c.CacheDir, "cache", "/var/cache/pier", "cache directory (base image tarball)")
+	fs.StringVar(&c.SSHAddr, "ssh", ":2222", "SSH listen address (git push, admin commands)")
+	fs.StringVar(&c.HTTPAddr, "http", ":80", "HTTP listen address of the router")
+	fs.StringVar(&c.Domain, "domain", "localhost", "apps answer at <app>.<domain>")
+	fs.IntVar(&c.PublicPort, "public-port", 0, "port shown in app URLs (default: the HTTP listen port)")
+	fs.StringVar(&c.Socket, "socket", envOr("PIER_SOCKET", defaultSocket), "control socket for the host CLI")
+	fs.StringVar(&c.Containerd, "containerd", "/run/containerd/containerd.sock", "containerd socket")
+	fs.StringVar(&c.Namespace, "namespace", "pier", "containerd namespace")
+	fs.StringVar(&c.Base, "base", builder.DefaultBase, "base image")
+	fs.StringVar(&c.Bridge, "bridge", "pier0", "CNI bridge for app containers")
+	fs.StringVar(&c.Subnet, "subnet", "10.77.0.0/16", "CNI subnet for app containers")
+	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
+}
+
+func (c *Config) validate() error {
+	if c.DataDir == "" || !filepath.IsAbs(c.DataDir) {
+		return fmt.Errorf("--data must be an absolute path, got %q", c.DataDir)
+	}
+	if err := app.ValidName(c.Namespace); err != nil {
+		return fmt.Errorf("--namespace: %w", err)
+	}
+	if c.MemoryMiB < 16 {
+		return fmt.Errorf("--memory must be at least 16 (MiB), got %d", c.MemoryMiB)
+	}
+	if c.PublicPort == 0 {
+		if _, p, err := net.SplitHostPort(c.HTTPAddr); err == nil {
+			fmt.Sscan(p, &c.PublicPort)
+		}
+	}
+	return nil
+}
+
+func (c *Config) runtime() runtime.Config {
+	return runtime.Config{
+		Address: c.Containerd, Namespace: c.Namespace,
+		DataDir:     filepath.Join(c.DataDir, "runtime"),
+		Network:     runtime.NetworkConfig{Bridge: c.Bridge, Subnet: c.Subnet, Name: c.Namespace},
+		MemoryLimit: int64(c.MemoryMiB) << 20,
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if len(args) == 0 {
+		args = []string{"help"}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], log)
+	case "base":
+		err = base(ctx, args[1:], log)
+	case "hook":
+		if len(args) == 2 && args[1] == "pre-receive" {
+			return sshd.PreReceive(ctx, os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+		}
+		err = errors.New("usage: pier hook pre-receive (run by git)")
+	case "-h", "--help":
+		args = []string{"help"}
+		fallthrough
+	default:
+		code, err := sshd.Exec(ctx, envOr("PIER_SOCKET", defaultSocket), args, os.Stdin, os.Stdout, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pier:", err)
+			return 1
+		}
+		return code
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pier:", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the daemon until SIGINT/SIGTERM.
+func serve(ctx context.Context, args []string, log *slog.Logger) error {
+	var cfg Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+
+	st, err := store.Open(filepath.Join(cfg.DataDir, "pier.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rt, err := runtime.Open(ctx, cfg.runtime(), log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if ok, err := rt.HasImage(ctx, cfg.Base); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("base image %s is not imported: run `pier base build` (or scripts/run.sh)", cfg.Base)
+	}
+	bld := builder.New(builder.Config{
+		Base: cfg.Base, CacheDir: filepath.Join(cfg.DataDir, "cache"),
+		CABundle: rt.CABundle(), Log: log,
+	}, rt)
+	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log})
+	svc := app.New(app.Settings{}, app.Deps{
+		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Log: log.With("component", "app"),
+	})
+	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL})
+	ssh, err := sshd.New(sshd.Config{
+		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
+		SocketPath: cfg.Socket, GitDir: filepath.Join(cfg.DataDir, "git"), Binary: self,
+		Log: log,
+	}, svc, cmds)
+	if err != nil {
+		return err
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rtr.Serve(ctx, httpLn) })
+	g.Go(func() error { return ssh.Serve(ctx) })
+	g.Go(func() error {
+		if err := svc.Reconcile(ctx); err != nil {
+			log.Error("reconcile", "err", err)
+		}
+		return nil
+	})
+	log.Info("pier is serving", "version", version, "http", cfg.HTTPAddr, "ssh", cfg.SSHAddr,
+		"domain", cfg.Domain, "socket", cfg.Socket, "data", cfg.DataDir)
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info("pier stopped")
+	return err
+}
+
+// base builds or imports the base image.
+func base(ctx context.Context, args []string, log *slog.Logger) error {
+	var cfg Config
+	fs := flag.NewFlagSet("base", flag.ContinueOnError)
+	cfg.flags(fs)
+	rebuild := fs.Bool("rebuild", false, "rebuild the base tarball even if cached")
+	usage := errors.New("usage: pier base build [--rebuild] | pier base import FILE")
+	if len(args) == 0 {
+		return usage
+	}
+	verb := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	rt, err := runtime.Open(ctx, cfg.runtime(), log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	switch {
+	case verb == "build" && fs.NArg() == 0:
+		return baseBuild(ctx, rt, cfg, *rebuild, os.Stdout)
+	case verb == "import" && fs.NArg() == 1:
+		names, err := rt.ImportBase(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("imported %v; start pier with --base %s to use it\n", names, names[0])
+		return nil
+	}
+	return usage
+}
+
+func baseBuild(ctx context.Context, rt *runtime.Containerd, cfg Config, rebuild bool, out io.Writer) error {
+	if ok, err := rt.HasImage(ctx, cfg.Base); err != nil {
+		return err
+	} else if ok && !rebuild {
+		fmt.Fprintf(out, "-----> Base image %s is ready\n", cfg.Base)
+		return nil
+	}
+	tarball := builder.BaseTarball(cfg.CacheDir)
+	if _, err := os.Stat(tarball); err != nil || rebuild {
+		fmt.Fprintf(out, "-----> Building base image %s (a few minutes, once; cached at %s)\n", cfg.Base, tarball)
+		start := time.Now()
+		if err := builder.BuildBase(ctx, scripts.MkBase, cfg.Base, tarball, out); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "-----> Base built in %s\n", time.Since(start).Round(time.Second))
+	}
+	if _, err := rt.ImportBase(ctx, tarball); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "-----> Imported base image %s\n", cfg.Base)
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,358 @@
+package main
+
+// End-to-end tests: the real pier binary, a private containerd, the real git
+// and ssh clients, real HTTP through the router.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"pier/runtime"
+	"pier/runtime/runtimetest"
+)
+
+var pierBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pier-bin-")
+	if err != nil {
+		panic(err)
+	}
+	pierBin = filepath.Join(dir, "pier")
+	build := exec.Command("go", "build", "-o", pierBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build pier:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a running `pier serve` on free loopback ports.
+type daemon struct {
+	t        testing.TB
+	env      *runtimetest.Env
+	rt       *runtime.Containerd
+	data     string
+	socket   string
+	sshPort  int
+	httpPort int
+	key      string // private key registered as "laptop"
+	cmd      *exec.Cmd
+	log      *bytes.Buffer
+}
+
+func startDaemon(t testing.TB) *daemon {
+	t.Helper()
+	runtimetest.Require(t, "git", "ssh", "ssh-keygen")
+	env := runtimetest.Start(t)
+	d := &daemon{t: t, env: env, data: filepath.Join(env.Dir, "data"), log: &bytes.Buffer{}}
+	d.socket = filepath.Join(env.Dir, "pier.sock")
+	d.rt = env.Runtime(t, filepath.Join(d.data, "runtime"))
+	d.sshPort, d.httpPort = freePort(t), freePort(t)
+	d.start()
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("pier serve output:\n%s", d.log.String())
+		}
+	})
+
+	d.key = filepath.Join(env.Dir, "laptop")
+	sh(t, "", nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d.key)
+	pub, _ := os.ReadFile(d.key + ".pub")
+	if out, code := d.pier(bytes.NewReader(pub), "ssh-keys:add", "laptop"); code != 0 {
+		t.Fatalf("ssh-keys:add exit %d: %s", code, out)
+	}
+	return d
+}
+
+func (d *daemon) start() {
+	t := d.t
+	d.cmd = exec.Command(pierBin, "serve",
+		"--data", d.data, "--cache", runtimetest.CacheDir,
+		"--ssh", fmt.Sprintf("127.0.0.1:%d", d.sshPort),
+		"--http", fmt.Sprintf("127.0.0.1:%d", d.httpPort),
+		"--socket", d.socket, "--containerd", d.env.Address,
+		"--namespace", d.env.Namespace(), "--bridge", d.env.Network.Bridge, "--subnet", d.env.Network.Subnet)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(d.socket); err == nil {
+			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.httpPort)); err == nil {
+				c.Close()
+				return
+			}
+		}
+		if time.Now().After(deadline) || d.cmd.ProcessState != nil {
+			t.Fatalf("pier serve did not come up:\n%s", d.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (d *daemon) stop() {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		d.cmd.Process.Kill()
+		<-done
+	}
+	d.cmd = nil
+}
+
+// pier runs a host CLI command against the daemon.
+func (d *daemon) pier(stdin io.Reader, args ...string) (string, int) {
+	cmd := exec.Command(pierBin, args...)
+	cmd.Env = append(os.Environ(), "PIER_SOCKET="+d.socket)
+	cmd.Stdin = stdin
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		}
+		d.t.Fatalf("pier %v: %v", args, err)
+	}
+	return string(out), 0
+}
+
+// push pushes the repository in dir to app with the given key, returning the
+// combined output and whether git succeeded.
+func (d *daemon) push(dir, app, key string) (string, bool) {
+	cmd := exec.Command("git", "push", fmt.Sprintf("ssh://pier@127.0.0.1:%d/%s", d.sshPort, app), "HEAD:refs/heads/main")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_SSH_COMMAND="+fmt.Sprintf(
+		"ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR", key))
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+// get fetches path from app through the router.
+func (d *daemon) get(app, path string) (int, string, error) {
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", d.httpPort, path), nil)
+	req.Host = app + ".localhost"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+func (d *daemon) mustGet(app string) string {
+	d.t.Helper()
+	code, body, err := d.get(app, "/")
+	if err != nil || code != 200 {
+		d.t.Fatalf("GET %s: %d %q %v", app, code, body, err)
+	}
+	return body
+}
+
+// gitRepo writes files into a new git repository and commits them.
+func gitRepo(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	sh(t, dir, nil, "git", "init", "-q", "-b", "main")
+	commit(t, dir, files)
+	return dir
+}
+
+func commit(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh(t, dir, nil, "git", "add", "-A")
+	sh(t, dir, nil, "git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "change")
+}
+
+func sh(t testing.TB, dir string, stdin io.Reader, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdin = stdin
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Apps used by the tests and the benchmark.
+func nodeApp(greeting string) map[string]string {
+	return map[string]string{
+		"package.json": `{"name":"hello","version":"1.0.0","main":"server.js",
+  "scripts":{"start":"node server.js"},"dependencies":{"ms":"2.1.3"}}`,
+		"server.js": `const http = require('http'); const ms = require('ms');
+http.createServer((req, res) => res.end('` + greeting + ` ' + ms(60000))).listen(process.env.PORT);`,
+	}
+}
+
+func pythonApp(greeting string) map[string]string {
+	return map[string]string{
+		"Procfile": "web: python3 app.py\n",
+		"app.py": `import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"` + greeting + `"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever()
+`,
+	}
+}
+
+// The day-one path: push a Node app with an npm dependency and a Python app,
+// see them answer through the router, push a change, and see pushes that must
+// fail fail without touching what runs.
+func TestPushDeploys(t *testing.T) {
+	d := startDaemon(t)
+
+	node := gitRepo(t, nodeApp("node v1"))
+	out, ok := d.push(node, "hello", d.key)
+	t.Logf("first push:\n%s", out)
+	if !ok {
+		t.Fatalf("push hello failed:\n%s", out)
+	}
+	for _, want := range []string{"Building hello (node)", "Installing dependencies", "Released v1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("push output lacks %q", want)
+		}
+	}
+	if got := d.mustGet("hello"); got != "node v1 1m" {
+		t.Fatalf("got %q, want %q", got, "node v1 1m")
+	}
+
+	py := gitRepo(t, pythonApp("python v1"))
+	if out, ok := d.push(py, "py", d.key); !ok {
+		t.Fatalf("push py failed:\n%s", out)
+	}
+	if got := d.mustGet("py"); got != "python v1" {
+		t.Fatalf("got %q, want %q", got, "python v1")
+	}
+
+	t.Run("code change replaces the running version", func(t *testing.T) {
+		commit(t, node, map[string]string{"server.js": strings.Replace(nodeApp("node v2")["server.js"], "node v1", "node v2", 1)})
+		out, ok := d.push(node, "hello", d.key)
+		if !ok {
+			t.Fatalf("second push failed:\n%s", out)
+		}
+		if !strings.Contains(out, "Dependencies unchanged") {
+			t.Errorf("redeploy reinstalled unchanged dependencies:\n%s", out)
+		}
+		if got := d.mustGet("hello"); got != "node v2 1m" {
+			t.Fatalf("got %q, want %q", got, "node v2 1m")
+		}
+	})
+
+	t.Run("unknown key is refused", func(t *testing.T) {
+		other := filepath.Join(t.TempDir(), "stranger")
+		sh(t, "", nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other)
+		out, ok := d.push(node, "hello", other)
+		if ok || !strings.Contains(out, "not registered") {
+			t.Fatalf("push with an unknown key: ok=%v, output:\n%s", ok, out)
+		}
+	})
+
+	t.Run("invalid app name is refused", func(t *testing.T) {
+		for _, name := range []string{"Hello", "a_b", "../etc", "-x"} {
+			out, ok := d.push(node, name, d.key)
+			if ok || !strings.Contains(out, "invalid") && !strings.Contains(out, "name") {
+				t.Errorf("push to %q: ok=%v, output:\n%s", name, ok, out)
+			}
+		}
+	})
+
+	t.Run("failed build rejects the push and the old version keeps answering", func(t *testing.T) {
+		before := strings.TrimSpace(sh(t, node, nil, "git", "rev-parse", "HEAD"))
+		commit(t, node, map[string]string{"package.json": `{"name":"hello","version":"1.0.1",
+  "scripts":{"start":"node server.js"},"dependencies":{"pier-test-no-such-package-2f9a":"1.0.0"}}`})
+		out, ok := d.push(node, "hello", d.key)
+		if ok {
+			t.Fatalf("push of a failing build succeeded:\n%s", out)
+		}
+		if !strings.Contains(out, "build failed") || !strings.Contains(out, "404") {
+			t.Errorf("push output does not show the build error:\n%s", out)
+		}
+		if got := d.mustGet("hello"); got != "node v2 1m" {
+			t.Fatalf("after failed build got %q, want %q", got, "node v2 1m")
+		}
+		remote := sh(t, node, nil, "git", "--git-dir", filepath.Join(d.data, "git", "hello.git"), "rev-parse", "refs/heads/main")
+		if strings.TrimSpace(remote) != before {
+			t.Fatalf("ref moved to %s after a rejected push, want %s", remote, before)
+		}
+	})
+
+	t.Run("a restarted daemon serves the same apps", func(t *testing.T) {
+		d.stop()
+		d.start()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body, _ := d.get("hello", "/")
+			if code == 200 && body == "node v2 1m" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after restart hello answers %d %q", code, body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got := d.mustGet("py"); got != "python v1" {
+			t.Fatalf("after restart py answers %q", got)
+		}
+	})
+
+	t.Run("unknown host gets a plain 404", func(t *testing.T) {
+		code, body, err := d.get("nothing-here", "/")
+		if err != nil || code != 404 || strings.Contains(body, "hello") {
+			t.Fatalf("got %d %q %v", code, body, err)
+		}
+	})
+
+	ctx := context.Background()
+	list, err := d.rt.Instances(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // retired instances drain, then stop
+	if list, _ = d.rt.Instances(ctx); len(list) != 2 {
+		t.Errorf("instances running: %d, want 2 (one per app): %+v", len(list), list)
+	}
+}

@@ -1,0 +1,162 @@
+package sshd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+
+	"pier/app"
+	"pier/commands"
+)
+
+// gitWaitDelay bounds how long a git process's pipes may stay open after it
+// exits or its session is cancelled (os/exec WaitDelay).
+const gitWaitDelay = 5 * time.Second
+
+// git serves "git-receive-pack APP" (push; creates the repository) and
+// "git-upload-pack APP" (fetch; the repository must exist). It returns the
+// exit code for the session.
+func (s *Server) git(ctx context.Context, sess ssh.Session, id commands.Identity, args []string) int {
+	if len(args) != 2 {
+		fmt.Fprintf(sess.Stderr(), "pier: usage: %s APP\n", args[0])
+		return 2
+	}
+	name, err := repoName(args[1])
+	if err != nil {
+		fmt.Fprintf(sess.Stderr(), "pier: %v\n", err)
+		return 1
+	}
+	repo := filepath.Join(s.cfg.GitDir, name+".git")
+	env := os.Environ()
+	if v, ok := sessionEnv(sess, "GIT_PROTOCOL"); ok {
+		env = append(env, "GIT_PROTOCOL="+v)
+	}
+
+	service := "receive-pack"
+	if args[0] == "git-upload-pack" {
+		service = "upload-pack"
+		if _, err := os.Stat(repo); errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(sess.Stderr(), "pier: app %q has no repository\n", name)
+			return 1
+		}
+	} else {
+		if err := s.ensureRepo(ctx, repo); err != nil {
+			s.log.Error("prepare repository", "app", name, "err", err)
+			fmt.Fprintf(sess.Stderr(), "pier: cannot prepare the repository of %q; see the server log\n", name)
+			return 1
+		}
+		env = append(env, "PIER_APP="+name, "PIER_USER="+id.Name, "PIER_SOCKET="+s.cfg.SocketPath)
+	}
+	return s.runGit(ctx, sess, service, repo, env)
+}
+
+// repoName turns the path a git client asks for ("/hello.git", "hello")
+// into an app name, through app.ValidName.
+func repoName(path string) (string, error) {
+	name := strings.TrimSuffix(strings.TrimPrefix(path, "/"), ".git")
+	if err := app.ValidName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func sessionEnv(sess ssh.Session, key string) (string, bool) {
+	for _, kv := range sess.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// runGit runs "git <service> <repo>" wired to the session and returns its
+// exit code once the process has exited and all its output has been copied
+// to the client.
+func (s *Server) runGit(ctx context.Context, sess ssh.Session, service, repo string, env []string) int {
+	cmd := exec.CommandContext(ctx, "git", service, repo)
+	cmd.Env = env
+	cmd.Stdout = sess
+	cmd.Stderr = sess.Stderr()
+	cmd.WaitDelay = gitWaitDelay
+	// Our own stdin copy: Wait must not wait for the client to close its
+	// side, which it may only do after seeing the exit status.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		s.log.Error("git stdin", "err", err)
+		return 1
+	}
+	if err := cmd.Start(); err != nil {
+		s.log.Error("start git", "service", service, "err", err)
+		fmt.Fprintf(sess.Stderr(), "pier: cannot run git %s\n", service)
+		return 1
+	}
+	go func() {
+		io.Copy(stdin, sess)
+		stdin.Close()
+	}()
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit) && exit.ExitCode() > 0:
+		return exit.ExitCode()
+	default:
+		if ctx.Err() == nil {
+			s.log.Error("git", "service", service, "repo", repo, "err", err)
+		}
+		return 1
+	}
+}
+
+// ensureRepo creates the bare repository if needed and (re)writes its
+// pre-receive hook, so a moved Binary takes effect on the next push.
+func (s *Server) ensureRepo(ctx context.Context, repo string) error {
+	if _, err := os.Stat(filepath.Join(repo, "HEAD")); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(s.cfg.GitDir, 0o700); err != nil {
+			return err
+		}
+		out, err := exec.CommandContext(ctx, "git", "init", "--bare", "-q", "--initial-branch=main", repo).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("git init %s: %w: %s", repo, err, strings.TrimSpace(string(out)))
+		}
+	} else if err != nil {
+		return err
+	}
+	return writeHook(filepath.Join(repo, "hooks"), s.cfg.Binary)
+}
+
+// writeHook installs hooks/pre-receive atomically (write, then rename), so a
+// push running the old hook never sees a half-written file.
+func writeHook(dir, binary string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	script := "#!/bin/sh\nexec " + shellQuote(binary) + " hook pre-receive\n"
+	f, err := os.CreateTemp(dir, ".pre-receive-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op after the rename
+	if _, err := f.WriteString(script); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o755); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), filepath.Join(dir, "pre-receive"))
+}
