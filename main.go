@@ -27,11 +27,11 @@ import (
 
 	"pier/app"
 	"pier/builder"
-	"pier/commands"
 	"pier/router"
 	"pier/runtime"
 	"pier/scripts"
 	"pier/sshd"
+	"pier/sshd/commands"
 	"pier/store"
 )
 

@@ -9,7 +9,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"pier/app"
-	"pier/commands"
+	"pier/sshd/commands"
 )
 
 // fpExtension carries the fingerprint of the key that authenticated a TCP

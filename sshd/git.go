@@ -15,7 +15,7 @@ import (
 	"github.com/gliderlabs/ssh"
 
 	"pier/app"
-	"pier/commands"
+	"pier/sshd/commands"
 )
 
 // gitWaitDelay bounds how long a git process's pipes may stay open after it

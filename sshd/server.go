@@ -20,7 +20,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"pier/app"
-	"pier/commands"
+	"pier/sshd/commands"
 )
 
 // Config configures a Server. Zero values take the documented defaults;

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
-	"pier/commands"
+	"pier/sshd/commands"
 )
 
 const interactiveRefused = "pier: interactive sessions are not supported; run a command, e.g. ssh -p 2222 pier@host help"
@@ -26,7 +26,7 @@ func (s *Server) handler(root bool) ssh.Handler {
 		start := time.Now()
 		user, name, code := s.session(sess, root)
 		s.log.Info("session", "user", user, "command", name, "exit", code,
-			"remote", sess.RemoteAddr().String(), "duration", time.Since(start).Round(time.Millisecond))
+			"remote", sess.RemoteAddr(), "duration", time.Since(start).Round(time.Millisecond))
 		sess.Exit(code)
 	}
 }

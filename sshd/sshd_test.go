@@ -25,7 +25,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"pier/app"
-	"pier/commands"
+	"pier/sshd/commands"
 )
 
 const hookEnv = "PIER_SSHD_TEST_HOOK"
@@ -669,7 +669,6 @@ func TestGitPush(t *testing.T) {
 		if err != nil {
 			t.Fatalf("push: %v\n%s", err, out)
 		}
-		t.Logf("push output:\n%s", out)
 		if !strings.Contains(out, "remote: -----> Deploying hello") {
 			t.Errorf("push output lacks the deploy line:\n%s", out)
 		}
@@ -748,7 +747,12 @@ func TestGitPush(t *testing.T) {
 
 	t.Run("clone", func(t *testing.T) {
 		clone := filepath.Join(t.TempDir(), "c")
-		mustGit(t, "", env, "clone", "-q", remote, clone)
+		// The client's GIT_PROTOCOL must reach upload-pack for v2.
+		trace := append(slices.Clip(env), "GIT_TRACE_PACKET=1")
+		out := mustGit(t, "", trace, "-c", "protocol.version=2", "clone", "-q", remote, clone)
+		if !strings.Contains(out, "version 2") {
+			t.Errorf("clone did not speak protocol v2:\n%s", out)
+		}
 		if head := mustGit(t, clone, env, "rev-parse", "HEAD"); head != rev1 {
 			t.Errorf("cloned HEAD %s, want %s", head, rev1)
 		}

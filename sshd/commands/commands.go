@@ -139,8 +139,7 @@ func (t *Table) Run(ctx context.Context, c Call) int {
 	}
 	cmd := t.lookup(c.Args[0], c.User)
 	if cmd == nil {
-		fmt.Fprintf(c.Stderr, "pier: unknown command %.80q; run \"help\" for the list\n", c.Args[0])
-		return exitUsage
+		return report(c.Stderr, nil, unknownCommand(c.Args[0]))
 	}
 	args := c.Args[1:]
 	if cmd.name != "help" && wantsHelp(args) {
@@ -172,6 +171,13 @@ func badUsage(format string, a ...any) error {
 	return usageError{reason: fmt.Sprintf(format, a...)}
 }
 
+// unknownCommand is a command name the caller may not see; exit 2.
+type unknownCommand string
+
+func (e unknownCommand) Error() string {
+	return fmt.Sprintf("unknown command %.80q; run \"help\" for the list", string(e))
+}
+
 // subjectError records what an operation was about, so that report can
 // phrase the domain's sentinel errors for people.
 type subjectError struct {
@@ -191,10 +197,15 @@ func about(kind, name string, err error) error {
 }
 
 // report is the one place command errors become user text. It returns the
-// exit code for err.
+// exit code for err; cmd is the command that failed, or nil.
 func report(w io.Writer, cmd *command, err error) int {
 	if err == nil {
 		return exitOK
+	}
+	var unknown unknownCommand
+	if errors.As(err, &unknown) {
+		fmt.Fprintf(w, "pier: %v\n", unknown)
+		return exitUsage
 	}
 	var u usageError
 	if errors.As(err, &u) {

@@ -304,7 +304,7 @@ func TestUnknownAndHidden(t *testing.T) {
 	if len(p.deploys) != 0 {
 		t.Errorf("non-root receive deployed: %+v", p.deploys)
 	}
-	if r := run(tb, alice, "", "help", "receive"); r.code != 1 || !strings.Contains(r.stderr, "unknown command") {
+	if r := run(tb, alice, "", "help", "receive"); r.code != 2 || r.stderr != "pier: unknown command \"receive\"; run \"help\" for the list\n" {
 		t.Errorf("help receive as non-root: exit %d %q", r.code, r.stderr)
 	}
 	if r := run(tb, root, "", "help"); strings.Contains(r.stdout, "receive") {

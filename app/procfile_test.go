@@ -1,0 +1,45 @@
+package app
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseProcfile(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    map[string]string
+		wantErr string
+	}{
+		{"web and worker", "web: node server.js\nworker: node worker.js\n",
+			map[string]string{"web": "node server.js", "worker": "node worker.js"}, ""},
+		{"comments and blanks", "# comment\n\nweb:   python3 app.py  \n",
+			map[string]string{"web": "python3 app.py"}, ""},
+		{"colons in command", "web: gunicorn -b 0.0.0.0:$PORT app:app\n",
+			map[string]string{"web": "gunicorn -b 0.0.0.0:$PORT app:app"}, ""},
+		{"empty file", "", map[string]string{}, ""},
+		{"no colon", "web node server.js\n", nil, "line 1"},
+		{"empty command", "web:\n", nil, "no command"},
+		{"bad type", "Web Server: x\n", nil, "line 1"},
+		{"duplicate", "web: a\nweb: b\n", nil, "declared twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseProcfile(strings.NewReader(tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
