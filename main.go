@@ -156,6 +156,13 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Pushed trees are unpacked here by the pre-receive hook, which inherits
+	// the daemon's environment: on the data disk, not a small /tmp.
+	tmp := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return err
+	}
+	os.Setenv("PIER_TMP", tmp)
 
 	st, err := store.Open(filepath.Join(cfg.DataDir, "pier.db"))
 	if err != nil {
