@@ -208,6 +208,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		if err := svc.Reconcile(ctx); err != nil {
 			log.Error("reconcile", "err", err)
 		}
+		svc.Heal(ctx, 2*time.Second)
 		return nil
 	})
 	log.Info("pier is serving", "version", version, "http", cfg.HTTPAddr, "ssh", cfg.SSHAddr,

@@ -339,6 +339,29 @@ func TestPushDeploys(t *testing.T) {
 		}
 	})
 
+	t.Run("a killed app process is replaced", func(t *testing.T) {
+		list, err := d.rt.Instances(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range list {
+			if in.App == "py" {
+				d.env.Kill(t, in.ID)
+			}
+		}
+		start := time.Now()
+		for {
+			if code, body, _ := d.get("py", "/"); code == 200 && body == "python v1" {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatal("py did not come back after its process was killed")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("py answered again %s after its process was killed", time.Since(start).Round(time.Millisecond))
+	})
+
 	t.Run("unknown host gets a plain 404", func(t *testing.T) {
 		code, body, err := d.get("nothing-here", "/")
 		if err != nil || code != 404 || strings.Contains(body, "hello") {

@@ -315,3 +315,25 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// Kill sends SIGKILL to a container's task, as a crash would.
+func (e *Env) Kill(t testing.TB, id string) {
+	t.Helper()
+	c, err := containerd.New(e.Address, containerd.WithDefaultNamespace(e.Namespace()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	ctr, err := c.LoadContainer(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := ctr.Task(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll); err != nil {
+		t.Fatal(err)
+	}
+}

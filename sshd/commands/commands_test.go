@@ -321,7 +321,7 @@ func TestReceive(t *testing.T) {
 	rev := strings.Repeat("0123456789", 4)
 	dir := t.TempDir()
 	r := run(tb, root, "", "receive", "hello", rev, dir, "alice")
-	if r.code != 0 || r.stderr != "" || r.stdout != "-----> Deploying hello\n" {
+	if r.code != 0 || r.stderr != "" || r.stdout != "-----> Deploying hello\n-----> http://hello.example.test\n" {
 		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 	got := p.deploys[0]

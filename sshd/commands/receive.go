@@ -11,7 +11,7 @@ import (
 // receive deploys a pushed revision. Only the pre-receive hook calls it, over
 // the root-only socket: "receive APP REV DIR PUSHER", where DIR holds the
 // exported tree of REV. Build progress goes to stdout (the pusher sees it);
-// on success nothing else is printed. A non-zero exit rejects the push.
+// on success the app's URL ends it. A non-zero exit rejects the push.
 func (t *Table) receive(ctx context.Context, c Call, args []string) error {
 	if len(args) != 4 {
 		return badUsage("")
@@ -32,6 +32,9 @@ func (t *Table) receive(ctx context.Context, c Call, args []string) error {
 	_, err := t.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rev, User: pusher, Out: c.Stdout})
 	if err != nil {
 		return about("app", name, fmt.Errorf("deploy %s: %w", name, err))
+	}
+	if t.info.URL != nil {
+		fmt.Fprintf(c.Stdout, "-----> %s\n", t.info.URL(name))
 	}
 	return nil
 }
