@@ -227,7 +227,8 @@ http.createServer((req, res) => res.end('` + greeting + ` ' + ms(60000))).listen
 
 func pythonApp(greeting string) map[string]string {
 	return map[string]string{
-		"Procfile": "web: python3 app.py\n",
+		"Procfile":         "web: python3 app.py\n",
+		"requirements.txt": "# the standard library is enough\n",
 		"app.py": `import http.server, os
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -261,11 +262,14 @@ func TestPushDeploys(t *testing.T) {
 	}
 
 	py := gitRepo(t, pythonApp("python v1"))
-	if out, ok := d.push(py, "py", d.key); !ok {
+	if out, ok = d.push(py, "py", d.key); !ok {
 		t.Fatalf("push py failed:\n%s", out)
 	}
 	if got := d.mustGet("py"); got != "python v1" {
 		t.Fatalf("got %q, want %q", got, "python v1")
+	}
+	if !strings.Contains(out, "Building py (python)") || !strings.Contains(out, "pip install") {
+		t.Errorf("python push output:\n%s", out)
 	}
 
 	t.Run("code change replaces the running version", func(t *testing.T) {
@@ -317,6 +321,24 @@ func TestPushDeploys(t *testing.T) {
 		remote := sh(t, node, nil, "git", "--git-dir", filepath.Join(d.data, "git", "hello.git"), "rev-parse", "refs/heads/main")
 		if strings.TrimSpace(remote) != before {
 			t.Fatalf("ref moved to %s after a rejected push, want %s", remote, before)
+		}
+	})
+
+	t.Run("a release that crashes on start is rejected and the old one keeps answering", func(t *testing.T) {
+		commit(t, py, map[string]string{"Procfile": "web: python3 -c 'import sys; print(\"cannot open database\"); sys.exit(3)'\n"})
+		start := time.Now()
+		out, ok := d.push(py, "py", d.key)
+		if ok {
+			t.Fatalf("push of a crashing release succeeded:\n%s", out)
+		}
+		if !strings.Contains(out, "exited") || !strings.Contains(out, "cannot open database") {
+			t.Errorf("push output does not say the process exited and why:\n%s", out)
+		}
+		if took := time.Since(start); took > 20*time.Second {
+			t.Errorf("rejecting a crashing release took %s; the exit should be noticed at once", took)
+		}
+		if got := d.mustGet("py"); got != "python v1" {
+			t.Fatalf("after a crashing release got %q, want %q", got, "python v1")
 		}
 	})
 

@@ -127,8 +127,7 @@ func (s *Service) startWeb(ctx context.Context, rel Release) (Instance, error) {
 // waitReady waits for the health check, and gives up early if the process
 // exits.
 func (s *Service) waitReady(ctx context.Context, in Instance) error {
-	ctx, cancel := context.WithTimeoutCause(ctx, s.set.ReadyTimeout,
-		fmt.Errorf("no answer within %s", s.set.ReadyTimeout))
+	ctx, cancel := context.WithTimeout(ctx, s.set.ReadyTimeout)
 	defer cancel()
 	ctx, exited := context.WithCancelCause(ctx)
 	go func() {
@@ -140,18 +139,24 @@ func (s *Service) waitReady(ctx context.Context, in Instance) error {
 				return
 			case <-t.C:
 				if ok, err := s.runtime.Running(ctx, in.ID); err == nil && !ok {
-					exited(errors.New("the web process exited"))
+					exited(errExited)
 					return
 				}
 			}
 		}
 	}()
 	err := s.health.Ready(ctx, in.App, in.Addr)
-	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errExited) {
 		return cause
 	}
-	return err
+	return fmt.Errorf("no answer within %s (%v); the web process must listen on $PORT (%d)",
+		s.set.ReadyTimeout, err, in.Port)
 }
+
+var errExited = errors.New("the web process exited")
 
 // retire lets in-flight requests to old instances finish, then stops them.
 func (s *Service) retire(old []Instance) {
