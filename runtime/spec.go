@@ -1,6 +1,11 @@
 package runtime
 
 import (
+	"context"
+	"os"
+	"strings"
+
+	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -49,6 +54,7 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 		oci.WithEnv(p.Env),
 		oci.WithMounts(mounts),
 		oci.WithMemoryLimit(uint64(p.Memory)),
+		withNoSwap(p.Memory),
 		oci.WithPidsLimit(c.cfg.PidsLimit),
 		oci.WithNoNewPrivileges,
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: p.Netns}),
@@ -69,4 +75,30 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 		opts = append(opts, oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.ShimGroup}))
 	}
 	return opts
+}
+
+// withNoSwap caps memory+swap at the memory limit, so a process cannot spill
+// past its limit into swap (Raspberry Pi OS enables a swap file). It does
+// nothing where the host has no swap or the kernel does not account it,
+// where setting it would make the container fail to start.
+func withNoSwap(limit int64) oci.SpecOpts {
+	return func(ctx context.Context, c oci.Client, ctr *containers.Container, s *specs.Spec) error {
+		if !swapActive() {
+			return nil
+		}
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil { // cgroup v1
+			if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err != nil {
+				return nil
+			}
+		}
+		return oci.WithMemorySwap(limit)(ctx, c, ctr, s)
+	}
+}
+
+func swapActive() bool {
+	b, err := os.ReadFile("/proc/swaps")
+	if err != nil {
+		return false
+	}
+	return len(strings.Split(strings.TrimSpace(string(b)), "\n")) > 1
 }
