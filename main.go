@@ -205,6 +205,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	g.Go(func() error { return rtr.Serve(ctx, httpLn) })
 	g.Go(func() error { return ssh.Serve(ctx) })
 	g.Go(func() error {
+		if err := rt.RemoveLeftovers(ctx); err != nil {
+			log.Warn("remove leftover containers", "err", err)
+		}
 		if err := svc.Reconcile(ctx); err != nil {
 			log.Error("reconcile", "err", err)
 		}

@@ -24,6 +24,21 @@ type App struct {
 	// Release is the version of the release that should be running; 0 means
 	// the app was created but never deployed.
 	Release int
+	// Config is the app's config vars as last set; the next release gets them.
+	Config map[string]string
+	// Formation is how many instances of each process type should run.
+	Formation map[string]int
+	// Stopped means ps:stop: nothing of the app should run.
+	Stopped bool
+	// Volumes are the app's persistent storage mounts.
+	Volumes []Volume
+}
+
+// Volume is a named directory that outlives releases, mounted into every
+// process of the app at Path.
+type Volume struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
 }
 
 // Release is one immutable, numbered deploy of an app: its built image and
@@ -36,8 +51,14 @@ type Release struct {
 	Commit  string // git revision the release was built from
 	// Processes maps a process type (web, worker, ...) to its command.
 	Processes map[string]string
-	CreatedBy string
-	CreatedAt time.Time
+	// Config is the environment the release's processes get.
+	Config   map[string]string
+	Manifest Manifest
+	// Description says what made the release: "deploy 1a2b3c4d",
+	// "config set A, B", "rollback to v3".
+	Description string
+	CreatedBy   string
+	CreatedAt   time.Time
 }
 
 // Key is an SSH public key allowed to talk to pier.
@@ -59,9 +80,17 @@ type Instance struct {
 	Command string   // run with /bin/sh -c
 	Env     []string // KEY=value
 	Port    int      // the port the process listens on (PORT), web only
+	Volumes []Volume
+	Limits  Limits
 	// Addr is host:port where the instance answers, set by the runtime once
 	// its network is up.
 	Addr string
 	// Running reports whether the instance's process is alive (observed).
 	Running bool
+}
+
+// Limits bound a process's resources; zero fields take the runtime's defaults.
+type Limits struct {
+	MemoryMiB int
+	CPU       float64 // cores
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -22,10 +19,12 @@ type DeployRequest struct {
 }
 
 // Deploy builds req.Dir and makes it the app's running release, creating the
-// app on first push. It returns once the new release answers HTTP and the
-// route points at it; the previous release's instances are retired after the
-// drain period. On any failure the previous release keeps serving and
-// nothing of the attempt is left running.
+// app on first push. It returns once the new release answers and the route
+// points at it; the previous release's instances are retired after their
+// in-flight requests finished. A malformed Procfile or app.json, a missing
+// required config var, a failed build, release phase or health check
+// rejects the deploy: the previous release keeps serving and nothing of the
+// attempt is left running.
 func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error) {
 	if err := ValidName(req.App); err != nil {
 		return Release{}, err
@@ -41,23 +40,29 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 	if err != nil {
 		return Release{}, err
 	}
-	if _, created, err := s.ensureApp(ctx, req.App); err != nil {
+	manifest, warnings, err := readManifest(req.Dir)
+	if err != nil {
 		return Release{}, err
-	} else if created {
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(out, " !     %s\n", w)
+	}
+	a, created, err := s.ensureApp(ctx, req.App)
+	if err != nil {
+		return Release{}, err
+	}
+	if created {
 		fmt.Fprintf(out, "-----> Created app %s\n", req.App)
+	}
+	config, err := configFor(a, manifest)
+	if err != nil {
+		return Release{}, err
 	}
 
 	build, err := s.builder.Build(ctx, BuildRequest{App: req.App, Dir: req.Dir, Out: out})
 	if err != nil {
 		return Release{}, err
 	}
-	keepImage := false
-	defer func() {
-		if !keepImage {
-			s.removeImage(build.Image)
-		}
-	}()
-
 	procs := map[string]string{}
 	for k, v := range build.Processes {
 		procs[k] = v
@@ -65,108 +70,66 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 	for k, v := range procfile {
 		procs[k] = v
 	}
-	if procs["web"] == "" {
-		return Release{}, fmt.Errorf("no web process: add a Procfile with a line like `web: node server.js`")
+	if len(procs) == 0 || len(procs) == 1 && procs["release"] != "" {
+		s.removeImage(build.Image)
+		return Release{}, fmt.Errorf("nothing to run: add a Procfile with a line like `web: node server.js`")
 	}
 
-	prev, err := s.store.Releases(ctx, req.App)
+	version, err := s.nextVersion(ctx, req.App)
 	if err != nil {
+		s.removeImage(build.Image)
 		return Release{}, err
 	}
 	rel := Release{
-		App: req.App, Version: 1, Image: build.Image, Stack: build.Stack,
-		Commit: req.Commit, Processes: procs, CreatedBy: req.User, CreatedAt: time.Now().UTC(),
+		App: req.App, Version: version, Image: build.Image, Stack: build.Stack,
+		Commit: req.Commit, Processes: procs, Config: config, Manifest: manifest,
+		Description: "deploy " + short(req.Commit), CreatedBy: req.User, CreatedAt: time.Now().UTC(),
 	}
-	if len(prev) > 0 {
-		rel.Version = prev[0].Version + 1
-	}
-
-	fmt.Fprintf(out, "-----> Starting v%d: web: %s\n", rel.Version, procs["web"])
-	in, err := s.startWeb(ctx, rel)
-	if err != nil {
+	if err := s.activate(ctx, a, rel, true, out); err != nil {
+		s.removeImage(build.Image)
 		return Release{}, err
 	}
-	if err := s.apply(ctx, PutRelease{Release: rel}); err != nil {
-		s.stop(in.ID)
-		return Release{}, fmt.Errorf("record release v%d: %w", rel.Version, err)
-	}
-	keepImage = true
-	old := s.instancesOf(ctx, req.App, func(i Instance) bool { return i.ID != in.ID })
-	s.routes.Set(req.App, []string{in.Addr})
 	fmt.Fprintf(out, "-----> Released v%d of %s\n", rel.Version, req.App)
 	s.log.Info("released", "app", req.App, "version", rel.Version, "by", req.User, "commit", short(req.Commit))
-	go s.retire(old)
 	return rel, nil
 }
 
-// startWeb starts one web instance of rel and waits until it answers. On
-// failure the instance is gone and the error carries the end of its output.
-func (s *Service) startWeb(ctx context.Context, rel Release) (Instance, error) {
-	in := Instance{
-		ID: instanceID(rel.App), App: rel.App, Release: rel.Version, Process: "web",
-		Image: rel.Image, Command: rel.Processes["web"], Port: s.set.WebPort,
-		Env: []string{"PORT=" + strconv.Itoa(s.set.WebPort)},
+// configFor is the config a new release of a gets: the app's config vars,
+// plus app.json env defaults and generated secrets for vars not set yet. A
+// required var with no value is an error saying how to set it.
+func configFor(a App, m Manifest) (map[string]string, error) {
+	cfg := map[string]string{}
+	for k, v := range a.Config {
+		cfg[k] = v
 	}
-	in, err := s.runtime.Start(ctx, in)
+	for _, name := range sortedKeys(m.Env) {
+		spec := m.Env[name]
+		if _, ok := cfg[name]; ok {
+			continue
+		}
+		switch {
+		case spec.Generator == "secret":
+			cfg[name] = randomHex(32)
+		case spec.Value != "":
+			cfg[name] = spec.Value
+		case spec.Required:
+			return nil, fmt.Errorf("app.json: env %s is required and not set: run config:set %s %s=... --no-restart, then push again",
+				name, a.Name, name)
+		}
+	}
+	return cfg, nil
+}
+
+// nextVersion is the version a new release of app gets.
+func (s *Service) nextVersion(ctx context.Context, app string) (int, error) {
+	rs, err := s.store.Releases(ctx, app)
 	if err != nil {
-		s.stop(in.ID)
-		return Instance{}, err
+		return 0, err
 	}
-	if err := s.waitReady(ctx, in); err != nil {
-		tail := s.runtime.Tail(rel.App, in.ID, 20)
-		s.stop(in.ID)
-		msg := fmt.Sprintf("v%d did not become ready: %v", rel.Version, err)
-		if len(tail) > 0 {
-			msg += "\nlast output of web:\n    " + strings.Join(tail, "\n    ")
-		}
-		return Instance{}, errors.New(msg)
+	if len(rs) == 0 {
+		return 1, nil
 	}
-	return in, nil
-}
-
-// waitReady waits for the health check, and gives up early if the process
-// exits.
-func (s *Service) waitReady(ctx context.Context, in Instance) error {
-	ctx, cancel := context.WithTimeout(ctx, s.set.ReadyTimeout)
-	defer cancel()
-	ctx, exited := context.WithCancelCause(ctx)
-	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if ok, err := s.runtime.Running(ctx, in.ID); err == nil && !ok {
-					exited(errExited)
-					return
-				}
-			}
-		}
-	}()
-	err := s.health.Ready(ctx, in.App, in.Addr)
-	if err == nil {
-		return nil
-	}
-	if cause := context.Cause(ctx); errors.Is(cause, errExited) {
-		return cause
-	}
-	return fmt.Errorf("no answer within %s (%v); the web process must listen on $PORT (%d)",
-		s.set.ReadyTimeout, err, in.Port)
-}
-
-var errExited = errors.New("the web process exited")
-
-// retire lets in-flight requests to old instances finish, then stops them.
-func (s *Service) retire(old []Instance) {
-	if len(old) == 0 {
-		return
-	}
-	time.Sleep(s.set.Drain)
-	for _, in := range old {
-		s.stop(in.ID)
-	}
+	return rs[0].Version + 1, nil
 }
 
 // instancesOf lists an app's instances that match keep.
@@ -204,10 +167,12 @@ func (s *Service) removeImage(image string) {
 
 // instanceID names an instance: the app and a random suffix (container IDs
 // are limited to 76 characters; app names to 63).
-func instanceID(app string) string {
-	b := make([]byte, 4)
+func instanceID(app string) string { return app + "-" + randomHex(4) }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
 	rand.Read(b)
-	return app + "-" + hex.EncodeToString(b)
+	return hex.EncodeToString(b)
 }
 
 func short(commit string) string {

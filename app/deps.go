@@ -53,18 +53,54 @@ type Runtime interface {
 	Tail(app, id string, n int) []string
 	// RemoveImage deletes an app image nothing runs any more.
 	RemoveImage(ctx context.Context, image string) error
+	// RunOnce runs a command to completion in a fresh container and returns
+	// its exit code; cancelling ctx kills it.
+	RunOnce(ctx context.Context, o OneOff) (int, error)
+}
+
+// OneOff is a command run to completion in a fresh container of an app's
+// image: the release phase, deploy scripts, `run`.
+type OneOff struct {
+	App     string
+	Image   string
+	Command string // run with /bin/sh -c
+	Env     []string
+	Volumes []Volume
+	Limits  Limits
+	Out     io.Writer // stdout and stderr, streamed while it runs
 }
 
 // Routes is the router's table: which addresses serve an app's web traffic.
-// Set replaces the app's backends atomically.
+// Set replaces the app's backends atomically. Drain returns once no request
+// to addr is in flight (or ctx ends).
 type Routes interface {
 	Set(app string, addrs []string)
 	Delete(app string)
+	Drain(ctx context.Context, addr string) error
 }
 
-// Health waits until a web instance answers: it returns nil once addr accepts
-// connections and "/" answers with a status below 500, or the last failure
-// when ctx ends.
+// Health checks web instances.
 type Health interface {
+	// Ready returns nil once addr accepts connections and "/" answers with a
+	// status below 500, or the last failure when ctx ends.
 	Ready(ctx context.Context, app, addr string) error
+	// Listening returns nil once addr accepts TCP connections.
+	Listening(ctx context.Context, addr string) error
+	// Probe makes one attempt of an app.json check against addr (its port
+	// already chosen): a GET of c.Path within c.Timeout seconds, status below
+	// 400, and c.Content in the body if set.
+	Probe(ctx context.Context, app, addr string, c HealthCheck) error
+}
+
+// LogQuery selects an app's log lines.
+type LogQuery struct {
+	Process string // only this process type ("web"); "" for all
+	Lines   int    // the last Lines lines first; 0 means 100
+	Follow  bool   // then keep streaming new lines until ctx ends
+}
+
+// LogSource reads apps' process output: timestamped lines naming the
+// instance they came from.
+type LogSource interface {
+	Logs(ctx context.Context, app string, q LogQuery, w io.Writer) error
 }

@@ -2,10 +2,9 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -53,15 +52,15 @@ func validProcessType(s string) bool {
 	return true
 }
 
-// readProcfile parses dir/Procfile; a missing Procfile is an empty one.
+// readProcfile parses dir/Procfile; a missing Procfile is an empty one. See
+// ReadSourceFile for why it may not link out of dir.
 func readProcfile(dir string) (map[string]string, error) {
-	f, err := os.Open(filepath.Join(dir, "Procfile"))
-	if os.IsNotExist(err) {
-		return map[string]string{}, nil
-	}
+	b, ok, err := ReadSourceFile(dir, "Procfile", 64<<10)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return ParseProcfile(f)
+	if !ok {
+		return map[string]string{}, nil
+	}
+	return ParseProcfile(bytes.NewReader(b))
 }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -41,5 +43,20 @@ func TestParseProcfile(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A pushed Procfile that links out of the repository is not read: its
+// target's content must never reach the pusher in an error.
+func TestReadProcfileLinkOut(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(outside, []byte("root:SECRET-HASH:0:0\n"), 0o600)
+	dir := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "Procfile")); err != nil {
+		t.Fatal(err)
+	}
+	procs, err := readProcfile(dir)
+	if err == nil || strings.Contains(err.Error(), "SECRET") || len(procs) != 0 {
+		t.Fatalf("got %v, %v; want an error without the target's content", procs, err)
 	}
 }

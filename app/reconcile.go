@@ -8,15 +8,16 @@ import (
 	"time"
 )
 
-// Reconcile makes what runs match what should run: every deployed app has a
-// running web instance of its current release, routed; instances of other
-// releases or of unknown apps are stopped. It runs on daemon start. Apps are
-// handled concurrently; one failing app does not stop the others.
-func (s *Service) Reconcile(ctx context.Context) error { return s.reconcile(ctx, true) }
+// Reconcile makes what runs match what should run, on daemon start: every
+// deployed app runs its formation of its current release, routed; instances
+// of other releases or of unknown apps are stopped. Apps are handled
+// concurrently; one failing app does not stop the others.
+func (s *Service) Reconcile(ctx context.Context) error { return s.reconcile(ctx, modeStartup) }
 
-// Heal runs until ctx ends, every interval replacing web instances of
-// current releases whose process died. Unlike Reconcile it leaves running
-// instances of older releases alone: a deploy retires them after draining.
+// Heal runs until ctx ends, every interval replacing instances of current
+// releases whose process died, with exponential backoff for an app that
+// keeps crashing. It leaves running instances of older releases alone: a
+// deploy retires them after draining.
 func (s *Service) Heal(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -25,14 +26,24 @@ func (s *Service) Heal(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.reconcile(ctx, false); err != nil && ctx.Err() == nil {
+			if err := s.reconcile(ctx, modeHeal); err != nil && ctx.Err() == nil {
 				s.log.Warn("heal", "err", err)
 			}
 		}
 	}
 }
 
-func (s *Service) reconcile(ctx context.Context, full bool) error {
+// mode says who converges an app, which decides what may be stopped and
+// whether crash backoff applies.
+type mode int
+
+const (
+	modeStartup mode = iota // daemon start: stop anything stale, start everything now
+	modeHeal                // periodic: replace dead instances, with backoff
+	modeUser                // a command (ps:start, ps:scale): act now, report errors
+)
+
+func (s *Service) reconcile(ctx context.Context, m mode) error {
 	apps, err := s.store.Apps(ctx)
 	if err != nil {
 		return err
@@ -53,89 +64,137 @@ func (s *Service) reconcile(ctx context.Context, full bool) error {
 	)
 	for _, a := range apps {
 		known[a.Name] = true
-		if a.Release == 0 || !full && healthy(a, byApp[a.Name]) {
+		if a.Release == 0 || m == modeHeal && s.settled(ctx, a, byApp[a.Name]) {
 			continue
 		}
 		wg.Add(1)
 		go func(a App) {
 			defer wg.Done()
-			if err := s.reconcileApp(ctx, a, byApp[a.Name], full); err != nil {
+			unlock := s.lock(a.Name)
+			defer unlock()
+			// Read again under the lock: a deploy may have finished meanwhile.
+			a, err := s.store.App(ctx, a.Name)
+			if err == nil {
+				err = s.converge(ctx, a, m)
+			}
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", a.Name, err))
 				mu.Unlock()
 			}
 		}(a)
 	}
-	for _, in := range observed {
-		if full && !known[in.App] {
-			s.stop(in.ID)
+	if m == modeStartup {
+		for _, in := range observed {
+			if !known[in.App] {
+				s.stop(in.ID)
+			}
 		}
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func (s *Service) reconcileApp(ctx context.Context, a App, have []Instance, full bool) error {
-	unlock := s.lock(a.Name)
-	defer unlock()
-	// Read again under the lock: a deploy may have finished meanwhile.
-	a, err := s.store.App(ctx, a.Name)
-	if err != nil {
-		return err
+// settled reports, from a snapshot, whether an app needs no healing: every
+// instance it has runs, and it has as many of each current process as its
+// formation asks for (or it is stopped and nothing runs).
+func (s *Service) settled(ctx context.Context, a App, have []Instance) bool {
+	count := map[string]int{}
+	for _, in := range have {
+		if !in.Running {
+			return false
+		}
+		if in.Release == a.Release {
+			count[in.Process]++
+		}
 	}
+	if a.Stopped {
+		return len(have) == 0
+	}
+	rel, err := s.store.Release(ctx, a.Name, a.Release)
+	if err != nil {
+		return false
+	}
+	for proc, n := range formationFor(a, rel) {
+		if rel.Processes[proc] != "" && count[proc] < n {
+			return false
+		}
+	}
+	return true
+}
+
+// converge makes a's instances match its formation of its current release.
+// The caller holds the app's lock.
+func (s *Service) converge(ctx context.Context, a App, m mode) error {
 	rel, err := s.store.Release(ctx, a.Name, a.Release)
 	if err != nil {
 		return err
 	}
-	if !full {
-		have = s.instancesOf(ctx, a.Name, func(Instance) bool { return true })
-	}
-	var keep []string
-	var dead, stale []Instance
+	formation := formationFor(a, rel)
+	have := s.instancesOf(ctx, a.Name, func(Instance) bool { return true })
+
+	running := map[string][]Instance{}
+	var dead, extra []Instance
 	for _, in := range have {
-		current := in.Release == rel.Version && in.Process == "web" && in.Image == rel.Image && in.Addr != ""
+		current := in.Release == rel.Version && in.Image == rel.Image && rel.Processes[in.Process] != ""
 		switch {
-		case in.Running && current:
-			keep = append(keep, in.Addr)
 		case !in.Running:
-			if current {
-				s.log.Warn("web process died; starting a new one", "app", a.Name, "instance", in.ID,
-					"output", s.runtime.Tail(a.Name, in.ID, 5))
+			if current && m == modeHeal {
+				s.recordCrash(a.Name, in.Process, s.runtime.Tail(a.Name, in.ID, 10))
+				s.log.Warn("process died", "app", a.Name, "process", in.Process, "instance", in.ID)
 			}
 			dead = append(dead, in)
-		case full:
-			stale = append(stale, in)
+		case !current || a.Stopped:
+			if m != modeHeal || a.Stopped {
+				extra = append(extra, in)
+			}
+		default:
+			running[in.Process] = append(running[in.Process], in)
 		}
 	}
-	if len(dead) > 0 {
-		// Route away from dead addresses first: a dial to an address whose
-		// namespace is gone hangs instead of failing.
-		s.routes.Set(a.Name, keep)
+	for proc, list := range running {
+		if n := formation[proc]; len(list) > n {
+			extra = append(extra, list[n:]...)
+			running[proc] = list[:n]
+		}
 	}
-	for _, in := range append(dead, stale...) {
+	// Route away from dead and extra instances first: a dial to an address
+	// whose network namespace is gone hangs instead of failing.
+	s.routes.Set(a.Name, webAddrs(running["web"]))
+	for _, in := range dead {
 		s.stop(in.ID)
 	}
-	if len(keep) > 0 && !full {
+	go s.retire(extra)
+	if a.Stopped {
 		return nil
 	}
-	if len(keep) == 0 {
-		in, err := s.startWeb(ctx, rel)
-		if err != nil {
-			return err
-		}
-		keep = append(keep, in.Addr)
-	}
-	s.routes.Set(a.Name, keep)
-	s.log.Info("reconciled", "app", a.Name, "release", rel.Version, "instances", len(keep))
-	return nil
-}
 
-// healthy reports whether a web instance of the app's current release runs.
-func healthy(a App, have []Instance) bool {
-	for _, in := range have {
-		if in.Running && in.Release == a.Release && in.Process == "web" {
-			return true
+	var errs []error
+	for _, proc := range sortedKeys(formation) {
+		missing := formation[proc] - len(running[proc])
+		if missing <= 0 || rel.Processes[proc] == "" || proc == "release" {
+			continue
+		}
+		if m == modeHeal && !s.mayRestart(a.Name, proc) {
+			continue
+		}
+		for i := 0; i < missing; i++ {
+			in, err := s.startInstance(ctx, a, rel, proc)
+			if err != nil {
+				if m == modeHeal {
+					s.recordCrash(a.Name, proc, []string{err.Error()})
+				}
+				errs = append(errs, err)
+				break
+			}
+			running[proc] = append(running[proc], in)
+			if proc == "web" {
+				s.routes.Set(a.Name, webAddrs(running["web"]))
+			}
 		}
 	}
-	return false
+	if len(errs) == 0 {
+		s.log.Info("converged", "app", a.Name, "release", rel.Version, "formation", describeFormation(formation, rel))
+	}
+	return errors.Join(errs...)
 }

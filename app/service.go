@@ -14,11 +14,16 @@ import (
 type Settings struct {
 	// ReadyTimeout bounds how long a new web instance has to answer.
 	ReadyTimeout time.Duration // default 60s
-	// Drain is how long retired instances keep serving in-flight requests
-	// after the route moved away from them.
-	Drain time.Duration // default 2s
+	// Drain is how long a retired web instance is left alone after the route
+	// moved away from it, before pier waits for its in-flight requests.
+	Drain time.Duration // default 500ms
+	// MaxDrain bounds the wait for in-flight requests (long polls, open
+	// WebSockets) before a retired instance is stopped anyway.
+	MaxDrain time.Duration // default 30s
 	// WebPort is the PORT web processes listen on inside their network namespace.
 	WebPort int // default 5000
+	// KeepReleases is how many releases (and their images) are kept for rollback.
+	KeepReleases int // default 5
 }
 
 func (s *Settings) defaults() {
@@ -26,7 +31,13 @@ func (s *Settings) defaults() {
 		s.ReadyTimeout = 60 * time.Second
 	}
 	if s.Drain == 0 {
-		s.Drain = 2 * time.Second
+		s.Drain = 500 * time.Millisecond
+	}
+	if s.MaxDrain == 0 {
+		s.MaxDrain = 30 * time.Second
+	}
+	if s.KeepReleases == 0 {
+		s.KeepReleases = 5
 	}
 	if s.WebPort == 0 {
 		s.WebPort = 5000
@@ -40,6 +51,7 @@ type Deps struct {
 	Runtime Runtime
 	Routes  Routes
 	Health  Health
+	Logs    LogSource
 	Log     *slog.Logger
 }
 
@@ -51,11 +63,13 @@ type Service struct {
 	runtime Runtime
 	routes  Routes
 	health  Health
+	logs    LogSource
 	log     *slog.Logger
 	set     Settings
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu      sync.Mutex // guards locks and crashes
+	locks   map[string]*sync.Mutex
+	crashes map[string]*crashState // by crashKey
 }
 
 // New returns a Service over deps.
@@ -63,8 +77,8 @@ func New(set Settings, d Deps) *Service {
 	set.defaults()
 	return &Service{
 		store: d.Store, builder: d.Builder, runtime: d.Runtime,
-		routes: d.Routes, health: d.Health, log: d.Log, set: set,
-		locks: map[string]*sync.Mutex{},
+		routes: d.Routes, health: d.Health, logs: d.Logs, log: d.Log, set: set,
+		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{},
 	}
 }
 
@@ -108,7 +122,16 @@ func (s *Service) App(ctx context.Context, name string) (App, error) {
 	if err := ValidName(name); err != nil {
 		return App{}, err
 	}
-	return s.store.App(ctx, name)
+	return s.load(ctx, name)
+}
+
+// load reads an app, saying plainly when it does not exist.
+func (s *Service) load(ctx context.Context, name string) (App, error) {
+	a, err := s.store.App(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return App{}, fmt.Errorf("app %q does not exist: %w", name, ErrNotFound)
+	}
+	return a, err
 }
 
 // Releases lists an app's releases, newest first.

@@ -10,8 +10,39 @@ type Change interface{ isChange() }
 // CreateApp records a new app. ErrExists if the name is taken.
 type CreateApp struct{ App App }
 
-// PutRelease records a release and makes it the app's current one.
+// PutRelease records a release and makes it the app's current one; the
+// app's config becomes the release's.
 type PutRelease struct{ Release Release }
+
+// SetConfig replaces an app's config vars (applied by the next release).
+type SetConfig struct {
+	App    string
+	Config map[string]string
+}
+
+// SetFormation replaces how many instances of each process type run.
+type SetFormation struct {
+	App       string
+	Formation map[string]int
+}
+
+// SetStopped records ps:stop (true) or ps:start (false).
+type SetStopped struct {
+	App     string
+	Stopped bool
+}
+
+// SetVolumes replaces an app's storage mounts.
+type SetVolumes struct {
+	App     string
+	Volumes []Volume
+}
+
+// DeleteReleases forgets old releases of an app.
+type DeleteReleases struct {
+	App      string
+	Versions []int
+}
 
 // AddKey records an SSH key. ErrExists if the name or key is taken.
 type AddKey struct{ Key Key }
@@ -23,6 +54,12 @@ func (CreateApp) isChange()  {}
 func (PutRelease) isChange() {}
 func (AddKey) isChange()     {}
 func (RemoveKey) isChange()  {}
+
+func (SetConfig) isChange()      {}
+func (SetFormation) isChange()   {}
+func (SetStopped) isChange()     {}
+func (SetVolumes) isChange()     {}
+func (DeleteReleases) isChange() {}
 
 // apply is the single place desired state changes.
 func (s *Service) apply(ctx context.Context, c Change) error {

@@ -19,7 +19,7 @@ const DefaultBase = "pier/base:bookworm"
 // BaseImageConfig is the default base's image config.
 var BaseImageConfig = runtime.ImageConfig{
 	Env:        RunEnv,
-	User:       fmt.Sprintf("%d:%d", AppUID, AppGID),
+	User:       fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
 	WorkingDir: "/app",
 	Labels:     map[string]string{"pier.base": "bookworm"},
 }

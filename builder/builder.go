@@ -20,14 +20,6 @@ import (
 
 var _ app.Builder = (*Builder)(nil)
 
-// AppUID and AppGID own /app and run builds and app processes. The default
-// base names them "app"; numeric IDs also work on imported bases without that
-// user.
-const (
-	AppUID = 10001
-	AppGID = 10001
-)
-
 // RunEnv is the environment every app process starts with (config vars come
 // on top).
 var RunEnv = []string{
@@ -75,7 +67,7 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 	fmt.Fprintf(req.Out, "-----> Building %s (%s)\n", req.App, stack.Name)
 
 	ws, err := b.sb.Prepare(ctx, b.cfg.Base, func(root string) error {
-		return copyTree(req.Dir, filepath.Join(root, "app"), AppUID, AppGID)
+		return copyTree(req.Dir, filepath.Join(root, "app"), runtime.AppUID, runtime.AppGID)
 	})
 	if err != nil {
 		return app.Build{}, fmt.Errorf("prepare build: %w", err)
@@ -92,7 +84,7 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		if err := os.MkdirAll(cache, 0o750); err != nil {
 			return app.Build{}, err
 		}
-		if err := os.Chown(cache, AppUID, AppGID); err != nil {
+		if err := os.Chown(cache, runtime.AppUID, runtime.AppGID); err != nil {
 			return app.Build{}, err
 		}
 		env := append([]string{}, RunEnv...)
@@ -105,7 +97,7 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		code, err := ws.Run(ctx, runtime.RunSpec{
 			Args:   []string{"/bin/sh", "-c", stack.Script},
 			Env:    env,
-			User:   fmt.Sprintf("%d:%d", AppUID, AppGID),
+			User:   fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
 			Cwd:    "/app",
 			Mounts: mounts,
 			Out:    indent(req.Out),
@@ -118,10 +110,10 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		}
 	}
 
-	ref := fmt.Sprintf("pier/%s:%s", req.App, time.Now().UTC().Format("20060102-150405.000000"))
+	ref := fmt.Sprintf("%s%s:%s", runtime.AppImagePrefix, req.App, time.Now().UTC().Format("20060102-150405.000000"))
 	err = ws.Commit(ctx, ref, runtime.ImageConfig{
 		Env:        RunEnv,
-		User:       fmt.Sprintf("%d:%d", AppUID, AppGID),
+		User:       fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
 		WorkingDir: "/app",
 		Labels:     map[string]string{"pier.app": req.App, "pier.stack": stack.Name},
 	})

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"pier/app"
 )
 
 // Stack is how a kind of source is built and started.
@@ -44,7 +45,7 @@ func nodeStack(dir string) (Stack, error) {
 		Main    string            `json:"main"`
 		Scripts map[string]string `json:"scripts"`
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	b, _, err := app.ReadSourceFile(dir, "package.json", 1<<20)
 	if err != nil {
 		return Stack{}, err
 	}
@@ -79,8 +80,14 @@ func pythonDefaults(dir string) map[string]string {
 	return map[string]string{}
 }
 
+// exists reports whether dir holds a regular file name (not a link out of dir).
 func exists(dir, name string) bool {
-	fi, err := os.Stat(filepath.Join(dir, name))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	fi, err := root.Stat(name)
 	return err == nil && fi.Mode().IsRegular()
 }
 

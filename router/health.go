@@ -7,8 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
+
+	"pier/app"
 )
 
 const (
@@ -112,4 +115,67 @@ func describe(err error) string {
 	default:
 		return "no valid HTTP answer"
 	}
+}
+
+// Listening implements app.Health: it returns nil once addr accepts a TCP
+// connection, trying every 20ms, or an error naming the last failure when
+// ctx ends.
+func (r *Router) Listening(ctx context.Context, addr string) error {
+	var d net.Dialer
+	last := "no answer"
+	for {
+		attempt, cancel := context.WithTimeout(ctx, probeTimeout)
+		conn, err := d.DialContext(attempt, "tcp", addr)
+		cancel()
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if ctx.Err() == nil {
+			last = describe(err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nothing listens on the port: %s", last)
+		case <-time.After(probeInterval):
+		}
+	}
+}
+
+// Probe implements app.Health: one attempt of an app.json check. It GETs
+// c.Path on addr with Host <app>.<domain> within c.Timeout seconds (5 if 0);
+// a status of 400 or more, or a body without c.Content, fails it.
+func (r *Router) Probe(ctx context.Context, app, addr string, c app.HealthCheck) error {
+	timeout := time.Duration(c.Timeout) * time.Second
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	path := c.Path
+	if path == "" {
+		path = "/"
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return fmt.Errorf("check %s: invalid path %q", app, path)
+	}
+	req.Host = app + r.suffix
+	req.Header.Set("User-Agent", "pier")
+	resp, err := r.probe.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("GET %s: no answer within %s", path, timeout)
+		}
+		return fmt.Errorf("GET %s: %s", path, describe(err))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 400 {
+		return fmt.Errorf("GET %s: status %d", path, resp.StatusCode)
+	}
+	if c.Content != "" && !strings.Contains(string(body), c.Content) {
+		return fmt.Errorf("GET %s: the answer does not contain %q", path, c.Content)
+	}
+	return nil
 }

@@ -50,6 +50,8 @@ type Router struct {
 
 	mu     sync.Mutex // serializes Set and Delete; readers never take it
 	routes atomic.Pointer[table]
+
+	inflight sync.Map // backend address -> *atomic.Int64, requests in flight
 }
 
 // New returns a Router with an empty route table: every host answers 404
@@ -98,9 +100,12 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case rt == nil:
 		r.serveError(rec, req, "", errUnknownHost)
-	case len(rt.proxies) == 0:
+	case len(rt.backends) == 0:
 		r.serveError(rec, req, rt.app, errNoBackends)
 	default:
-		rt.pick().ServeHTTP(rec, req)
+		b := rt.pick()
+		b.inflight.Add(1)
+		defer b.inflight.Add(-1)
+		b.proxy.ServeHTTP(rec, req)
 	}
 }

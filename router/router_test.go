@@ -71,8 +71,8 @@ func serve(t *testing.T, r *Router) string {
 	return ln.Addr().String()
 }
 
-// backend starts an app instance that answers with its name.
-func backend(t *testing.T, name string) string {
+// namedBackend starts an app instance that answers with its name.
+func namedBackend(t *testing.T, name string) string {
 	return backendFunc(t, func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, name)
 	})
@@ -122,8 +122,8 @@ func get(t *testing.T, front, host, path string, header http.Header) (int, strin
 
 func TestRoutesByHost(t *testing.T) {
 	r := newRouter(t)
-	r.Set("hello", []string{backend(t, "hello")})
-	r.Set("world", []string{backend(t, "world")})
+	r.Set("hello", []string{namedBackend(t, "hello")})
+	r.Set("world", []string{namedBackend(t, "world")})
 	front := serve(t, r)
 
 	tests := []struct {
@@ -159,7 +159,7 @@ func TestRoutesByHost(t *testing.T) {
 
 func TestNotFoundRevealsNothing(t *testing.T) {
 	r := newRouter(t)
-	addr := backend(t, "hello")
+	addr := namedBackend(t, "hello")
 	r.Set("hello", []string{addr})
 	front := serve(t, r)
 
@@ -193,7 +193,7 @@ func TestNotFoundRevealsNothing(t *testing.T) {
 
 func TestSetReplacesAndDelete(t *testing.T) {
 	r := newRouter(t)
-	a, b := backend(t, "a"), backend(t, "b")
+	a, b := namedBackend(t, "a"), namedBackend(t, "b")
 	front := serve(t, r)
 
 	steps := []struct {
@@ -224,7 +224,7 @@ func TestSetReplacesAndDelete(t *testing.T) {
 
 func TestRoundRobin(t *testing.T) {
 	r := newRouter(t)
-	r.Set("hello", []string{backend(t, "a"), backend(t, "b"), backend(t, "c")})
+	r.Set("hello", []string{namedBackend(t, "a"), namedBackend(t, "b"), namedBackend(t, "c")})
 	front := serve(t, r)
 
 	seen := map[string]int{}
@@ -518,7 +518,7 @@ func (b *syncBuffer) String() string {
 func TestAccessLog(t *testing.T) {
 	var logs syncBuffer
 	r := New(Config{Log: slog.New(slog.NewJSONHandler(&logs, nil))})
-	r.Set("hello", []string{backend(t, "hello")})
+	r.Set("hello", []string{namedBackend(t, "hello")})
 	r.Set("down", nil)
 	front := serve(t, r)
 
@@ -648,7 +648,7 @@ func TestReadyWaitsForLateBackend(t *testing.T) {
 
 func TestSetWhileServing(t *testing.T) {
 	r := newRouter(t)
-	a, b := backend(t, "a"), backend(t, "b")
+	a, b := namedBackend(t, "a"), namedBackend(t, "b")
 	r.Set("hello", []string{a})
 	front := serve(t, r)
 

@@ -15,16 +15,25 @@ type table map[string]*route
 // route is one app's backends. Only the round-robin counter changes after
 // the route is published.
 type route struct {
-	app     string
-	proxies []*httputil.ReverseProxy // one per backend; empty when the app has none
-	next    atomic.Uint64
+	app      string
+	backends []backend // empty when the app has none
+	next     atomic.Uint64
 }
 
-// pick returns the next backend in round-robin order. proxies must not be
+// backend is one address serving an app, with the count of requests in
+// flight to it (shared by every route naming the address, so a drain sees
+// requests that began before the route moved away).
+type backend struct {
+	addr     string
+	proxy    *httputil.ReverseProxy
+	inflight *atomic.Int64
+}
+
+// pick returns the next backend in round-robin order. backends must not be
 // empty.
-func (rt *route) pick() *httputil.ReverseProxy {
+func (rt *route) pick() backend {
 	n := rt.next.Add(1) - 1
-	return rt.proxies[n%uint64(len(rt.proxies))]
+	return rt.backends[n%uint64(len(rt.backends))]
 }
 
 // Set replaces app's backends (each "host:port") in one step: a request sees
@@ -33,16 +42,16 @@ func (rt *route) pick() *httputil.ReverseProxy {
 // address that is not host:port is logged and left out.
 func (r *Router) Set(app string, addrs []string) {
 	app = strings.ToLower(app)
-	rt := &route{app: app, proxies: make([]*httputil.ReverseProxy, 0, len(addrs))}
+	rt := &route{app: app, backends: make([]backend, 0, len(addrs))}
 	for _, addr := range addrs {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			r.log.Warn("backend left out", "app", app, "addr", addr, "err", err)
 			continue
 		}
-		rt.proxies = append(rt.proxies, r.newProxy(app, addr))
+		rt.backends = append(rt.backends, backend{addr: addr, proxy: r.newProxy(app, addr), inflight: r.counter(addr)})
 	}
 	r.update(func(t table) { t[app] = rt })
-	r.log.Debug("route set", "app", app, "backends", len(rt.proxies))
+	r.log.Debug("route set", "app", app, "backends", len(rt.backends))
 }
 
 // Delete removes app from the table; its host answers 404 from then on.

@@ -38,6 +38,9 @@ type Config struct {
 	CABundle string
 	// StopTimeout is the grace between SIGTERM and SIGKILL.
 	StopTimeout time.Duration // default 10s
+	// LogMaxBytes caps an app's collected log, app.log; it is then renamed to
+	// app.log.1, so an app's logs take at most about twice this on disk.
+	LogMaxBytes int64 // default 8 MiB
 }
 
 func (c *Config) defaults() {
@@ -67,6 +70,9 @@ func (c *Config) defaults() {
 	if c.StopTimeout == 0 {
 		c.StopTimeout = 10 * time.Second
 	}
+	if c.LogMaxBytes == 0 {
+		c.LogMaxBytes = 8 << 20
+	}
 	c.Network.defaults(c.DataDir)
 }
 
@@ -75,6 +81,7 @@ type Containerd struct {
 	client *containerd.Client
 	cfg    Config
 	net    *network
+	logs   *collector
 	log    *slog.Logger
 }
 
@@ -105,6 +112,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Containerd, error
 		return nil, err
 	}
 	c := &Containerd{client: client, cfg: cfg, net: n, log: log.With("component", "runtime")}
+	c.logs = newCollector(filepath.Join(cfg.DataDir, "logs"), cfg.LogMaxBytes, log.With("component", "logs"))
 	if err := c.writeEtcFiles(); err != nil {
 		client.Close()
 		return nil, err
@@ -137,9 +145,10 @@ func (c *Containerd) writeEtcFiles() error {
 func (c *Containerd) resolvPath() string { return filepath.Join(c.cfg.DataDir, "resolv.conf") }
 func (c *Containerd) hostsPath() string  { return filepath.Join(c.cfg.DataDir, "hosts") }
 
-// LogPath is where an instance's stdout and stderr go.
-func (c *Containerd) LogPath(app, id string) string {
-	return filepath.Join(c.cfg.DataDir, "logs", app, id+".log")
+// RawLogPath is the file the shim appends an instance's stdout and stderr
+// to; CollectLogs reads it from there. The name carries the process type.
+func (c *Containerd) RawLogPath(app, process, id string) string {
+	return filepath.Join(c.cfg.DataDir, "logs", app, "raw", process+"."+id+".log")
 }
 
 // CABundle is the CA bundle builds trust ("" for none).

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd"
@@ -192,10 +193,18 @@ func (c *Containerd) ImageSize(ctx context.Context, ref string) (int64, error) {
 	return img.Usage(c.ctx(ctx), containerd.WithSnapshotUsage())
 }
 
-// RemoveImage deletes an image; containerd's garbage collector frees its
+// AppImagePrefix starts the name of every app image pier builds; no other
+// image is ever removed by RemoveImage.
+const AppImagePrefix = "pier/apps/"
+
+// RemoveImage deletes an app image; containerd's garbage collector frees its
 // layers and snapshots once nothing else references them. Unknown images are
-// not an error.
+// not an error; any other image (a base, an image a user imported) is
+// refused.
 func (c *Containerd) RemoveImage(ctx context.Context, ref string) error {
+	if !strings.HasPrefix(ref, AppImagePrefix) {
+		return fmt.Errorf("remove image %s: not an app image pier built", ref)
+	}
 	err := c.client.ImageService().Delete(c.ctx(ctx), ref)
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove image %s: %w", ref, err)

@@ -67,11 +67,17 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 		labelKind: "instance", labelApp: in.App, labelRelease: strconv.Itoa(in.Release),
 		labelProcess: in.Process, labelPort: strconv.Itoa(in.Port), labelNetns: nsPath,
 	}
+	mounts, err := c.volumeMounts(in.App, in.Volumes)
+	if err != nil {
+		return in, err
+	}
 	spec := c.specOpts(process{
 		Args:      []string{"/bin/sh", "-c", in.Command},
 		Env:       in.Env,
 		ReadOnly:  true,
-		Memory:    c.cfg.MemoryLimit,
+		Mounts:    mounts,
+		Memory:    c.memory(in.Limits),
+		CPU:       in.Limits.CPU,
 		Netns:     nsPath,
 		Hostname:  in.App,
 		ShimGroup: "pier-" + in.App,
@@ -79,14 +85,16 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 	container, err := c.client.NewContainer(ctx, in.ID,
 		containerd.WithImage(img),
 		containerd.WithSnapshotter(c.cfg.Snapshotter),
-		containerd.WithNewSnapshotView(in.ID, img),
+		// A writable snapshot so runc can create volume mountpoints; the spec
+		// makes the root read-only once they exist. It stays empty.
+		containerd.WithNewSnapshot(in.ID, img),
 		containerd.WithContainerLabels(labels),
 		containerd.WithNewSpec(append([]oci.SpecOpts{oci.WithImageConfig(img)}, spec...)...),
 	)
 	if err != nil {
 		return in, fmt.Errorf("create container %s: %w", in.ID, err)
 	}
-	logPath := c.LogPath(in.App, in.ID)
+	logPath := c.RawLogPath(in.App, in.Process, in.ID)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o750); err != nil {
 		return in, err
 	}
@@ -140,6 +148,7 @@ func (c *Containerd) remove(ctx context.Context, id string) error {
 	if err := container.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
 	}
+	c.logs.forget(labels[labelApp], labels[labelProcess], id) // collect its last output, delete the raw file
 	return nil
 }
 
@@ -208,6 +217,23 @@ func (c *Containerd) Instances(ctx context.Context) ([]app.Instance, error) {
 		out = append(out, in)
 	}
 	return out, nil
+}
+
+// RemoveLeftovers removes build and one-off containers: none outlives the
+// daemon that started it, so at start any that exist were cut off by a crash.
+func (c *Containerd) RemoveLeftovers(ctx context.Context) error {
+	ctx = c.ctx(ctx)
+	var errs []error
+	for _, kind := range []string{"build", "oneoff"} {
+		containers, err := c.client.Containers(ctx, fmt.Sprintf(`labels.%q==%s`, labelKind, kind))
+		if err != nil {
+			return err
+		}
+		for _, ctr := range containers {
+			errs = append(errs, c.remove(ctx, ctr.ID()))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RemoveAll stops and removes every container in pier's namespace, builds

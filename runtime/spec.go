@@ -25,7 +25,8 @@ type process struct {
 	ReadOnly bool // read-only root filesystem
 	Mounts   []Mount
 	Memory   int64
-	Netns    string // path of the network namespace to join
+	CPU      float64 // cores; 0 for no limit
+	Netns    string  // path of the network namespace to join
 	Hostname string
 	// ShimGroup puts containers with the same value in one shim process.
 	ShimGroup string
@@ -58,6 +59,10 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 		oci.WithPidsLimit(c.cfg.PidsLimit),
 		oci.WithNoNewPrivileges,
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: p.Netns}),
+	}
+	if p.CPU > 0 {
+		const period = 100000
+		opts = append(opts, oci.WithCPUCFS(int64(p.CPU*period), period))
 	}
 	if p.User != "" {
 		opts = append(opts, oci.WithUser(p.User), oci.WithAdditionalGIDs(p.User))

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/containerd/containerd"
-	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/diff"
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/leases"
@@ -92,101 +91,20 @@ func (w *Workspace) ctx(ctx context.Context) context.Context {
 // which the shim writes reliably (FIFOs lose short processes' output).
 func (w *Workspace) Run(ctx context.Context, spec RunSpec) (code int, err error) {
 	c := w.c
-	ctx = w.ctx(ctx)
 	id := w.key + "-" + randomID()[:6]
-	logFile, err := os.CreateTemp("", "pier-build-*.log")
-	if err != nil {
-		return -1, err
-	}
-	logFile.Close()
-	defer os.Remove(logFile.Name())
-
-	nsPath, err := c.net.create()
-	if err != nil {
-		return -1, err
-	}
-	defer c.net.destroy(context.WithoutCancel(ctx), id, nsPath)
-
-	container, err := c.client.NewContainer(ctx, id,
-		containerd.WithSnapshotter(c.cfg.Snapshotter),
-		containerd.WithSnapshot(w.key),
-		containerd.WithContainerLabels(map[string]string{labelKind: "build", labelNetns: nsPath}),
-		containerd.WithNewSpec(c.specOpts(process{
-			Args: spec.Args, Env: spec.Env, User: spec.User, Cwd: spec.Cwd,
-			Mounts: spec.Mounts, Memory: c.cfg.BuildMemoryLimit, Netns: nsPath,
-			Hostname: "build",
-		})...),
-	)
-	if err != nil {
-		return -1, fmt.Errorf("create build container: %w", err)
-	}
-	// Not WithSnapshotCleanup: the snapshot is the workspace.
-	defer container.Delete(context.WithoutCancel(ctx))
-
-	task, err := container.NewTask(ctx, cio.LogFile(logFile.Name()))
-	if err != nil {
-		return -1, fmt.Errorf("create build task: %w", err)
-	}
-	defer task.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill)
-	if _, err := c.net.attach(ctx, id, nsPath); err != nil {
-		return -1, err
-	}
-	exited, err := task.Wait(ctx)
-	if err != nil {
-		return -1, err
-	}
-	if err := task.Start(ctx); err != nil {
-		return -1, fmt.Errorf("start build: %w", err)
-	}
-	stop := make(chan struct{})
-	tailed := make(chan error, 1)
-	go func() { tailed <- tail(logFile.Name(), spec.Out, stop) }()
-
-	var status containerd.ExitStatus
-	select {
-	case status = <-exited:
-	case <-ctx.Done():
-		_ = task.Kill(context.WithoutCancel(ctx), 9, containerd.WithKillAll)
-		status = <-exited
-	}
-	close(stop)
-	if err := <-tailed; err != nil {
-		return -1, err
-	}
-	if ctx.Err() != nil {
-		return -1, ctx.Err()
-	}
-	return int(status.ExitCode()), status.Error()
-}
-
-// tail copies path to w as it grows until stop is closed, then copies the rest.
-func tail(path string, w io.Writer, stop <-chan struct{}) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := f.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return werr
-			}
+	// The snapshot is the workspace: the container must not remove it.
+	return c.runToCompletion(w.ctx(ctx), id, spec.Out, false, func(nsPath string) []containerd.NewContainerOpts {
+		return []containerd.NewContainerOpts{
+			containerd.WithSnapshotter(c.cfg.Snapshotter),
+			containerd.WithSnapshot(w.key),
+			containerd.WithContainerLabels(map[string]string{labelKind: "build", labelNetns: nsPath}),
+			containerd.WithNewSpec(c.specOpts(process{
+				Args: spec.Args, Env: spec.Env, User: spec.User, Cwd: spec.Cwd,
+				Mounts: spec.Mounts, Memory: c.cfg.BuildMemoryLimit, Netns: nsPath,
+				Hostname: "build",
+			})...),
 		}
-		if err == io.EOF {
-			select {
-			case <-stop:
-				_, err := io.CopyBuffer(w, f, buf)
-				return err
-			case <-time.After(30 * time.Millisecond):
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-	}
+	})
 }
 
 // Commit records what changed in the workspace as a new layer on the base and

@@ -28,20 +28,24 @@ func (s *Store) createApp(ctx context.Context, a app.App) error {
 // The app row is updated first so a missing app is found without relying on
 // the foreign key, and so a failed insert rolls the update back.
 func (s *Store) putRelease(ctx context.Context, r app.Release) error {
-	procs := r.Processes
-	if procs == nil {
-		procs = map[string]string{}
-	}
-	pj, err := json.Marshal(procs)
+	pj, err := encodeJSON(r.Processes, "{}")
 	if err != nil {
 		return fmt.Errorf("encode processes: %w", err)
+	}
+	cj, err := encodeJSON(r.Config, "{}")
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	mj, err := json.Marshal(r.Manifest)
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr("begin", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE apps SET release = ? WHERE name = ?`, r.Version, r.App)
+	res, err := tx.ExecContext(ctx, `UPDATE apps SET release = ?, config = ? WHERE name = ?`, r.Version, cj, r.App)
 	if err != nil {
 		return mapErr("set current release", err)
 	}
@@ -51,9 +55,9 @@ func (s *Store) putRelease(ctx context.Context, r app.Release) error {
 		return fmt.Errorf("app %s: %w", r.App, app.ErrNotFound)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO releases
-		(app, version, image, stack, commit_sha, processes, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.App, r.Version, r.Image, r.Stack, r.Commit, string(pj), r.CreatedBy, formatTime(r.CreatedAt))
+		(app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.App, r.Version, r.Image, r.Stack, r.Commit, pj, cj, string(mj), r.Description, r.CreatedBy, formatTime(r.CreatedAt))
 	if err != nil {
 		return mapErr(fmt.Sprintf("insert release v%d", r.Version), err)
 	}
@@ -65,40 +69,25 @@ func (s *Store) putRelease(ctx context.Context, r app.Release) error {
 
 // App returns the named app; app.ErrNotFound if there is none.
 func (s *Store) App(ctx context.Context, name string) (app.App, error) {
-	var (
-		a       app.App
-		created string
-	)
-	err := s.db.QueryRowContext(ctx,
-		`SELECT name, created_at, release FROM apps WHERE name = ?`, name,
-	).Scan(&a.Name, &created, &a.Release)
+	a, err := scanApp(s.db.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE name = ?`, name))
 	if err != nil {
 		return app.App{}, mapErr("app "+name, err)
-	}
-	if a.CreatedAt, err = parseTime(created); err != nil {
-		return app.App{}, fmt.Errorf("app %s: %w", name, err)
 	}
 	return a, nil
 }
 
 // Apps lists every app sorted by name; nil if there are none.
 func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, created_at, release FROM apps ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+appColumns+` FROM apps ORDER BY name`)
 	if err != nil {
 		return nil, mapErr("list apps", err)
 	}
 	defer rows.Close()
 	var apps []app.App
 	for rows.Next() {
-		var (
-			a       app.App
-			created string
-		)
-		if err := rows.Scan(&a.Name, &created, &a.Release); err != nil {
+		a, err := scanApp(rows)
+		if err != nil {
 			return nil, mapErr("list apps", err)
-		}
-		if a.CreatedAt, err = parseTime(created); err != nil {
-			return nil, fmt.Errorf("app %s: %w", a.Name, err)
 		}
 		apps = append(apps, a)
 	}
@@ -108,7 +97,87 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 	return apps, nil
 }
 
-const releaseColumns = `app, version, image, stack, commit_sha, processes, created_by, created_at`
+const appColumns = `name, created_at, release, config, formation, stopped, volumes`
+
+// scanApp reads one row of appColumns. Maps are never nil.
+func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
+	var (
+		a                                  app.App
+		created, config, formation, volume string
+	)
+	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume); err != nil {
+		return app.App{}, err
+	}
+	var err error
+	if a.CreatedAt, err = parseTime(created); err != nil {
+		return app.App{}, fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	a.Config, a.Formation = map[string]string{}, map[string]int{}
+	for _, f := range []struct {
+		src string
+		dst any
+	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}} {
+		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
+			return app.App{}, fmt.Errorf("app %s: decode: %w", a.Name, err)
+		}
+	}
+	return a, nil
+}
+
+// encodeJSON encodes v, or returns empty for a nil map or slice.
+func encodeJSON(v any, empty string) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	if string(b) == "null" {
+		return empty, nil
+	}
+	return string(b), nil
+}
+
+// updateApp runs one UPDATE on an app row; app.ErrNotFound if there is none.
+func (s *Store) updateApp(ctx context.Context, step, name, set string, arg any) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE apps SET `+set+` = ? WHERE name = ?`, arg, name)
+	if err != nil {
+		return mapErr(step, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr(step, err)
+	} else if n == 0 {
+		return fmt.Errorf("%s: app %s: %w", step, name, app.ErrNotFound)
+	}
+	return nil
+}
+
+// setJSON stores v as JSON in column set of app name.
+func (s *Store) setJSON(ctx context.Context, step, name, set string, v any, empty string) error {
+	j, err := encodeJSON(v, empty)
+	if err != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return s.updateApp(ctx, step, name, set, j)
+}
+
+// deleteReleases forgets the given versions of an app.
+func (s *Store) deleteReleases(ctx context.Context, name string, versions []int) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr("begin", err)
+	}
+	defer tx.Rollback()
+	for _, v := range versions {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM releases WHERE app = ? AND version = ?`, name, v); err != nil {
+			return mapErr(fmt.Sprintf("delete release v%d", v), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr("commit", err)
+	}
+	return nil
+}
+
+const releaseColumns = `app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at`
 
 // Release returns one release of an app; app.ErrNotFound if there is no such
 // app or version. Processes is never nil.
@@ -148,18 +217,23 @@ func (s *Store) Releases(ctx context.Context, name string) ([]app.Release, error
 // scanRelease reads one row of releaseColumns from a *sql.Row or *sql.Rows.
 func scanRelease(row interface{ Scan(...any) error }) (app.Release, error) {
 	var (
-		r                app.Release
-		procs, createdAt string
+		r                                  app.Release
+		procs, config, manifest, createdAt string
 	)
-	err := row.Scan(&r.App, &r.Version, &r.Image, &r.Stack, &r.Commit, &procs, &r.CreatedBy, &createdAt)
+	err := row.Scan(&r.App, &r.Version, &r.Image, &r.Stack, &r.Commit, &procs, &config, &manifest,
+		&r.Description, &r.CreatedBy, &createdAt)
 	if err != nil {
 		return app.Release{}, err
 	}
+	r.Processes, r.Config = map[string]string{}, map[string]string{}
 	if err := json.Unmarshal([]byte(procs), &r.Processes); err != nil {
 		return app.Release{}, fmt.Errorf("decode processes: %w", err)
 	}
-	if r.Processes == nil {
-		r.Processes = map[string]string{}
+	if err := json.Unmarshal([]byte(config), &r.Config); err != nil {
+		return app.Release{}, fmt.Errorf("decode config: %w", err)
+	}
+	if err := json.Unmarshal([]byte(manifest), &r.Manifest); err != nil {
+		return app.Release{}, fmt.Errorf("decode manifest: %w", err)
 	}
 	if r.CreatedAt, err = parseTime(createdAt); err != nil {
 		return app.Release{}, err

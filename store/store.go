@@ -98,6 +98,16 @@ func (s *Store) Apply(ctx context.Context, c app.Change) error {
 		return s.addKey(ctx, c.Key)
 	case app.RemoveKey:
 		return s.removeKey(ctx, c.Name)
+	case app.SetConfig:
+		return s.setJSON(ctx, "set config", c.App, "config", c.Config, "{}")
+	case app.SetFormation:
+		return s.setJSON(ctx, "set formation", c.App, "formation", c.Formation, "{}")
+	case app.SetVolumes:
+		return s.setJSON(ctx, "set volumes", c.App, "volumes", c.Volumes, "[]")
+	case app.SetStopped:
+		return s.updateApp(ctx, "set stopped", c.App, "stopped", c.Stopped)
+	case app.DeleteReleases:
+		return s.deleteReleases(ctx, c.App, c.Versions)
 	default:
 		return fmt.Errorf("apply: unknown change %T", c)
 	}

@@ -42,8 +42,16 @@ func release(name string, version int) app.Release {
 		Stack:     "node",
 		Commit:    "0123456789abcdef0123456789abcdef01234567",
 		Processes: map[string]string{"web": "npm start", "worker": "node worker.js --queue 'a b'"},
-		CreatedBy: "alice",
-		CreatedAt: t0.Add(time.Duration(version) * time.Second),
+		Config:    map[string]string{"GREETING": fmt.Sprintf("hi %d", version)},
+		Manifest: app.Manifest{
+			Healthchecks: map[string][]app.HealthCheck{"web": {{Type: "startup", Path: "/health", Attempts: 3, Wait: 5, Timeout: 5}}},
+			Formation:    map[string]int{"web": 2},
+			Env:          map[string]app.EnvVar{"SECRET": {Generator: "secret"}},
+			Pier:         app.PierSettings{MemoryMiB: 512, CPU: 0.5},
+		},
+		Description: fmt.Sprintf("deploy v%d", version),
+		CreatedBy:   "alice",
+		CreatedAt:   t0.Add(time.Duration(version) * time.Second),
 	}
 }
 
@@ -450,5 +458,52 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if len(keys) != writers*each {
 		t.Errorf("got %d keys, want %d", len(keys), writers*each)
+	}
+}
+
+// Config, formation, stop state and volumes round-trip; a release's config
+// becomes the app's; old releases can be forgotten.
+func TestAppSettings(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	if err := s.Apply(ctx, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.App(ctx, "web")
+	if err != nil || a.Config == nil || a.Formation == nil || a.Stopped || len(a.Volumes) != 0 {
+		t.Fatalf("new app: %+v %v; want empty non-nil maps, not stopped, no volumes", a, err)
+	}
+	changes := []app.Change{
+		app.SetConfig{App: "web", Config: map[string]string{"A": "1", "B": "two words"}},
+		app.SetFormation{App: "web", Formation: map[string]int{"web": 3, "worker": 1}},
+		app.SetStopped{App: "web", Stopped: true},
+		app.SetVolumes{App: "web", Volumes: []app.Volume{{Name: "data", Path: "/data"}}},
+	}
+	for _, c := range changes {
+		if err := s.Apply(ctx, c); err != nil {
+			t.Fatalf("%T: %v", c, err)
+		}
+	}
+	a, _ = s.App(ctx, "web")
+	if a.Config["B"] != "two words" || a.Formation["web"] != 3 || !a.Stopped || len(a.Volumes) != 1 || a.Volumes[0].Path != "/data" {
+		t.Fatalf("got %+v", a)
+	}
+	if err := s.Apply(ctx, app.PutRelease{Release: release("web", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ = s.App(ctx, "web"); a.Config["GREETING"] != "hi 1" || a.Config["A"] != "" {
+		t.Fatalf("after a release the app's config is %v, want the release's", a.Config)
+	}
+	s.Apply(ctx, app.PutRelease{Release: release("web", 2)})
+	if err := s.Apply(ctx, app.DeleteReleases{App: "web", Versions: []int{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := s.Releases(ctx, "web"); len(rs) != 1 || rs[0].Version != 2 {
+		t.Fatalf("after deleting v1: %+v", rs)
+	}
+	for _, c := range []app.Change{app.SetConfig{App: "nope"}, app.SetStopped{App: "nope"}} {
+		if err := s.Apply(ctx, c); !errors.Is(err, app.ErrNotFound) {
+			t.Errorf("%T on a missing app: got %v, want ErrNotFound", c, err)
+		}
 	}
 }

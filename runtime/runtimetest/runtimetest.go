@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/snapshots"
 
 	"pier/builder"
 	"pier/runtime"
@@ -336,4 +337,38 @@ func (e *Env) Kill(t testing.TB, id string) {
 	if err := task.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Snapshots counts the snapshots in the test namespace.
+func (e *Env) Snapshots(t testing.TB) int {
+	t.Helper()
+	c, err := containerd.New(e.Address, containerd.WithDefaultNamespace(e.Namespace()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n := 0
+	err = c.SnapshotService("overlayfs").Walk(context.Background(), func(context.Context, snapshots.Info) error {
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Containers counts the containers in the test namespace.
+func (e *Env) Containers(t testing.TB) int {
+	t.Helper()
+	c, err := containerd.New(e.Address, containerd.WithDefaultNamespace(e.Namespace()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	list, err := c.Containers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
 }

@@ -40,6 +40,23 @@ type Platform interface {
 	RemoveKey(ctx context.Context, name string) error
 	Keys(ctx context.Context) ([]app.Key, error)
 	Deploy(ctx context.Context, req app.DeployRequest) (app.Release, error)
+
+	App(ctx context.Context, name string) (app.App, error)
+	Config(ctx context.Context, name string) (map[string]string, error)
+	ChangeConfig(ctx context.Context, c app.ConfigChange) error
+	Releases(ctx context.Context, name string) ([]app.Release, error)
+	Release(ctx context.Context, name string, version int) (app.Release, error)
+	Rollback(ctx context.Context, name string, version int, user string, out io.Writer) (app.Release, error)
+	Scale(ctx context.Context, name string, counts map[string]int) error
+	Restart(ctx context.Context, name string, out io.Writer) error
+	Stop(ctx context.Context, name string) error
+	Start(ctx context.Context, name string) error
+	Report(ctx context.Context, name string) (app.Report, error)
+	Mount(ctx context.Context, name string, v app.Volume) error
+	Unmount(ctx context.Context, name, volume string) error
+	Volumes(ctx context.Context, name string) ([]app.Volume, error)
+	Run(ctx context.Context, name, command string, out io.Writer) (int, error)
+	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
 }
 
 var _ Platform = (*app.Service)(nil)
@@ -98,6 +115,40 @@ func New(p Platform, info Info) *Table {
 			example: "apps:list --format json", run: t.appsList},
 		{name: "apps:create", args: "NAME", summary: "create an app (a first git push creates it too)",
 			example: "apps:create hello", run: t.appsCreate},
+		{name: "config:show", args: "APP [--reveal] [--format json]", summary: "show config vars (values masked unless --reveal)",
+			example: "config:show hello --reveal", run: t.configShow},
+		{name: "config:get", args: "APP KEY", summary: "print one config var's value",
+			example: "config:get hello DATABASE_URL", run: t.configGet},
+		{name: "config:set", args: "APP [--no-restart] KEY=VALUE...", summary: "set config vars: a new release, rolled out with zero downtime",
+			example: "config:set hello GREETING=hi DEBUG=0", run: t.configSet},
+		{name: "config:unset", args: "APP [--no-restart] KEY...", summary: "remove config vars: a new release, rolled out with zero downtime",
+			example: "config:unset hello DEBUG", run: t.configUnset},
+		{name: "ps:scale", args: "APP TYPE=COUNT...", summary: "set how many instances of each process type run",
+			example: "ps:scale hello web=2 worker=1", run: t.psScale},
+		{name: "ps:restart", args: "APP", summary: "replace every process with a fresh one, with zero downtime",
+			example: "ps:restart hello", run: t.psRestart},
+		{name: "ps:stop", args: "APP", summary: "stop every process; the app stays stopped until ps:start",
+			example: "ps:stop hello", run: t.psStop},
+		{name: "ps:start", args: "APP", summary: "start a stopped app's processes",
+			example: "ps:start hello", run: t.psStart},
+		{name: "ps:report", args: "APP [--format json]", summary: "processes: wanted and running instances, crash loops",
+			example: "ps:report hello", run: t.psReport},
+		{name: "logs", args: "APP [-t] [-p TYPE] [-n N]", summary: "show the last N (100) lines of an app's output; -t follows it, -p picks a process type",
+			example: "logs hello -t -p web -n 20", run: t.logs},
+		{name: "releases", args: "APP [--format json]", summary: "list an app's releases, newest first",
+			example: "releases hello", run: t.releases},
+		{name: "releases:info", args: "APP VERSION [--format json]", summary: "show one release",
+			example: "releases:info hello v7", run: t.releasesInfo},
+		{name: "releases:rollback", args: "APP VERSION", summary: "run an earlier release's code and config again (a new release, no rebuild)",
+			example: "releases:rollback hello v6", run: t.rollback},
+		{name: "run", args: "APP [--] COMMAND...", summary: "run a command in a fresh container of the app; its exit code is returned",
+			example: "run hello -- python3 manage.py migrate", run: t.run},
+		{name: "storage:mount", args: "APP NAME:/PATH", summary: "mount a persistent volume that outlives deploys and rollbacks",
+			example: "storage:mount hello data:/data", run: t.storageMount},
+		{name: "storage:unmount", args: "APP NAME", summary: "unmount a volume (its data is kept)",
+			example: "storage:unmount hello data", run: t.storageUnmount},
+		{name: "storage:list", args: "APP [--format json]", summary: "list an app's volumes",
+			example: "storage:list hello", run: t.storageList},
 		{name: "ssh-keys:add", args: "NAME < KEY.pub", summary: "allow an SSH public key (one authorized_keys line on stdin)",
 			example: "ssh-keys:add alice < ~/.ssh/id_ed25519.pub", run: t.keysAdd},
 		{name: "ssh-keys:list", args: "[--format json]", summary: "list allowed SSH keys",
@@ -201,6 +252,10 @@ func about(kind, name string, err error) error {
 func report(w io.Writer, cmd *command, err error) int {
 	if err == nil {
 		return exitOK
+	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
 	}
 	var unknown unknownCommand
 	if errors.As(err, &unknown) {

@@ -27,6 +27,7 @@ type platform struct {
 	deploys []app.DeployRequest
 	deploy  func(app.DeployRequest) error
 	changes int
+	calls   []string // commands beyond the spine: "Scale hello map[web:2]"
 }
 
 func newPlatform() *platform {

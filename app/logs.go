@@ -1,0 +1,38 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Logs writes the app's process output to w: the last q.Lines lines (of
+// q.Process's instances if set), then with q.Follow new lines until ctx
+// ends. ErrNotFound if there is no such app.
+func (s *Service) Logs(ctx context.Context, name string, q LogQuery, w io.Writer) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	if q.Process != "" {
+		if err := ValidProcessType(q.Process); err != nil {
+			return err
+		}
+	}
+	if _, err := s.store.App(ctx, name); err != nil {
+		return err
+	}
+	if s.logs == nil {
+		return errors.New("logs are not available on this pier")
+	}
+	return s.logs.Logs(ctx, name, q, w)
+}
+
+// ValidProcessType reports whether s can name a process type, as in a
+// Procfile: lowercase letters, digits, dashes and underscores, at most 30.
+func ValidProcessType(s string) error {
+	if !validProcessType(s) {
+		return fmt.Errorf("process type %q is invalid: use lowercase letters, digits, dashes and underscores", trim(s))
+	}
+	return nil
+}

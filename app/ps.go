@@ -1,0 +1,206 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+)
+
+// MaxScale is the most instances of one process type pier runs.
+const MaxScale = 20
+
+// Scale sets how many instances of process types run and converges to it:
+// new web instances take traffic once they pass their checks; removed ones
+// leave the route first and stop after their in-flight requests.
+func (s *Service) Scale(ctx context.Context, name string, counts map[string]int) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	unlock := s.lock(name)
+	defer unlock()
+	a, err := s.load(ctx, name)
+	if err != nil {
+		return err
+	}
+	if a.Release == 0 {
+		return fmt.Errorf("%s has not been deployed yet: push it first", name)
+	}
+	rel, err := s.store.Release(ctx, name, a.Release)
+	if err != nil {
+		return err
+	}
+	formation := formationFor(a, rel)
+	for proc, n := range counts {
+		if rel.Processes[proc] == "" || proc == "release" {
+			return fmt.Errorf("%s v%d has no process type %q (it has: %s)", name, rel.Version, proc, processList(rel))
+		}
+		if n < 0 || n > MaxScale {
+			return fmt.Errorf("%s=%d: the count must be between 0 and %d", proc, n, MaxScale)
+		}
+		formation[proc] = n
+	}
+	if err := s.apply(ctx, SetFormation{App: name, Formation: formation}); err != nil {
+		return err
+	}
+	a.Formation = formation
+	s.clearCrashes(name)
+	return s.converge(ctx, a, modeUser)
+}
+
+// Restart replaces every instance of the app's current release with a new
+// one, with zero downtime.
+func (s *Service) Restart(ctx context.Context, name string, out io.Writer) error {
+	a, rel, unlock, err := s.current(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if a.Stopped {
+		return fmt.Errorf("%s is stopped: run ps:start %s", name, name)
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	s.clearCrashes(name)
+	rel.Processes = withoutRelease(rel.Processes) // no release phase on a restart
+	return s.activate(ctx, a, rel, false, out)
+}
+
+// Stop stops every process of the app and keeps it stopped (across daemon
+// restarts and deploys) until Start.
+func (s *Service) Stop(ctx context.Context, name string) error {
+	a, _, unlock, err := s.current(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := s.apply(ctx, SetStopped{App: name, Stopped: true}); err != nil {
+		return err
+	}
+	a.Stopped = true
+	s.routes.Set(name, nil)
+	old := s.instancesOf(ctx, name, func(Instance) bool { return true })
+	s.retire(old)
+	return nil
+}
+
+// Start undoes Stop: the app's formation starts again.
+func (s *Service) Start(ctx context.Context, name string) error {
+	a, _, unlock, err := s.current(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := s.apply(ctx, SetStopped{App: name, Stopped: false}); err != nil {
+		return err
+	}
+	a.Stopped = false
+	s.clearCrashes(name)
+	return s.converge(ctx, a, modeUser)
+}
+
+// current locks a deployed app and returns it with its current release.
+func (s *Service) current(ctx context.Context, name string) (App, Release, func(), error) {
+	if err := ValidName(name); err != nil {
+		return App{}, Release{}, nil, err
+	}
+	unlock := s.lock(name)
+	a, err := s.load(ctx, name)
+	if err != nil {
+		unlock()
+		return App{}, Release{}, nil, err
+	}
+	if a.Release == 0 {
+		unlock()
+		return App{}, Release{}, nil, fmt.Errorf("%s has not been deployed yet: push it first", name)
+	}
+	rel, err := s.store.Release(ctx, name, a.Release)
+	if err != nil {
+		unlock()
+		return App{}, Release{}, nil, err
+	}
+	return a, rel, unlock, nil
+}
+
+// ProcessReport is the state of one process type of an app.
+type ProcessReport struct {
+	Type      string
+	Command   string
+	Desired   int
+	Instances []Instance
+	// Crashes counts recent deaths; NextRestart is when heal tries again.
+	Crashes     int
+	LastCrash   time.Time
+	NextRestart time.Time
+	LastOutput  []string
+}
+
+// Report is what ps:report shows.
+type Report struct {
+	App       App
+	Release   Release
+	Processes []ProcessReport
+}
+
+// Report describes an app's processes: desired and running instances, and
+// crash loops.
+func (s *Service) Report(ctx context.Context, name string) (Report, error) {
+	a, err := s.App(ctx, name)
+	if err != nil {
+		return Report{}, err
+	}
+	r := Report{App: a}
+	if a.Release == 0 {
+		return r, nil
+	}
+	if r.Release, err = s.store.Release(ctx, name, a.Release); err != nil {
+		return Report{}, err
+	}
+	formation := formationFor(a, r.Release)
+	have := s.instancesOf(ctx, name, func(in Instance) bool { return in.Release == a.Release })
+	for _, proc := range sortedKeys(r.Release.Processes) {
+		if proc == "release" {
+			continue
+		}
+		p := ProcessReport{Type: proc, Command: r.Release.Processes[proc], Desired: formation[proc]}
+		if a.Stopped {
+			p.Desired = 0
+		}
+		for _, in := range have {
+			if in.Process == proc {
+				p.Instances = append(p.Instances, in)
+			}
+		}
+		sort.Slice(p.Instances, func(i, j int) bool { return p.Instances[i].ID < p.Instances[j].ID })
+		if c, ok := s.crash(name, proc); ok {
+			p.Crashes, p.LastCrash, p.NextRestart, p.LastOutput = c.Count, c.Last, c.Next, c.LastOutput
+		}
+		r.Processes = append(r.Processes, p)
+	}
+	return r, nil
+}
+
+func processList(rel Release) string {
+	var names []string
+	for _, k := range sortedKeys(rel.Processes) {
+		if k != "release" {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return fmt.Sprint(names)
+}
+
+func withoutRelease(p map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range p {
+		if k != "release" {
+			out[k] = v
+		}
+	}
+	return out
+}

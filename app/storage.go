@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+var volumeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// systemPaths may not be volume targets: they belong to the base image or
+// the runtime.
+var systemPaths = []string{"/", "/app", "/bin", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var"}
+
+// ParseMount parses a storage:mount argument, NAME:/path.
+func ParseMount(arg string) (Volume, error) {
+	name, p, ok := strings.Cut(arg, ":")
+	if !ok {
+		return Volume{}, fmt.Errorf("%q: want NAME:/path, e.g. data:/data", trim(arg))
+	}
+	if !volumeName.MatchString(name) {
+		return Volume{}, fmt.Errorf("volume name %q: use lowercase letters, digits, dashes and underscores", trim(name))
+	}
+	if !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, ":,\x00") {
+		return Volume{}, fmt.Errorf("mount path %q: want an absolute, clean path such as /data", trim(p))
+	}
+	for _, sys := range systemPaths {
+		if p == sys || sys != "/" && sys != "/app" && strings.HasPrefix(p, sys+"/") {
+			return Volume{}, fmt.Errorf("mount path %s: %s belongs to the system; use e.g. /data or /app/uploads", p, sys)
+		}
+	}
+	return Volume{Name: name, Path: p}, nil
+}
+
+// Mount adds a persistent volume to an app. It is mounted into processes
+// started from then on: run ps:restart to mount it into running ones.
+func (s *Service) Mount(ctx context.Context, name string, v Volume) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	unlock := s.lock(name)
+	defer unlock()
+	a, err := s.load(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, have := range a.Volumes {
+		if have.Name == v.Name {
+			return fmt.Errorf("%s already mounts volume %s at %s", name, v.Name, have.Path)
+		}
+		if have.Path == v.Path {
+			return fmt.Errorf("%s already mounts volume %s at %s", name, have.Name, v.Path)
+		}
+	}
+	return s.apply(ctx, SetVolumes{App: name, Volumes: append(a.Volumes, v)})
+}
+
+// Unmount removes a volume from an app; its data stays on disk.
+func (s *Service) Unmount(ctx context.Context, name, volume string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	unlock := s.lock(name)
+	defer unlock()
+	a, err := s.load(ctx, name)
+	if err != nil {
+		return err
+	}
+	var kept []Volume
+	for _, v := range a.Volumes {
+		if v.Name != volume {
+			kept = append(kept, v)
+		}
+	}
+	if len(kept) == len(a.Volumes) {
+		return fmt.Errorf("%s has no volume %q: %w", name, volume, ErrNotFound)
+	}
+	return s.apply(ctx, SetVolumes{App: name, Volumes: kept})
+}
+
+// Volumes lists an app's volumes.
+func (s *Service) Volumes(ctx context.Context, name string) ([]Volume, error) {
+	a, err := s.App(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return a.Volumes, nil
+}

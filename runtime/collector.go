@@ -1,0 +1,582 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"pier/app"
+)
+
+// App logs on disk, under <DataDir>/logs/<app>/:
+//
+//	raw/<process>.<id>.log  what the shim appends: the instance's stdout+stderr
+//	offsets.json            how far each raw file is collected, and app.log's size then
+//	app.log, app.log.1      collected lines: "<time> <process>.<suffix> <text>"
+//
+// The shim opens raw files with O_APPEND (containerd pkg/process/io.go, "file"
+// scheme), so it never waits for pier and keeps appending at the end after
+// the collector truncates a file.
+const (
+	pollInterval = 200 * time.Millisecond
+	// partialWait is how long an unterminated line waits for its newline.
+	partialWait = time.Second
+	// maxLineLen caps a line's text; longer output is split.
+	maxLineLen = 16 << 10
+	// rawShrink is the size past which a collected raw file is emptied.
+	rawShrink = 1 << 20
+	// rawForce is the size at which a raw file is truncated even while its
+	// instance writes (see shrink).
+	rawForce = 1 << 30
+	// maxRead bounds what one collection reads from one raw file.
+	maxRead = 1 << 20
+	// stampLayout is RFC 3339 in UTC with milliseconds, fixed width.
+	stampLayout = "2006-01-02T15:04:05.000Z"
+)
+
+// collector turns the raw output files of instances into each app's
+// timestamped log, and fans new lines out to followers. All work on one app
+// happens under that app's lock, so the poll loop, Tail, Logs and forget may
+// run concurrently.
+type collector struct {
+	dir      string // <DataDir>/logs
+	maxLog   int64  // app.log is rotated before it would pass this
+	rawMax   int64  // collected raw files past this are emptied
+	interval time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+	noPunch  atomic.Bool // the file system cannot punch holes
+
+	mu   sync.Mutex
+	apps map[string]*appLog
+}
+
+func newCollector(dir string, maxLog int64, log *slog.Logger) *collector {
+	return &collector{
+		dir: dir, maxLog: maxLog, rawMax: rawShrink, interval: pollInterval,
+		now: time.Now, log: log, apps: map[string]*appLog{},
+	}
+}
+
+// appLog is the collector's state for one app. Fields below mu are guarded by it.
+type appLog struct {
+	c    *collector
+	name string
+	dir  string
+
+	mu        sync.Mutex
+	loaded    bool
+	size      int64               // app.log's size: everything written and recorded
+	files     map[string]*rawFile // by file name in raw/
+	saved     []byte              // offsets.json as last written
+	followers map[*follower]struct{}
+	warned    time.Time
+}
+
+// rawFile is one instance's raw output file.
+type rawFile struct {
+	name    string // "web.hello-3f2a91c0.log"
+	inst    string // "web.3f2a91c0"
+	off     int64  // collected up to here: the end of the last line written to app.log
+	pending []byte // bytes after off that do not end a line yet
+	since   time.Time
+	seen    int64     // file size at the last look
+	changed time.Time // when seen last changed
+	punched int64     // holes punched up to here
+}
+
+// offsets is offsets.json.
+type offsets struct {
+	LogSize int64            `json:"log_size"`
+	Raw     map[string]int64 `json:"raw"`
+}
+
+// instanceName parses a raw file name "<process>.<id>.log" into the instance
+// name "<process>.<suffix>", where suffix is what follows the ID's last dash.
+func instanceName(file string) (inst string, ok bool) {
+	base, ok := strings.CutSuffix(file, ".log")
+	if !ok {
+		return "", false
+	}
+	proc, id, ok := strings.Cut(base, ".")
+	if !ok || proc == "" || id == "" || strings.Contains(id, ".") {
+		return "", false
+	}
+	return proc + "." + idSuffix(id), true
+}
+
+func idSuffix(id string) string { return id[strings.LastIndexByte(id, '-')+1:] }
+
+// run polls every app's raw files until ctx ends.
+func (c *collector) run(ctx context.Context) {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		c.pollAll()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *collector) pollAll() {
+	ents, err := os.ReadDir(c.dir)
+	if err != nil {
+		c.log.Warn("read log directory", "dir", c.dir, "err", err)
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || app.ValidName(e.Name()) != nil {
+			continue
+		}
+		a := c.app(e.Name())
+		a.mu.Lock()
+		a.poll()
+		a.mu.Unlock()
+	}
+}
+
+func (c *collector) app(name string) *appLog {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.apps[name]
+	if a == nil {
+		a = &appLog{c: c, name: name, dir: filepath.Join(c.dir, name),
+			files: map[string]*rawFile{}, followers: map[*follower]struct{}{}}
+		c.apps[name] = a
+	}
+	return a
+}
+
+// forget collects an instance's raw output one last time, partial line
+// included, then deletes the raw file. Call it once the instance's process
+// is gone. Unknown or malformed names do nothing. If the output cannot be
+// written to app.log the raw file stays and is collected later.
+func (c *collector) forget(appName, process, id string) {
+	if app.ValidName(appName) != nil || process == "" || id == "" ||
+		strings.ContainsAny(process+id, "/.") {
+		return
+	}
+	name := process + "." + id + ".log"
+	a := c.app(appName)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.load(); err != nil {
+		c.log.Warn("load log offsets", "app", appName, "err", err)
+		return
+	}
+	f := a.files[name]
+	if f == nil {
+		inst, _ := instanceName(name)
+		f = &rawFile{name: name, inst: inst}
+		a.files[name] = f
+	}
+	for {
+		more, err := a.collect([]*rawFile{f}, true)
+		if err != nil {
+			c.log.Warn("collect output of removed instance", "app", appName, "id", id, "err", err)
+			return
+		}
+		if !more {
+			break
+		}
+	}
+	if err := os.Remove(a.rawPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		c.log.Warn("remove raw log", "app", appName, "id", id, "err", err)
+		return
+	}
+	delete(a.files, name)
+	if err := a.save(); err != nil {
+		a.warn("save log offsets", err)
+	}
+}
+
+func (a *appLog) rawPath(name string) string { return filepath.Join(a.dir, "raw", name) }
+func (a *appLog) logPath() string            { return filepath.Join(a.dir, "app.log") }
+func (a *appLog) offsetsPath() string        { return filepath.Join(a.dir, "offsets.json") }
+
+// warn logs a failure at most once a minute per app: a full disk must not
+// flood the daemon's log five times a second.
+func (a *appLog) warn(msg string, err error) {
+	if now := time.Now(); now.Sub(a.warned) > time.Minute {
+		a.warned = now
+		a.c.log.Warn(msg, "app", a.name, "err", err)
+	}
+}
+
+// load reads offsets.json once. If app.log is longer than recorded, pier
+// stopped between writing lines and recording their offsets: the unrecorded
+// tail is cut, and collected again from the raw files, so nothing is doubled.
+// If it is shorter, it was rotated after the last record.
+func (a *appLog) load() error {
+	if a.loaded {
+		return nil
+	}
+	var st offsets
+	b, err := os.ReadFile(a.offsetsPath())
+	recorded := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if recorded {
+		if err := json.Unmarshal(b, &st); err != nil {
+			a.c.log.Warn("log offsets unreadable: collecting raw files from the start", "app", a.name, "err", err)
+			recorded = false
+		}
+	}
+	if fi, err := os.Stat(a.logPath()); err == nil {
+		a.size = fi.Size()
+	}
+	if recorded && a.size > st.LogSize {
+		if err := os.Truncate(a.logPath(), st.LogSize); err != nil {
+			return err
+		}
+		a.size = st.LogSize
+	}
+	for name, off := range st.Raw {
+		if inst, ok := instanceName(name); ok {
+			a.files[name] = &rawFile{name: name, inst: inst, off: off}
+		}
+	}
+	a.saved = b
+	a.loaded = true
+	return nil
+}
+
+// save writes offsets.json if it changed, atomically.
+func (a *appLog) save() error {
+	st := offsets{LogSize: a.size, Raw: make(map[string]int64, len(a.files))}
+	for name, f := range a.files {
+		st.Raw[name] = f.off
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(b, a.saved) {
+		return nil
+	}
+	if err := os.MkdirAll(a.dir, 0o750); err != nil {
+		return err
+	}
+	tmp := a.offsetsPath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, a.offsetsPath()); err != nil {
+		return err
+	}
+	a.saved = b
+	return nil
+}
+
+// scan matches a.files to the raw directory: new files start at offset 0,
+// vanished ones are dropped.
+func (a *appLog) scan() error {
+	ents, err := os.ReadDir(filepath.Join(a.dir, "raw"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	seen := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		inst, ok := instanceName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		seen[e.Name()] = true
+		if a.files[e.Name()] == nil {
+			a.files[e.Name()] = &rawFile{name: e.Name(), inst: inst}
+		}
+	}
+	for name := range a.files {
+		if !seen[name] {
+			delete(a.files, name)
+		}
+	}
+	return nil
+}
+
+// poll collects every raw file of the app once and shrinks the collected ones.
+func (a *appLog) poll() {
+	if err := a.load(); err != nil {
+		a.warn("load log offsets", err)
+		return
+	}
+	if err := a.scan(); err != nil {
+		a.warn("list raw logs", err)
+		return
+	}
+	files := make([]*rawFile, 0, len(a.files))
+	for _, f := range a.files {
+		files = append(files, f)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	if _, err := a.collect(files, false); err != nil {
+		a.warn("collect logs", err)
+		return
+	}
+	now := a.c.now()
+	for _, f := range files {
+		a.shrink(f, now)
+	}
+	if err := a.save(); err != nil {
+		a.warn("save log offsets", err)
+	}
+}
+
+// collect reads new output of files, appends its complete lines to app.log
+// in one write, records the new offsets and hands the lines to followers.
+// final also flushes a partial line once its file is read to the end. more
+// reports that a file has unread bytes left (maxRead was reached). On a
+// failed write nothing is recorded: the same bytes are read again next time.
+func (a *appLog) collect(files []*rawFile, final bool) (more bool, err error) {
+	now := a.c.now()
+	ts := now.UTC().Format(stampLayout)
+	var batch []byte
+	var lines []published
+	prev := make([]rawFile, len(files))
+	for i, f := range files {
+		prev[i] = *f
+		m, err := a.take(f, now, ts, final, &batch, &lines)
+		if err != nil {
+			a.warn("read raw log "+f.name, err)
+		}
+		more = more || m
+	}
+	if len(batch) > 0 {
+		if err := a.write(files, prev, batch); err != nil {
+			for i, f := range files {
+				*f = prev[i]
+			}
+			return false, err
+		}
+	}
+	if err := a.save(); err != nil {
+		// The lines are in app.log; a restart before the next successful
+		// save cuts them and collects them again.
+		a.warn("save log offsets", err)
+	}
+	for _, l := range lines {
+		a.publish(string(batch[l.start:l.end]), l.process)
+	}
+	return more, nil
+}
+
+// published marks one line of a batch for the followers.
+type published struct {
+	start, end int
+	process    string
+}
+
+// write appends batch to app.log, rotating it first if the batch would take
+// it past the cap. The rotation is recorded with the offsets of before the
+// batch (prev), so a crash between the two leaves nothing collected twice.
+func (a *appLog) write(files []*rawFile, prev []rawFile, batch []byte) error {
+	if a.size > 0 && a.size+int64(len(batch)) > a.c.maxLog {
+		if err := os.Rename(a.logPath(), filepath.Join(a.dir, "app.log.1")); err != nil {
+			return fmt.Errorf("rotate app.log: %w", err)
+		}
+		a.size = 0
+		cur := make([]rawFile, len(files))
+		for i, f := range files {
+			cur[i] = *f
+			f.off = prev[i].off
+		}
+		err := a.save()
+		for i, f := range files {
+			*f = cur[i]
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(a.dir, 0o750); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(a.logPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(batch)
+	if err != nil {
+		out.Truncate(a.size) // drop a partial write; it is collected again
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write app.log: %w", err)
+	}
+	a.size += int64(len(batch))
+	return nil
+}
+
+// take reads what f gained since the last look and appends its lines,
+// formatted, to batch.
+func (a *appLog) take(f *rawFile, now time.Time, ts string, final bool, batch *[]byte, lines *[]published) (more bool, err error) {
+	path := a.rawPath(f.name)
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if final && len(f.pending) > 0 {
+			a.cut(f, f.pending, now, ts, true, batch, lines)
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	size := fi.Size()
+	pos := f.off + int64(len(f.pending))
+	if size < pos {
+		// Truncated by someone else, or by pier just before it stopped.
+		f.off, f.pending, f.punched = 0, nil, 0
+		pos = 0
+	}
+	if size != f.seen {
+		f.seen, f.changed = size, now
+	}
+	data := f.pending
+	if size > pos {
+		n := min(size-pos, maxRead)
+		buf := make([]byte, len(f.pending)+int(n))
+		copy(buf, f.pending)
+		r, err := os.Open(path)
+		if err != nil {
+			return false, err
+		}
+		m, err := r.ReadAt(buf[len(f.pending):], pos)
+		r.Close()
+		if err != nil && err != io.EOF {
+			return false, err
+		}
+		data = buf[:len(f.pending)+m]
+		more = pos+int64(m) < size
+	}
+	if len(data) > 0 {
+		a.cut(f, data, now, ts, final && !more, batch, lines)
+	}
+	return more, nil
+}
+
+// cut splits data (f's pending bytes followed by new ones) into lines of at
+// most maxLineLen and appends them to batch. A trailing partial line stays
+// pending until its newline comes, partialWait passes, or flush is set.
+func (a *appLog) cut(f *rawFile, data []byte, now time.Time, ts string, flush bool, batch *[]byte, lines *[]published) {
+	emit := func(text []byte) {
+		text = bytes.TrimSuffix(text, []byte("\r"))
+		start := len(*batch)
+		b := append(*batch, ts...)
+		b = append(b, ' ')
+		b = append(b, f.inst...)
+		b = append(b, ' ')
+		b = append(b, text...)
+		*batch = append(b, '\n')
+		if len(a.followers) > 0 {
+			*lines = append(*lines, published{start, len(*batch), processOf(f.inst)})
+		}
+	}
+	i := 0
+	for i < len(data) {
+		rest := data[i:]
+		j := bytes.IndexByte(rest, '\n')
+		switch {
+		case j >= 0 && j <= maxLineLen:
+			emit(rest[:j])
+			i += j + 1
+		case j > maxLineLen || j < 0 && len(rest) > maxLineLen:
+			emit(rest[:maxLineLen])
+			i += maxLineLen
+		default:
+			goto partial
+		}
+	}
+partial:
+	if i < len(data) {
+		if i > 0 || len(f.pending) == 0 {
+			f.since = now
+		}
+		if flush || now.Sub(f.since) >= partialWait {
+			emit(data[i:])
+			i = len(data)
+		}
+	}
+	f.off += int64(i)
+	f.pending = bytes.Clone(data[i:])
+}
+
+// shrink gives back the disk space of a fully collected raw file past
+// rawMax. A truncation cannot be made conditional on the file's size, so a
+// line written between the size check and the truncation would be lost:
+// files are truncated only when quiet (no output between two polls), which
+// makes that window microseconds after at least one poll interval of silence.
+// While the instance keeps writing, the collected part is deallocated
+// instead (FALLOC_FL_PUNCH_HOLE keeps the size, so appends and offsets are
+// unaffected). Without hole punching, or past rawForce, the file is
+// truncated anyway, like logrotate's copytruncate.
+func (a *appLog) shrink(f *rawFile, now time.Time) {
+	if len(f.pending) > 0 || f.off != f.seen || f.off <= a.c.rawMax {
+		return
+	}
+	quiet := now.Sub(f.changed) >= a.c.interval
+	if !quiet && f.off < rawForce && !a.c.noPunch.Load() {
+		end := f.off &^ 4095
+		if end-f.punched < a.c.rawMax {
+			return
+		}
+		err := punch(a.rawPath(f.name), f.punched, end-f.punched)
+		switch {
+		case err == nil:
+			f.punched = end
+			return
+		case errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS):
+			a.c.noPunch.Store(true)
+			a.c.log.Info("file system cannot punch holes: raw logs are truncated while instances write", "dir", a.c.dir)
+		default:
+			a.warn("punch raw log "+f.name, err)
+			return
+		}
+	}
+	w, err := os.OpenFile(a.rawPath(f.name), os.O_WRONLY, 0)
+	if err != nil {
+		a.warn("truncate raw log "+f.name, err)
+		return
+	}
+	defer w.Close()
+	fi, err := w.Stat()
+	if err != nil || fi.Size() != f.off {
+		return // it grew: collect first
+	}
+	if err := w.Truncate(0); err != nil {
+		a.warn("truncate raw log "+f.name, err)
+		return
+	}
+	f.off, f.seen, f.punched = 0, 0, 0
+}
+
+// punch deallocates [off, off+n) of the file at path, keeping its size.
+func punch(path string, off, n int64) error {
+	const (
+		keepSize  = 0x1 // FALLOC_FL_KEEP_SIZE
+		punchHole = 0x2 // FALLOC_FL_PUNCH_HOLE
+	)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return syscall.Fallocate(int(f.Fd()), keepSize|punchHole, off, n)
+}

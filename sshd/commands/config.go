@@ -1,0 +1,186 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"pier/app"
+)
+
+// configShow prints an app's config vars, values masked unless --reveal.
+func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
+	name, flags, err := appAndFlags(args, "--reveal", "--format")
+	if err != nil {
+		return err
+	}
+	asJSON, err := formatFlag(flags)
+	if err != nil {
+		return err
+	}
+	cfg, err := t.p.Config(ctx, name)
+	if err != nil {
+		return err
+	}
+	reveal := flags["--reveal"] != ""
+	shown := map[string]string{}
+	for k, v := range cfg {
+		if reveal {
+			shown[k] = v
+		} else {
+			shown[k] = mask(v)
+		}
+	}
+	if asJSON {
+		return writeJSON(c.Stdout, shown)
+	}
+	if len(shown) == 0 {
+		fmt.Fprintf(c.Stdout, "%s has no config vars\n", name)
+		return nil
+	}
+	keys := make([]string, 0, len(shown))
+	for k := range shown {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s:\t%s\n", k, shown[k])
+	}
+	if !reveal {
+		defer fmt.Fprintf(c.Stdout, "(values masked: config:show %s --reveal shows them)\n", name)
+	}
+	return tw.Flush()
+}
+
+// mask hides a value but its length class and first characters of long ones.
+func mask(v string) string {
+	if len(v) < 12 {
+		return "********"
+	}
+	return v[:3] + "********"
+}
+
+func (t *Table) configGet(ctx context.Context, c Call, args []string) error {
+	if len(args) != 2 {
+		return badUsage("")
+	}
+	if err := app.ValidName(args[0]); err != nil {
+		return badUsage("%v", err)
+	}
+	cfg, err := t.p.Config(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	v, ok := cfg[args[1]]
+	if !ok {
+		return fmt.Errorf("%s has no config var %s", args[0], args[1])
+	}
+	fmt.Fprintln(c.Stdout, v)
+	return nil
+}
+
+func (t *Table) configSet(ctx context.Context, c Call, args []string) error {
+	name, rest, noRestart, err := configArgs(args)
+	if err != nil {
+		return err
+	}
+	set := map[string]string{}
+	for _, kv := range rest {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return badUsage("%.80q: want KEY=value", kv)
+		}
+		if err := app.ValidEnvName(k); err != nil {
+			return badUsage("%v", err)
+		}
+		set[k] = v
+	}
+	return t.p.ChangeConfig(ctx, app.ConfigChange{App: name, Set: set, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
+}
+
+func (t *Table) configUnset(ctx context.Context, c Call, args []string) error {
+	name, keys, noRestart, err := configArgs(args)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := app.ValidEnvName(k); err != nil {
+			return badUsage("%v", err)
+		}
+	}
+	return t.p.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: keys, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
+}
+
+// configArgs splits "APP [--no-restart] ITEM..." (the flag may stand anywhere).
+func configArgs(args []string) (name string, items []string, noRestart bool, err error) {
+	var rest []string
+	for _, a := range args {
+		switch {
+		case a == "--no-restart":
+			noRestart = true
+		case strings.HasPrefix(a, "--"):
+			return "", nil, false, badUsage("unknown flag %.40q", a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) < 2 {
+		return "", nil, false, badUsage("")
+	}
+	if err := app.ValidName(rest[0]); err != nil {
+		return "", nil, false, badUsage("%v", err)
+	}
+	return rest[0], rest[1:], noRestart, nil
+}
+
+// appAndFlags parses "APP [flags]" where allowed flags are boolean ("--reveal")
+// or take a value ("--format json"; listed by name, value follows).
+func appAndFlags(args []string, allowed ...string) (string, map[string]string, error) {
+	flags := map[string]string{}
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			pos = append(pos, a)
+			continue
+		}
+		ok := false
+		for _, f := range allowed {
+			if a == f {
+				ok = true
+			}
+		}
+		if !ok {
+			return "", nil, badUsage("unknown flag %.40q", a)
+		}
+		if a == "--format" {
+			if i+1 >= len(args) {
+				return "", nil, badUsage("--format needs a value: json")
+			}
+			i++
+			flags[a] = args[i]
+			continue
+		}
+		flags[a] = "yes"
+	}
+	if len(pos) != 1 {
+		return "", nil, badUsage("")
+	}
+	if err := app.ValidName(pos[0]); err != nil {
+		return "", nil, badUsage("%v", err)
+	}
+	return pos[0], flags, nil
+}
+
+func formatFlag(flags map[string]string) (bool, error) {
+	switch flags["--format"] {
+	case "":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, badUsage("unknown format %.20q: the only format is json", flags["--format"])
+}

@@ -1,0 +1,175 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"pier/app"
+)
+
+func (t *Table) psScale(ctx context.Context, c Call, args []string) error {
+	if len(args) < 2 {
+		return badUsage("")
+	}
+	if err := app.ValidName(args[0]); err != nil {
+		return badUsage("%v", err)
+	}
+	counts := map[string]int{}
+	for _, kv := range args[1:] {
+		proc, n, ok := strings.Cut(kv, "=")
+		count, err := strconv.Atoi(n)
+		if !ok || err != nil || proc == "" {
+			return badUsage("%.40q: want TYPE=COUNT, e.g. web=2", kv)
+		}
+		if count < 0 || count > app.MaxScale {
+			return badUsage("%s=%d: the count must be between 0 and %d", proc, count, app.MaxScale)
+		}
+		counts[proc] = count
+	}
+	if err := t.p.Scale(ctx, args[0], counts); err != nil {
+		return err
+	}
+	return t.psReportText(ctx, c, args[0])
+}
+
+// oneApp runs f for commands that take exactly an app name.
+func oneApp(args []string, f func(name string) error) error {
+	if len(args) != 1 {
+		return badUsage("")
+	}
+	if err := app.ValidName(args[0]); err != nil {
+		return badUsage("%v", err)
+	}
+	return f(args[0])
+}
+
+func (t *Table) psRestart(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error {
+		if err := t.p.Restart(ctx, name, c.Stdout); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "-----> Restarted %s\n", name)
+		return nil
+	})
+}
+
+func (t *Table) psStop(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error {
+		if err := t.p.Stop(ctx, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "-----> Stopped %s (ps:start %s starts it again)\n", name, name)
+		return nil
+	})
+}
+
+func (t *Table) psStart(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error {
+		if err := t.p.Start(ctx, name); err != nil {
+			return err
+		}
+		return t.psReportText(ctx, c, name)
+	})
+}
+
+func (t *Table) psReport(ctx context.Context, c Call, args []string) error {
+	name, flags, err := appAndFlags(args, "--format")
+	if err != nil {
+		return err
+	}
+	asJSON, err := formatFlag(flags)
+	if err != nil {
+		return err
+	}
+	if !asJSON {
+		return t.psReportText(ctx, c, name)
+	}
+	r, err := t.p.Report(ctx, name)
+	if err != nil {
+		return err
+	}
+	type inst struct {
+		ID      string `json:"id"`
+		Addr    string `json:"addr,omitempty"`
+		Running bool   `json:"running"`
+	}
+	type proc struct {
+		Type        string     `json:"type"`
+		Command     string     `json:"command"`
+		Desired     int        `json:"desired"`
+		Running     int        `json:"running"`
+		Instances   []inst     `json:"instances"`
+		Crashes     int        `json:"crashes"`
+		NextRestart *time.Time `json:"next_restart,omitempty"`
+	}
+	out := struct {
+		App       string `json:"app"`
+		Release   int    `json:"release"`
+		Stopped   bool   `json:"stopped"`
+		Processes []proc `json:"processes"`
+	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, Processes: []proc{}}
+	for _, p := range r.Processes {
+		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Instances: []inst{}, Crashes: p.Crashes}
+		for _, in := range p.Instances {
+			jp.Instances = append(jp.Instances, inst{in.ID, in.Addr, in.Running})
+			if in.Running {
+				jp.Running++
+			}
+		}
+		if p.Crashes > 0 {
+			next := p.NextRestart
+			jp.NextRestart = &next
+		}
+		out.Processes = append(out.Processes, jp)
+	}
+	return writeJSON(c.Stdout, out)
+}
+
+func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
+	r, err := t.p.Report(ctx, name)
+	if err != nil {
+		return err
+	}
+	state := "running"
+	switch {
+	case r.App.Release == 0:
+		state = "not deployed"
+	case r.App.Stopped:
+		state = "stopped"
+	}
+	fmt.Fprintf(c.Stdout, "=== %s: %s", name, state)
+	if r.App.Release > 0 {
+		fmt.Fprintf(c.Stdout, ", release v%d", r.App.Release)
+	}
+	fmt.Fprintln(c.Stdout)
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	for _, p := range r.Processes {
+		running := 0
+		for _, in := range p.Instances {
+			if in.Running {
+				running++
+			}
+		}
+		fmt.Fprintf(tw, "%s:\t%d/%d running\t%s\n", p.Type, running, p.Desired, p.Command)
+		for _, in := range p.Instances {
+			st := "running"
+			if !in.Running {
+				st = "exited"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", in.ID, st, in.Addr)
+		}
+		if p.Crashes > 0 {
+			wait := time.Until(p.NextRestart).Round(time.Second)
+			fmt.Fprintf(tw, "  CRASH LOOP:\tcrashed %d times, last %s ago; next restart in %s\n",
+				p.Crashes, time.Since(p.LastCrash).Round(time.Second), max(wait, 0))
+			for _, l := range p.LastOutput {
+				fmt.Fprintf(tw, "  | %s\n", l)
+			}
+		}
+	}
+	return tw.Flush()
+}

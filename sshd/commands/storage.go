@@ -1,0 +1,73 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"pier/app"
+)
+
+func (t *Table) storageMount(ctx context.Context, c Call, args []string) error {
+	if len(args) != 2 {
+		return badUsage("")
+	}
+	if err := app.ValidName(args[0]); err != nil {
+		return badUsage("%v", err)
+	}
+	v, err := app.ParseMount(args[1])
+	if err != nil {
+		return badUsage("%v", err)
+	}
+	if err := t.p.Mount(ctx, args[0], v); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "-----> Volume %s mounted at %s for %s; it applies to processes started from now on (ps:restart %s)\n",
+		v.Name, v.Path, args[0], args[0])
+	return nil
+}
+
+func (t *Table) storageUnmount(ctx context.Context, c Call, args []string) error {
+	if len(args) != 2 {
+		return badUsage("")
+	}
+	if err := app.ValidName(args[0]); err != nil {
+		return badUsage("%v", err)
+	}
+	if err := t.p.Unmount(ctx, args[0], args[1]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "-----> Volume %s unmounted from %s; its data is kept\n", args[1], args[0])
+	return nil
+}
+
+func (t *Table) storageList(ctx context.Context, c Call, args []string) error {
+	name, flags, err := appAndFlags(args, "--format")
+	if err != nil {
+		return err
+	}
+	asJSON, err := formatFlag(flags)
+	if err != nil {
+		return err
+	}
+	vols, err := t.p.Volumes(ctx, name)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if vols == nil {
+			vols = []app.Volume{}
+		}
+		return writeJSON(c.Stdout, vols)
+	}
+	if len(vols) == 0 {
+		fmt.Fprintf(c.Stdout, "%s has no volumes: storage:mount %s NAME:/path adds one\n", name, name)
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VOLUME\tPATH")
+	for _, v := range vols {
+		fmt.Fprintf(tw, "%s\t%s\n", v.Name, v.Path)
+	}
+	return tw.Flush()
+}
