@@ -185,7 +185,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}, rt)
 	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log})
 	svc := app.New(app.Settings{}, app.Deps{
-		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Log: log.With("component", "app"),
+		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
 	})
 	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL})
 	ssh, err := sshd.New(sshd.Config{
@@ -204,6 +204,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rtr.Serve(ctx, httpLn) })
 	g.Go(func() error { return ssh.Serve(ctx) })
+	g.Go(func() error { rt.CollectLogs(ctx); return nil })
 	g.Go(func() error {
 		if err := rt.RemoveLeftovers(ctx); err != nil {
 			log.Warn("remove leftover containers", "err", err)

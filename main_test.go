@@ -4,6 +4,7 @@ package main
 // and ssh clients, real HTTP through the router.
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
@@ -52,6 +53,7 @@ type daemon struct {
 	httpPort int
 	key      string // private key registered as "laptop"
 	cmd      *exec.Cmd
+	exited   <-chan error
 	log      *bytes.Buffer
 }
 
@@ -89,8 +91,8 @@ func (d *daemon) start() {
 		"--socket", d.socket, "--containerd", d.env.Address,
 		"--namespace", d.env.Namespace(), "--bridge", d.env.Network.Bridge, "--subnet", d.env.Network.Subnet)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := d.cmd.Start(); err != nil {
+	var err error
+	if d.exited, err = runtimetest.Spawn(d.cmd); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -101,7 +103,13 @@ func (d *daemon) start() {
 				return
 			}
 		}
-		if time.Now().After(deadline) || d.cmd.ProcessState != nil {
+		select {
+		case err := <-d.exited:
+			d.cmd = nil
+			t.Fatalf("pier serve exited (%v):\n%s", err, d.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("pier serve did not come up:\n%s", d.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -113,13 +121,11 @@ func (d *daemon) stop() {
 		return
 	}
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { d.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-d.exited:
 	case <-time.After(20 * time.Second):
 		d.cmd.Process.Kill()
-		<-done
+		<-d.exited
 	}
 	d.cmd = nil
 }
@@ -225,11 +231,31 @@ http.createServer((req, res) => res.end('` + greeting + ` ' + ms(60000))).listen
 	}
 }
 
+// wheel is a minimal pure-Python wheel of a package "hellodep", so the
+// Python build installs a real dependency without a package index.
+func wheel() string {
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	for _, f := range [][2]string{
+		{"hellodep/__init__.py", "WORD = 'wheel'\n"},
+		{"hellodep-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: hellodep\nVersion: 1.0\n"},
+		{"hellodep-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: pier-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+		{"hellodep-1.0.dist-info/RECORD", "hellodep/__init__.py,,\nhellodep-1.0.dist-info/METADATA,,\nhellodep-1.0.dist-info/WHEEL,,\nhellodep-1.0.dist-info/RECORD,,\n"},
+	} {
+		w, _ := z.Create(f[0])
+		w.Write([]byte(f[1]))
+	}
+	z.Close()
+	return b.String()
+}
+
 func pythonApp(greeting string) map[string]string {
 	return map[string]string{
-		"Procfile":         "web: python3 app.py\n",
-		"requirements.txt": "# the standard library is enough\n",
+		"Procfile":                             "web: python3 app.py\n",
+		"requirements.txt":                     "--no-index\n./wheels/hellodep-1.0-py3-none-any.whl\n",
+		"wheels/hellodep-1.0-py3-none-any.whl": wheel(),
 		"app.py": `import http.server, os
+import hellodep  # installed from requirements.txt into the virtualenv
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = b"` + greeting + `"

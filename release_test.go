@@ -19,7 +19,7 @@ import (
 // answered, and reads a file from its volume.
 func releaseApp(version string) map[string]string {
 	return map[string]string{
-		"Procfile": "web: python3 app.py\nworker: python3 -c 'import time; time.sleep(86400)'\n",
+		"Procfile": "web: python3 app.py\nworker: python3 -c 'import time; time.sleep(86400)'\ncrasher: echo boom; exit 1\n",
 		"app.py": `import http.server, os, uuid
 ID = uuid.uuid4().hex[:8]
 VERSION = "` + version + `"
@@ -319,6 +319,26 @@ func TestReleases(t *testing.T) {
 		if after := d.mustPier("releases", "hello"); after != before {
 			t.Errorf("releases changed:\n%s\nwas:\n%s", after, before)
 		}
+	})
+
+	t.Run("a crashing process is restarted with backoff and shown in ps:report", func(t *testing.T) {
+		d.mustPier("ps:scale", "hello", "crasher=1")
+		deadline := time.Now().Add(20 * time.Second)
+		var report string
+		for time.Now().Before(deadline) {
+			report = d.mustPier("ps:report", "hello")
+			if strings.Contains(report, "crashed 2 times") {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if !strings.Contains(report, "CRASH LOOP") || !strings.Contains(report, "boom") {
+			t.Fatalf("ps:report does not show the crash loop:\n%s", report)
+		}
+		if got := d.body("hello", "/config"); got != "back" {
+			t.Errorf("web while the crasher loops: /config = %q", got)
+		}
+		d.mustPier("ps:scale", "hello", "crasher=0")
 	})
 
 	t.Run("ps:stop and ps:start", func(t *testing.T) {

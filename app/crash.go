@@ -4,8 +4,9 @@ import (
 	"time"
 )
 
-// Crash backoff: a process that keeps dying is restarted after 1s, 2s, 4s...
-// up to maxBackoff; it is forgotten once it stayed up for stableAfter.
+// Crash backoff: a process that dies is restarted at once, and if it keeps
+// dying after 1s, 2s, 4s... up to maxBackoff; it is forgotten once it
+// stayed up for stableAfter.
 const (
 	minBackoff  = time.Second
 	maxBackoff  = 5 * time.Minute
@@ -33,9 +34,9 @@ func (s *Service) recordCrash(app, proc string, output []string) {
 	}
 	st.Count++
 	st.Last = time.Now()
-	delay := minBackoff << min(st.Count-1, 20)
-	if delay > maxBackoff {
-		delay = maxBackoff
+	var delay time.Duration
+	if st.Count > 1 {
+		delay = min(minBackoff<<min(st.Count-2, 20), maxBackoff)
 	}
 	st.Next = st.Last.Add(delay)
 	if len(output) > 0 {

@@ -343,6 +343,8 @@ func (a *appLog) poll() {
 // final also flushes a partial line once its file is read to the end. more
 // reports that a file has unread bytes left (maxRead was reached). On a
 // failed write nothing is recorded: the same bytes are read again next time.
+// A file that cannot be read is skipped and its error returned, after the
+// others are collected.
 func (a *appLog) collect(files []*rawFile, final bool) (more bool, err error) {
 	now := a.c.now()
 	ts := now.UTC().Format(stampLayout)
@@ -351,9 +353,9 @@ func (a *appLog) collect(files []*rawFile, final bool) (more bool, err error) {
 	prev := make([]rawFile, len(files))
 	for i, f := range files {
 		prev[i] = *f
-		m, err := a.take(f, now, ts, final, &batch, &lines)
-		if err != nil {
-			a.warn("read raw log "+f.name, err)
+		m, terr := a.take(f, now, ts, final, &batch, &lines)
+		if terr != nil && err == nil {
+			err = fmt.Errorf("read raw log %s: %w", f.name, terr)
 		}
 		more = more || m
 	}
@@ -373,7 +375,7 @@ func (a *appLog) collect(files []*rawFile, final bool) (more bool, err error) {
 	for _, l := range lines {
 		a.publish(string(batch[l.start:l.end]), l.process)
 	}
-	return more, nil
+	return more, err
 }
 
 // published marks one line of a batch for the followers.

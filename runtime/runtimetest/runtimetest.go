@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,6 +37,31 @@ type Env struct {
 	Address string // containerd socket
 	Network runtime.NetworkConfig
 	cmd     *exec.Cmd
+	exited  <-chan error
+}
+
+// Spawn starts cmd so that it is killed if the test process dies
+// (Pdeathsig), from a goroutine that keeps its OS thread until cmd exits:
+// Pdeathsig fires when the forking thread ends, and Go ends threads (a
+// goroutine that exits locked, as netns.NewNetNS's does). The channel
+// receives cmd.Wait's result.
+func Spawn(cmd *exec.Cmd) (<-chan error, error) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	started := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread() // never unlocked: the thread ends with cmd
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	return exited, <-started
 }
 
 // Require fails the test when a needed tool is missing in CI (CI set) and
@@ -97,8 +123,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	}
 	e.cmd = exec.Command("containerd", "--config", confPath)
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := e.cmd.Start(); err != nil {
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if e.exited, err = Spawn(e.cmd); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -178,15 +204,18 @@ func ImportBase(ctx context.Context, rt *runtime.Containerd) error {
 
 // cleanup stops containerd and removes what the tests created.
 func (e *Env) cleanup(t testing.TB) {
+	if t.Failed() {
+		if b, err := os.ReadFile(filepath.Join(e.Dir, "containerd.log")); err == nil {
+			t.Logf("containerd log (end):\n%s", tailString(string(b), 4000))
+		}
+	}
 	if e.cmd != nil && e.cmd.Process != nil {
 		e.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { e.cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-e.exited:
 		case <-time.After(10 * time.Second):
 			syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+			<-e.exited
 		}
 	}
 	KillUnder(e.Dir)
