@@ -8,6 +8,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -16,6 +17,14 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
 )
+
+// notFound is an ErrNotFound with a message for people.
+type notFound string
+
+func (e notFound) Error() string        { return string(e) }
+func (e notFound) Is(target error) bool { return target == ErrNotFound }
+
+func notFoundf(format string, a ...any) error { return notFound(fmt.Sprintf(format, a...)) }
 
 // App is one deployable application.
 type App struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -192,7 +193,7 @@ func processList(rel Release) string {
 	if len(names) == 0 {
 		return "none"
 	}
-	return fmt.Sprint(names)
+	return strings.Join(names, ", ")
 }
 
 func withoutRelease(p map[string]string) map[string]string {

@@ -15,7 +15,7 @@ func (s *Service) Release(ctx context.Context, name string, version int) (Releas
 	}
 	r, err := s.store.Release(ctx, name, version)
 	if errors.Is(err, ErrNotFound) {
-		return Release{}, fmt.Errorf("%s has no release v%d (pier keeps the last %d): %w", name, version, s.set.KeepReleases, ErrNotFound)
+		return Release{}, notFoundf("%s has no release v%d (pier keeps the last %d)", name, version, s.set.KeepReleases)
 	}
 	return r, err
 }
@@ -37,8 +37,8 @@ func (s *Service) Rollback(ctx context.Context, name string, version int, user s
 	}
 	target, err := s.store.Release(ctx, name, version)
 	if errors.Is(err, ErrNotFound) {
-		return Release{}, fmt.Errorf("%s has no release v%d (pier keeps the last %d; see releases %s): %w",
-			name, version, s.set.KeepReleases, name, ErrNotFound)
+		return Release{}, notFoundf("%s has no release v%d (pier keeps the last %d; see releases %s)",
+			name, version, s.set.KeepReleases, name)
 	}
 	if err != nil {
 		return Release{}, err
@@ -50,7 +50,11 @@ func (s *Service) Rollback(ctx context.Context, name string, version int, user s
 	rel := target
 	rel.Version, rel.CreatedBy, rel.CreatedAt = next, user, time.Now().UTC()
 	rel.Description = fmt.Sprintf("rollback to v%d", version)
-	fmt.Fprintf(out, "-----> Rolling %s back to v%d (%s)\n", name, version, target.Description)
+	if target.Description != "" {
+		fmt.Fprintf(out, "-----> Rolling %s back to v%d (%s)\n", name, version, target.Description)
+	} else {
+		fmt.Fprintf(out, "-----> Rolling %s back to v%d\n", name, version)
+	}
 	if err := s.activate(ctx, a, rel, true, out); err != nil {
 		return Release{}, err
 	}

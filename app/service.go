@@ -129,7 +129,7 @@ func (s *Service) App(ctx context.Context, name string) (App, error) {
 func (s *Service) load(ctx context.Context, name string) (App, error) {
 	a, err := s.store.App(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		return App{}, fmt.Errorf("app %q does not exist: %w", name, ErrNotFound)
+		return App{}, notFoundf("app %q does not exist", name)
 	}
 	return a, err
 }

@@ -75,7 +75,7 @@ func (s *Service) Unmount(ctx context.Context, name, volume string) error {
 		}
 	}
 	if len(kept) == len(a.Volumes) {
-		return fmt.Errorf("%s has no volume %q: %w", name, volume, ErrNotFound)
+		return notFoundf("%s has no volume %q", name, volume)
 	}
 	return s.apply(ctx, SetVolumes{App: name, Volumes: kept})
 }
