@@ -51,9 +51,6 @@ type ConfigChange struct {
 // the change makes a new release of the current code with the new config and
 // rolls it out with zero downtime; if that fails, nothing changes.
 func (s *Service) ChangeConfig(ctx context.Context, c ConfigChange) error {
-	if err := ValidName(c.App); err != nil {
-		return err
-	}
 	for k := range c.Set {
 		if err := ValidEnvName(k); err != nil {
 			return err
@@ -68,12 +65,11 @@ func (s *Service) ChangeConfig(ctx context.Context, c ConfigChange) error {
 	if out == nil {
 		out = io.Discard
 	}
-	unlock := s.lock(c.App)
-	defer unlock()
-	a, err := s.load(ctx, c.App)
+	a, unlock, err := s.locked(ctx, c.App)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	cfg := map[string]string{}
 	for k, v := range a.Config {
 		cfg[k] = v

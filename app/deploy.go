@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -102,7 +104,7 @@ func configFor(a App, m Manifest) (map[string]string, error) {
 	for k, v := range a.Config {
 		cfg[k] = v
 	}
-	for _, name := range sortedKeys(m.Env) {
+	for _, name := range slices.Sorted(maps.Keys(m.Env)) {
 		spec := m.Env[name]
 		if _, ok := cfg[name]; ok {
 			continue

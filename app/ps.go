@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,22 +18,11 @@ const MaxScale = 20
 // new web instances take traffic once they pass their checks; removed ones
 // leave the route first and stop after their in-flight requests.
 func (s *Service) Scale(ctx context.Context, name string, counts map[string]int) error {
-	if err := ValidName(name); err != nil {
+	a, rel, unlock, err := s.current(ctx, name)
+	if err != nil {
 		return err
 	}
-	unlock := s.lock(name)
 	defer unlock()
-	a, err := s.load(ctx, name)
-	if err != nil {
-		return err
-	}
-	if a.Release == 0 {
-		return fmt.Errorf("%s has not been deployed yet: push it first", name)
-	}
-	rel, err := s.store.Release(ctx, name, a.Release)
-	if err != nil {
-		return err
-	}
 	formation := formationFor(a, rel)
 	for proc, n := range counts {
 		if rel.Processes[proc] == "" || proc == "release" {
@@ -104,13 +95,8 @@ func (s *Service) Start(ctx context.Context, name string) error {
 
 // current locks a deployed app and returns it with its current release.
 func (s *Service) current(ctx context.Context, name string) (App, Release, func(), error) {
-	if err := ValidName(name); err != nil {
-		return App{}, Release{}, nil, err
-	}
-	unlock := s.lock(name)
-	a, err := s.load(ctx, name)
+	a, unlock, err := s.locked(ctx, name)
 	if err != nil {
-		unlock()
 		return App{}, Release{}, nil, err
 	}
 	if a.Release == 0 {
@@ -161,7 +147,7 @@ func (s *Service) Report(ctx context.Context, name string) (Report, error) {
 	}
 	formation := formationFor(a, r.Release)
 	have := s.instancesOf(ctx, name, func(in Instance) bool { return in.Release == a.Release })
-	for _, proc := range sortedKeys(r.Release.Processes) {
+	for _, proc := range slices.Sorted(maps.Keys(r.Release.Processes)) {
 		if proc == "release" {
 			continue
 		}
@@ -185,7 +171,7 @@ func (s *Service) Report(ctx context.Context, name string) (Report, error) {
 
 func processList(rel Release) string {
 	var names []string
-	for _, k := range sortedKeys(rel.Processes) {
+	for _, k := range slices.Sorted(maps.Keys(rel.Processes)) {
 		if k != "release" {
 			names = append(names, k)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -170,7 +172,7 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 	}
 
 	var errs []error
-	for _, proc := range sortedKeys(formation) {
+	for _, proc := range slices.Sorted(maps.Keys(formation)) {
 		missing := formation[proc] - len(running[proc])
 		if missing <= 0 || rel.Processes[proc] == "" || proc == "release" {
 			continue

@@ -23,18 +23,14 @@ func (s *Service) Release(ctx context.Context, name string, version int) (Releas
 // Rollback makes a new release that runs the code and config of an earlier
 // one, with zero downtime and no rebuild: its image is still there.
 func (s *Service) Rollback(ctx context.Context, name string, version int, user string, out io.Writer) (Release, error) {
-	if err := ValidName(name); err != nil {
-		return Release{}, err
-	}
 	if out == nil {
 		out = io.Discard
 	}
-	unlock := s.lock(name)
-	defer unlock()
-	a, err := s.load(ctx, name)
+	a, unlock, err := s.locked(ctx, name)
 	if err != nil {
 		return Release{}, err
 	}
+	defer unlock()
 	target, err := s.store.Release(ctx, name, version)
 	if errors.Is(err, ErrNotFound) {
 		return Release{}, notFoundf("%s has no release v%d (pier keeps the last %d; see releases %s)",

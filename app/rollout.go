@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,7 +97,7 @@ func (s *Service) startAll(ctx context.Context, a App, rel Release, formation ma
 		started []Instance
 		errs    []string
 	)
-	for _, proc := range sortedKeys(formation) {
+	for _, proc := range slices.Sorted(maps.Keys(formation)) {
 		if rel.Processes[proc] == "" || proc == "release" {
 			continue
 		}
@@ -215,7 +217,7 @@ func formationFor(a App, rel Release) map[string]int {
 
 func describeFormation(f map[string]int, rel Release) string {
 	var parts []string
-	for _, proc := range sortedKeys(f) {
+	for _, proc := range slices.Sorted(maps.Keys(f)) {
 		if rel.Processes[proc] != "" && proc != "release" {
 			parts = append(parts, fmt.Sprintf("%s=%d", proc, f[proc]))
 		}
@@ -237,7 +239,7 @@ func webAddrs(ins []Instance) []string {
 // envList turns config vars into KEY=value pairs, sorted.
 func envList(cfg map[string]string) []string {
 	env := make([]string, 0, len(cfg)+1)
-	for _, k := range sortedKeys(cfg) {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
 		env = append(env, k+"="+cfg[k])
 	}
 	return env
@@ -245,15 +247,6 @@ func envList(cfg map[string]string) []string {
 
 func limits(rel Release) Limits {
 	return Limits{MemoryMiB: rel.Manifest.Pier.MemoryMiB, CPU: rel.Manifest.Pier.CPU}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func mapsEqual(a, b map[string]int) bool {

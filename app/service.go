@@ -125,6 +125,20 @@ func (s *Service) App(ctx context.Context, name string) (App, error) {
 	return s.load(ctx, name)
 }
 
+// locked validates name, takes the app's lock and loads the app. On success
+// the caller must call unlock.
+func (s *Service) locked(ctx context.Context, name string) (a App, unlock func(), err error) {
+	if err := ValidName(name); err != nil {
+		return App{}, nil, err
+	}
+	unlock = s.lock(name)
+	if a, err = s.load(ctx, name); err != nil {
+		unlock()
+		return App{}, nil, err
+	}
+	return a, unlock, nil
+}
+
 // load reads an app, saying plainly when it does not exist.
 func (s *Service) load(ctx context.Context, name string) (App, error) {
 	a, err := s.store.App(ctx, name)

@@ -37,15 +37,11 @@ func ParseMount(arg string) (Volume, error) {
 // Mount adds a persistent volume to an app. It is mounted into processes
 // started from then on: run ps:restart to mount it into running ones.
 func (s *Service) Mount(ctx context.Context, name string, v Volume) error {
-	if err := ValidName(name); err != nil {
-		return err
-	}
-	unlock := s.lock(name)
-	defer unlock()
-	a, err := s.load(ctx, name)
+	a, unlock, err := s.locked(ctx, name)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	for _, have := range a.Volumes {
 		if have.Name == v.Name {
 			return fmt.Errorf("%s already mounts volume %s at %s", name, v.Name, have.Path)
@@ -59,15 +55,11 @@ func (s *Service) Mount(ctx context.Context, name string, v Volume) error {
 
 // Unmount removes a volume from an app; its data stays on disk.
 func (s *Service) Unmount(ctx context.Context, name, volume string) error {
-	if err := ValidName(name); err != nil {
-		return err
-	}
-	unlock := s.lock(name)
-	defer unlock()
-	a, err := s.load(ctx, name)
+	a, unlock, err := s.locked(ctx, name)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	var kept []Volume
 	for _, v := range a.Volumes {
 		if v.Name != volume {

@@ -175,6 +175,16 @@ func appAndFlags(args []string, allowed ...string) (string, map[string]string, e
 	return pos[0], flags, nil
 }
 
+// appListing parses "APP [--format json]" of listing commands.
+func appListing(args []string) (name string, asJSON bool, err error) {
+	name, flags, err := appAndFlags(args, "--format")
+	if err != nil {
+		return "", false, err
+	}
+	asJSON, err = formatFlag(flags)
+	return name, asJSON, err
+}
+
 func formatFlag(flags map[string]string) (bool, error) {
 	switch flags["--format"] {
 	case "":

@@ -3,7 +3,8 @@ package commands
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,11 +14,7 @@ import (
 )
 
 func (t *Table) releases(ctx context.Context, c Call, args []string) error {
-	name, flags, err := appAndFlags(args, "--format")
-	if err != nil {
-		return err
-	}
-	asJSON, err := formatFlag(flags)
+	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
@@ -92,10 +89,10 @@ func (t *Table) releasesInfo(ctx context.Context, c Call, args []string) error {
 	fmt.Fprintf(tw, "Commit:\t%s\n", orDash(r.Commit))
 	fmt.Fprintf(tw, "Stack:\t%s\n", r.Stack)
 	fmt.Fprintf(tw, "Image:\t%s\n", r.Image)
-	for _, p := range sortedKeys(r.Processes) {
+	for _, p := range slices.Sorted(maps.Keys(r.Processes)) {
 		fmt.Fprintf(tw, "Process %s:\t%s\n", p, r.Processes[p])
 	}
-	keys := sortedKeys(r.Config)
+	keys := slices.Sorted(maps.Keys(r.Config))
 	fmt.Fprintf(tw, "Config vars:\t%s\n", orDash(strings.Join(keys, ", ")))
 	return tw.Flush()
 }
@@ -165,14 +162,5 @@ type releaseJSON struct {
 
 func toJSON(r app.Release, current bool) releaseJSON {
 	return releaseJSON{r.Version, current, r.Description, r.CreatedBy, r.CreatedAt, r.Commit, r.Stack,
-		r.Image, r.Processes, sortedKeys(r.Config)}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+		r.Image, r.Processes, slices.Sorted(maps.Keys(r.Config))}
 }

@@ -42,11 +42,7 @@ func (t *Table) storageUnmount(ctx context.Context, c Call, args []string) error
 }
 
 func (t *Table) storageList(ctx context.Context, c Call, args []string) error {
-	name, flags, err := appAndFlags(args, "--format")
-	if err != nil {
-		return err
-	}
-	asJSON, err := formatFlag(flags)
+	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
