@@ -17,12 +17,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"pier/app"
@@ -56,6 +60,16 @@ type Config struct {
 	Bridge     string // CNI bridge device
 	Subnet     string // CNI subnet
 	MemoryMiB  int    // default memory limit per app process
+	// CronSeconds lets cron schedules take a leading seconds field. For
+	// tests only: production schedules have 5 fields.
+	CronSeconds bool
+	Admin      string // admin listener (metrics); loopback by default
+
+	SleepAfter     time.Duration // idle apps are frozen after this
+	SleepStopAfter time.Duration // and stopped after this
+	SleepTick      time.Duration // how often idleness is checked
+	WakeTimeout    time.Duration // held requests of a sleeping app wait this long
+	MinAvailMiB    int           // stop frozen apps while less memory is available
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -72,6 +86,13 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Bridge, "bridge", "pier0", "CNI bridge for app containers")
 	fs.StringVar(&c.Subnet, "subnet", "10.77.0.0/16", "CNI subnet for app containers")
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
+	fs.BoolVar(&c.CronSeconds, "cron-seconds", false, "for tests: cron schedules may start with a seconds field")
+	fs.StringVar(&c.Admin, "admin", "127.0.0.1:9180", "admin listener: /metrics (empty to disable)")
+	fs.DurationVar(&c.SleepAfter, "sleep-after", 15*time.Minute, "freeze apps idle this long (app.json pier.sleep and sleep:set override)")
+	fs.DurationVar(&c.SleepStopAfter, "sleep-stop-after", 2*time.Hour, "stop apps idle this long")
+	fs.DurationVar(&c.SleepTick, "sleep-tick", 5*time.Second, "how often idle apps are looked for")
+	fs.DurationVar(&c.WakeTimeout, "wake-timeout", 30*time.Second, "how long requests to a sleeping app wait for it to start")
+	fs.IntVar(&c.MinAvailMiB, "min-available", 0, "stop frozen apps while less memory than this is available, MiB (default: 10% of RAM)")
 }
 
 func (c *Config) validate() error {
@@ -83,6 +104,12 @@ func (c *Config) validate() error {
 	}
 	if c.MemoryMiB < 16 {
 		return fmt.Errorf("--memory must be at least 16 (MiB), got %d", c.MemoryMiB)
+	}
+	if c.SleepAfter < time.Second || c.SleepStopAfter < c.SleepAfter {
+		return fmt.Errorf("--sleep-after must be at least 1s and --sleep-stop-after at least as long, got %s and %s", c.SleepAfter, c.SleepStopAfter)
+	}
+	if c.SleepTick < 10*time.Millisecond || c.WakeTimeout < time.Second {
+		return fmt.Errorf("--sleep-tick must be at least 10ms and --wake-timeout at least 1s")
 	}
 	if c.PublicPort == 0 {
 		if _, p, err := net.SplitHostPort(c.HTTPAddr); err == nil {
@@ -183,10 +210,21 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Base: cfg.Base, CacheDir: filepath.Join(cfg.DataDir, "cache"),
 		CABundle: rt.CABundle(), Log: log,
 	}, rt)
-	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log})
-	svc := app.New(app.Settings{}, app.Deps{
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log,
+		WakeTimeout: cfg.WakeTimeout, Metrics: metrics})
+	svc := app.New(app.Settings{
+		Sleep:        app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter},
+		WakeTimeout:  cfg.WakeTimeout,
+		MinAvailable: int64(cfg.MinAvailMiB) << 20,
+		CronSeconds:  cfg.CronSeconds,
+	}, app.Deps{
 		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
+		Activity: rtr, Memory: runtime.Memory,
+		CronRuns: st,
 	})
+	rtr.OnWake(svc.Wake)
 	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL})
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
@@ -205,10 +243,31 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	g.Go(func() error { return rtr.Serve(ctx, httpLn) })
 	g.Go(func() error { return ssh.Serve(ctx) })
 	g.Go(func() error { rt.CollectLogs(ctx); return nil })
+	g.Go(func() error { svc.Idle(ctx, cfg.SleepTick); return nil })
+	if cfg.Admin != "" {
+		adminLn, err := net.Listen("tcp", cfg.Admin)
+		if err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		admin := &http.Server{Handler: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error {
+			<-ctx.Done()
+			return admin.Close()
+		})
+		g.Go(func() error {
+			if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		if err := rt.RemoveLeftovers(ctx); err != nil {
 			log.Warn("remove leftover containers", "err", err)
 		}
+		// Cron starts once the one-off containers of a previous daemon
+		// are gone, so none of its own runs is taken for a leftover.
+		g.Go(func() error { return svc.RunCron(ctx) })
 		if err := svc.Reconcile(ctx); err != nil {
 			log.Error("reconcile", "err", err)
 		}

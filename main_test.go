@@ -55,13 +55,16 @@ type daemon struct {
 	cmd      *exec.Cmd
 	exited   <-chan error
 	log      *bytes.Buffer
+	flags    []string // added to pier serve's
 }
 
-func startDaemon(t testing.TB) *daemon {
+// startDaemon starts `pier serve` with flags added to its own, and a key
+// registered as "laptop".
+func startDaemon(t testing.TB, flags ...string) *daemon {
 	t.Helper()
 	runtimetest.Require(t, "git", "ssh", "ssh-keygen")
 	env := runtimetest.Start(t)
-	d := &daemon{t: t, env: env, data: filepath.Join(env.Dir, "data"), log: &bytes.Buffer{}}
+	d := &daemon{t: t, env: env, data: filepath.Join(env.Dir, "data"), log: &bytes.Buffer{}, flags: flags}
 	d.socket = filepath.Join(env.Dir, "pier.sock")
 	d.rt = env.Runtime(t, filepath.Join(d.data, "runtime"))
 	d.sshPort, d.httpPort = freePort(t), freePort(t)
@@ -89,7 +92,9 @@ func (d *daemon) start() {
 		"--ssh", fmt.Sprintf("127.0.0.1:%d", d.sshPort),
 		"--http", fmt.Sprintf("127.0.0.1:%d", d.httpPort),
 		"--socket", d.socket, "--containerd", d.env.Address,
-		"--namespace", d.env.Namespace(), "--bridge", d.env.Network.Bridge, "--subnet", d.env.Network.Subnet)
+		"--namespace", d.env.Namespace(), "--bridge", d.env.Network.Bridge, "--subnet", d.env.Network.Subnet,
+		"--admin", "")
+	d.cmd.Args = append(d.cmd.Args, d.flags...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	var err error
 	if d.exited, err = runtimetest.Spawn(d.cmd); err != nil {

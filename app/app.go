@@ -41,7 +41,28 @@ type App struct {
 	Stopped bool
 	// Volumes are the app's persistent storage mounts.
 	Volumes []Volume
+	// Sleep overrides app.json's and the daemon's sleep policy; nil if unset.
+	Sleep *SleepPolicy
+	// Asleep is the state pier put the idle app in: Awake, Frozen or Stopped.
+	Asleep SleepState
 }
+
+// SleepPolicy says when an idle app sleeps. Zero durations take the
+// daemon's defaults.
+type SleepPolicy struct {
+	Never     bool          `json:"never,omitempty"`
+	After     time.Duration `json:"after,omitempty"`      // frozen after this long without a request
+	StopAfter time.Duration `json:"stop_after,omitempty"` // stopped after this long without a request
+}
+
+// SleepState is how deeply an app sleeps.
+type SleepState string
+
+const (
+	Awake   SleepState = ""
+	Frozen  SleepState = "frozen"  // processes paused: memory kept, no CPU
+	Stopped SleepState = "stopped" // processes removed: memory freed
+)
 
 // Volume is a named directory that outlives releases, mounted into every
 // process of the app at Path.
@@ -63,6 +84,8 @@ type Release struct {
 	// Config is the environment the release's processes get.
 	Config   map[string]string
 	Manifest Manifest
+	// Cron is the release's scheduled jobs, from the Procfile and app.json.
+	Cron []CronEntry
 	// Description says what made the release: "deploy 1a2b3c4d",
 	// "config set A, B", "rollback to v3".
 	Description string
@@ -94,8 +117,10 @@ type Instance struct {
 	// Addr is host:port where the instance answers, set by the runtime once
 	// its network is up.
 	Addr string
-	// Running reports whether the instance's process is alive (observed).
+	// Running reports whether the instance's process is alive (observed);
+	// a paused (frozen) instance is alive.
 	Running bool
+	Paused  bool
 }
 
 // Limits bound a process's resources; zero fields take the runtime's defaults.

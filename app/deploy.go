@@ -26,7 +26,8 @@ type DeployRequest struct {
 // in-flight requests finished. A malformed Procfile or app.json, a missing
 // required config var, a failed build, release phase or health check
 // rejects the deploy: the previous release keeps serving and nothing of the
-// attempt is left running.
+// attempt is left running. So does an invalid cron entry: the previous
+// schedule keeps running.
 func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error) {
 	if err := ValidName(req.App); err != nil {
 		return Release{}, err
@@ -38,12 +39,16 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 	unlock := s.lock(req.App)
 	defer unlock()
 
-	procfile, err := readProcfile(req.Dir)
+	procfile, cron, err := readProcfile(req.Dir)
 	if err != nil {
 		return Release{}, err
 	}
 	manifest, warnings, err := readManifest(req.Dir)
 	if err != nil {
+		return Release{}, err
+	}
+	cron, manifest.Cron = append(cron, manifest.Cron...), nil
+	if err := s.cronp.validateCron(cron); err != nil {
 		return Release{}, err
 	}
 	for _, w := range warnings {
@@ -84,7 +89,7 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 	}
 	rel := Release{
 		App: req.App, Version: version, Image: build.Image, Stack: build.Stack,
-		Commit: req.Commit, Processes: procs, Config: config, Manifest: manifest,
+		Commit: req.Commit, Processes: procs, Config: config, Manifest: manifest, Cron: cron,
 		Description: "deploy " + short(req.Commit), CreatedBy: req.User, CreatedAt: time.Now().UTC(),
 	}
 	if err := s.activate(ctx, a, rel, true, out); err != nil {

@@ -17,6 +17,9 @@ type Store interface {
 	Releases(ctx context.Context, app string) ([]Release, error)
 	Keys(ctx context.Context) ([]Key, error)
 	KeyByFingerprint(ctx context.Context, fingerprint string) (Key, error)
+	// CronSuspended lists the IDs of an app's suspended cron entries ("*"
+	// for all; see SetCronSuspended); nil if none.
+	CronSuspended(ctx context.Context, app string) ([]string, error)
 }
 
 // BuildRequest asks for an app's source to be built into an image.
@@ -47,6 +50,9 @@ type Runtime interface {
 	Stop(ctx context.Context, id string) error
 	// Instances reports every instance the runtime knows, running or not.
 	Instances(ctx context.Context) ([]Instance, error)
+	// Pause freezes an instance (memory kept, no CPU); Resume thaws it.
+	Pause(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
 	// Running reports whether the instance's process is alive.
 	Running(ctx context.Context, id string) (bool, error)
 	// Tail returns up to n last lines of an instance's output.
@@ -77,6 +83,9 @@ type Routes interface {
 	Set(app string, addrs []string)
 	Delete(app string)
 	Drain(ctx context.Context, addr string) error
+	// SetAsleep makes the app's requests wait for a wake (true) or go to its
+	// backends (false). Set keeps it as it is.
+	SetAsleep(app string, asleep bool)
 }
 
 // Health checks web instances.

@@ -10,6 +10,10 @@ type Manifest struct {
 	Formation map[string]int    `json:"formation,omitempty"`
 	Env       map[string]EnvVar `json:"env,omitempty"`
 	Pier      PierSettings      `json:"pier,omitempty"`
+
+	// Cron is app.json's cron entries, in file order. Deploy moves them to
+	// Release.Cron (with the Procfile's); they are not stored here.
+	Cron []CronEntry `json:"-"`
 }
 
 // HealthCheck is one Dokku-style check (app.json healthchecks.web[]).
@@ -46,4 +50,7 @@ type PierSettings struct {
 	MemoryMiB int `json:"memory,omitempty"`
 	// CPU limits each process to this many cores (0.5 = half a core); 0 means no limit.
 	CPU float64 `json:"cpu,omitempty"`
+	// Sleep is the app's sleep policy (pier.sleep: "never", or
+	// {"after": "15m", "stop_after": "2h"}); nil for the defaults.
+	Sleep *SleepPolicy `json:"sleep,omitempty"`
 }

@@ -21,7 +21,7 @@ const maxManifestBytes = 1 << 20
 //
 // Unknown keys are not errors: each yields a warning such as
 // `app.json: unknown key "foo" ignored`, and so does each Dokku or Heroku
-// feature pier does not act on (cron, addons, buildpacks, scripts other than
+// feature pier does not act on (addons, buildpacks, scripts other than
 // scripts.dokku.predeploy/postdeploy, formation sizes, unsupported checks).
 // Keys that only describe the app (name, description, keywords, website,
 // repository, logo, success_url, stack, image, environments, a check's
@@ -96,8 +96,8 @@ func manifestSyntaxError(b []byte, err error) error {
 
 var (
 	manifestTopKeys = []string{
-		"healthchecks", "scripts", "formation", "env", "pier",
-		"cron", "addons", "buildpacks", // warned
+		"healthchecks", "scripts", "formation", "env", "pier", "cron",
+		"addons", "buildpacks", // warned
 		"name", "description", "keywords", "website", "repository", "logo", // silent
 		"success_url", "stack", "image", "environments",
 	}
@@ -166,9 +166,7 @@ func (p *manifestParser) manifest(raw json.RawMessage) (m Manifest, err error) {
 		case "pier":
 			m.Pier, err = p.pier(v)
 		case "cron":
-			if !jsonBlank(v) {
-				p.warn(k, "scheduled jobs are not run by this version of pier; ignored")
-			}
+			m.Cron, err = p.cron(v)
 		case "addons":
 			if !jsonBlank(v) {
 				p.warn(k, "pier does not provision add-ons; ignored")
@@ -430,7 +428,7 @@ func (p *manifestParser) envVar(path string, raw json.RawMessage) (ev EnvVar, er
 }
 
 func (p *manifestParser) pier(raw json.RawMessage) (s PierSettings, err error) {
-	known := []string{"memory", "cpu"}
+	known := []string{"memory", "cpu", "sleep"}
 	f, unknown, err := jsonFields("pier", raw, known)
 	if err != nil {
 		return s, err
@@ -446,7 +444,50 @@ func (p *manifestParser) pier(raw json.RawMessage) (s PierSettings, err error) {
 			return PierSettings{}, err
 		}
 	}
+	if v, ok := f["sleep"]; ok {
+		if s.Sleep, err = p.sleep(v); err != nil {
+			return PierSettings{}, err
+		}
+	}
 	return s, nil
+}
+
+// sleep reads pier.sleep: "never", or {"after": "15m", "stop_after": "2h"}.
+func (p *manifestParser) sleep(raw json.RawMessage) (*SleepPolicy, error) {
+	if jsonKind(raw) == '"' {
+		v, _ := jsonString("pier.sleep", raw)
+		if v != "never" {
+			return nil, manifestError("pier.sleep", `want "never" or an object like {"after": "15m", "stop_after": "2h"}, got %q`, v)
+		}
+		return &SleepPolicy{Never: true}, nil
+	}
+	known := []string{"after", "stop_after"}
+	f, unknown, err := jsonFields("pier.sleep", raw, known)
+	if err != nil {
+		return nil, err
+	}
+	p.unknown("pier.sleep", unknown, known)
+	var pol SleepPolicy
+	for _, k := range known {
+		v, ok := f[k]
+		if !ok {
+			continue
+		}
+		str, err := jsonString("pier.sleep."+k, v)
+		if err != nil {
+			return nil, err
+		}
+		d, err := ParseSleepDuration(str)
+		if err != nil {
+			return nil, manifestError("pier.sleep."+k, "%v", err)
+		}
+		if k == "after" {
+			pol.After = d
+		} else {
+			pol.StopAfter = d
+		}
+	}
+	return &pol, nil
 }
 
 // parseMemory reads a number of MiB or a string with a unit: M, MB and MiB all

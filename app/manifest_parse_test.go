@@ -73,13 +73,13 @@ func TestParseManifestFull(t *testing.T) {
 			"SECRET_KEY":      {Description: "Django secret", Generator: "secret"},
 			"DATABASE_URL":    {Description: "Postgres URL", Required: true},
 		},
+		Cron: []CronEntry{{ID: cronID("@daily", "python manage.py clearsessions"), Schedule: "@daily", Command: "python manage.py clearsessions"}},
 		Pier: PierSettings{MemoryMiB: 512, CPU: 0.5},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v,\nwant %+v", got, want)
 	}
 	wantWarnings := []string{
-		"app.json: cron: scheduled jobs are not run by this version of pier; ignored",
 		"app.json: formation.worker.max_parallel: not supported; ignored",
 		"app.json: healthchecks.worker[0].command: command checks are not supported; ignored",
 	}
@@ -305,8 +305,8 @@ func TestParseManifestWarnings(t *testing.T) {
 			"logo": "l", "success_url": "/", "stack": "heroku-24", "image": "heroku/ruby", "environments": {"test": {}}}`, nil},
 		{"null ignored", `{"healthchecks": null, "pier": null, "env": {"A": null}}`, nil},
 		{"empty cron addons buildpacks silent", `{"cron": [], "addons": [], "buildpacks": []}`, nil},
-		{"cron", `{"cron": [{"command": "x", "schedule": "@daily"}]}`,
-			[]string{"app.json: cron: scheduled jobs are not run by this version of pier; ignored"}},
+		{"cron unknown key", `{"cron": [{"command": "x", "schedule": "@daily", "comand": "y"}]}`,
+			[]string{`app.json: cron[0]: unknown key "comand" ignored; did you mean "command"?`}},
 		{"addons", `{"addons": ["heroku-postgresql"]}`,
 			[]string{"app.json: addons: pier does not provision add-ons; ignored"}},
 		{"buildpacks", `{"buildpacks": [{"url": "heroku/python"}]}`,

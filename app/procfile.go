@@ -11,8 +11,22 @@ import (
 // ParseProcfile reads a Heroku Procfile: one `type: command` per line, blank
 // lines and #-comments ignored. Process types are lowercase letters, digits,
 // dashes and underscores. A malformed line is an error naming the line.
+// Piku's cron lines (see parseProcfile) are not process types and are left
+// out.
 func ParseProcfile(r io.Reader) (map[string]string, error) {
+	procs, _, err := parseProcfile(r)
+	return procs, err
+}
+
+// parseProcfile is ParseProcfile that also returns Piku's cron lines: a key
+// starting with "cron" whose value starts with a schedule
+// ("cron1: */5 * * * * python3 batch.py", "cron-daily: @daily ./cleanup")
+// is a cron entry with the key as its ID. The entries are not validated
+// here (see cronParser.validateCron).
+func parseProcfile(r io.Reader) (map[string]string, []CronEntry, error) {
 	procs := map[string]string{}
+	var crons []CronEntry
+	seen := map[string]bool{}
 	sc := bufio.NewScanner(r)
 	n := 0
 	for sc.Scan() {
@@ -24,20 +38,25 @@ func ParseProcfile(r io.Reader) (map[string]string, error) {
 		name, cmd, ok := strings.Cut(line, ":")
 		name, cmd = strings.TrimSpace(name), strings.TrimSpace(cmd)
 		if !ok || !validProcessType(name) {
-			return nil, fmt.Errorf("Procfile line %d: want `type: command` with a lowercase process type, got %q", n, trim(line))
+			return nil, nil, fmt.Errorf("Procfile line %d: want `type: command` with a lowercase process type, got %q", n, trim(line))
 		}
 		if cmd == "" {
-			return nil, fmt.Errorf("Procfile line %d: process %q has no command", n, name)
+			return nil, nil, fmt.Errorf("Procfile line %d: process %q has no command", n, name)
 		}
-		if _, dup := procs[name]; dup {
-			return nil, fmt.Errorf("Procfile line %d: process %q is declared twice", n, name)
+		if seen[name] {
+			return nil, nil, fmt.Errorf("Procfile line %d: process %q is declared twice", n, name)
+		}
+		seen[name] = true
+		if e, ok := procfileCron(name, cmd); ok {
+			crons = append(crons, e)
+			continue
 		}
 		procs[name] = cmd
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("Procfile: %w", err)
+		return nil, nil, fmt.Errorf("Procfile: %w", err)
 	}
-	return procs, nil
+	return procs, crons, nil
 }
 
 func validProcessType(s string) bool {
@@ -52,15 +71,16 @@ func validProcessType(s string) bool {
 	return true
 }
 
-// readProcfile parses dir/Procfile; a missing Procfile is an empty one. See
-// ReadSourceFile for why it may not link out of dir.
-func readProcfile(dir string) (map[string]string, error) {
+// readProcfile parses dir/Procfile into process types and cron entries; a
+// missing Procfile is an empty one. See ReadSourceFile for why it may not
+// link out of dir.
+func readProcfile(dir string) (map[string]string, []CronEntry, error) {
 	b, ok, err := ReadSourceFile(dir, "Procfile", 64<<10)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !ok {
-		return map[string]string{}, nil
+		return map[string]string{}, nil, nil
 	}
-	return ParseProcfile(bytes.NewReader(b))
+	return parseProcfile(bytes.NewReader(b))
 }

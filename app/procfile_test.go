@@ -55,7 +55,7 @@ func TestReadProcfileLinkOut(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "Procfile")); err != nil {
 		t.Fatal(err)
 	}
-	procs, err := readProcfile(dir)
+	procs, _, err := readProcfile(dir)
 	if err == nil || strings.Contains(err.Error(), "SECRET") || len(procs) != 0 {
 		t.Fatalf("got %v, %v; want an error without the target's content", procs, err)
 	}

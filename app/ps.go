@@ -72,7 +72,13 @@ func (s *Service) Stop(ctx context.Context, name string) error {
 		return err
 	}
 	a.Stopped = true
+	if a.Asleep != Awake {
+		if err := s.apply(ctx, SetSleepState{App: name, State: Awake}); err != nil {
+			return err
+		}
+	}
 	s.routes.Set(name, nil)
+	s.routes.SetAsleep(name, false)
 	old := s.instancesOf(ctx, name, func(Instance) bool { return true })
 	s.retire(old)
 	return nil

@@ -101,6 +101,9 @@ func (s *Service) reconcile(ctx context.Context, m mode) error {
 // instance it has runs, and it has as many of each current process as its
 // formation asks for (or it is stopped and nothing runs).
 func (s *Service) settled(ctx context.Context, a App, have []Instance) bool {
+	if a.Asleep != Awake {
+		return true // asleep on purpose; a request wakes it
+	}
 	count := map[string]int{}
 	for _, in := range have {
 		if !in.Running {
@@ -134,6 +137,9 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 	}
 	formation := formationFor(a, rel)
 	have := s.instancesOf(ctx, a.Name, func(Instance) bool { return true })
+	if a.Asleep != Awake && !a.Stopped {
+		return s.restoreSleep(ctx, a, rel, have)
+	}
 
 	running := map[string][]Instance{}
 	var dead, extra []Instance
@@ -199,4 +205,29 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 		s.log.Info("converged", "app", a.Name, "release", rel.Version, "formation", describeFormation(formation, rel))
 	}
 	return errors.Join(errs...)
+}
+
+// restoreSleep rebuilds a sleeping app's route after a daemon start: a
+// frozen app keeps its paused instances (its route holds requests and
+// resumes them), a stopped one has none.
+func (s *Service) restoreSleep(ctx context.Context, a App, rel Release, have []Instance) error {
+	var web []Instance
+	for _, in := range have {
+		if in.Release == rel.Version && in.Process == "web" && in.Running && a.Asleep == Frozen {
+			web = append(web, in)
+			continue
+		}
+		if in.Release != rel.Version || !in.Running || a.Asleep == Stopped {
+			s.stop(in.ID)
+		}
+	}
+	if a.Asleep == Frozen && len(web) == 0 {
+		// The frozen processes are gone (a reboot): sleep on, stopped.
+		if err := s.apply(ctx, SetSleepState{App: a.Name, State: Stopped}); err != nil {
+			return err
+		}
+	}
+	s.routes.SetAsleep(a.Name, true)
+	s.routes.Set(a.Name, webAddrs(web))
+	return nil
 }

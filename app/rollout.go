@@ -17,9 +17,10 @@ import (
 // rel's release phase and predeploy script, starts the formation's
 // instances next to the running ones, waits until every web instance passes
 // its checks, records rel (if isNew), moves the route, and retires the
-// previous instances once their in-flight requests finished. On any failure
+// previous instances once their in-flight requests finished; a new release's
+// cron entries replace the app's schedule as it is recorded. On any failure
 // before the route moves, the new instances are removed and the previous
-// ones keep serving. The caller holds the app's lock.
+// ones (and schedule) keep serving. The caller holds the app's lock.
 func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
 	formation := formationFor(a, rel)
 	for _, phase := range []struct{ name, cmd string }{
@@ -67,10 +68,18 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 			}
 			return fmt.Errorf("record release v%d: %w", rel.Version, err)
 		}
+		s.setCron(a.Name, rel.Cron)
 	}
 	if !a.Stopped {
 		s.routes.Set(a.Name, webAddrs(started))
 		s.clearCrashes(a.Name)
+		if a.Asleep != Awake {
+			if err := s.apply(ctx, SetSleepState{App: a.Name, State: Awake}); err != nil {
+				s.log.Warn("record awake", "app", a.Name, "err", err)
+			}
+		}
+		s.markAwake(a.Name)
+		s.routes.SetAsleep(a.Name, false)
 	}
 	go s.retire(old)
 

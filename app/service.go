@@ -24,6 +24,16 @@ type Settings struct {
 	WebPort int // default 5000
 	// KeepReleases is how many releases (and their images) are kept for rollback.
 	KeepReleases int // default 5
+	// CronSeconds makes cron schedules take an optional leading seconds
+	// field, so tests need not wait minutes. For tests only.
+	CronSeconds bool
+	// Sleep is the sleep policy of apps that set none.
+	Sleep SleepDefaults
+	// WakeTimeout bounds a wake; held requests then get a 503.
+	WakeTimeout time.Duration // default 30s
+	// MinAvailable is the memory (bytes) below which frozen apps are stopped,
+	// least recently used first. Default: 10% of the machine's memory.
+	MinAvailable int64
 }
 
 func (s *Settings) defaults() {
@@ -39,6 +49,15 @@ func (s *Settings) defaults() {
 	if s.KeepReleases == 0 {
 		s.KeepReleases = 5
 	}
+	if s.Sleep.After == 0 {
+		s.Sleep.After = 15 * time.Minute
+	}
+	if s.Sleep.StopAfter == 0 {
+		s.Sleep.StopAfter = 2 * time.Hour
+	}
+	if s.WakeTimeout == 0 {
+		s.WakeTimeout = 30 * time.Second
+	}
 	if s.WebPort == 0 {
 		s.WebPort = 5000
 	}
@@ -52,7 +71,13 @@ type Deps struct {
 	Routes  Routes
 	Health  Health
 	Logs    LogSource
+	// Activity tells idle apps from busy ones; Memory reports free memory.
+	Activity Activity
+	Memory   MemoryProbe
 	Log     *slog.Logger
+
+	// CronRuns keeps the history of cron runs.
+	CronRuns CronRuns
 }
 
 // Service is the entry point for everything users ask of pier. It is safe for
@@ -64,12 +89,19 @@ type Service struct {
 	routes  Routes
 	health  Health
 	logs    LogSource
+	activity Activity
+	memory   MemoryProbe
 	log     *slog.Logger
 	set     Settings
 
 	mu      sync.Mutex // guards locks and crashes
 	locks   map[string]*sync.Mutex
 	crashes map[string]*crashState // by crashKey
+	awake   map[string]time.Time   // when an app last started being awake
+
+	cron     *scheduler
+	cronp    cronParser
+	cronRuns CronRuns
 }
 
 // New returns a Service over deps.
@@ -78,7 +110,9 @@ func New(set Settings, d Deps) *Service {
 	return &Service{
 		store: d.Store, builder: d.Builder, runtime: d.Runtime,
 		routes: d.Routes, health: d.Health, logs: d.Logs, log: d.Log, set: set,
-		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{},
+		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
+		activity: d.Activity, memory: d.Memory,
+		cron: newScheduler(), cronp: cronParser{seconds: set.CronSeconds}, cronRuns: d.CronRuns,
 	}
 }
 

@@ -38,6 +38,18 @@ type SetVolumes struct {
 	Volumes []Volume
 }
 
+// SetSleepPolicy sets (or with nil, clears) an app's own sleep policy.
+type SetSleepPolicy struct {
+	App    string
+	Policy *SleepPolicy
+}
+
+// SetSleepState records how deeply an idle app sleeps.
+type SetSleepState struct {
+	App   string
+	State SleepState
+}
+
 // DeleteReleases forgets old releases of an app.
 type DeleteReleases struct {
 	App      string
@@ -60,6 +72,8 @@ func (SetFormation) isChange()   {}
 func (SetStopped) isChange()     {}
 func (SetVolumes) isChange()     {}
 func (DeleteReleases) isChange() {}
+func (SetSleepPolicy) isChange() {}
+func (SetSleepState) isChange()  {}
 
 // apply is the single place desired state changes.
 func (s *Service) apply(ctx context.Context, c Change) error {

@@ -10,7 +10,15 @@ import (
 var (
 	errUnknownHost = errors.New("no app at this host")
 	errNoBackends  = errors.New("app has no web instances")
+	errNoWaker     = errors.New("no waker configured")
+	errStillAsleep = errors.New("still asleep after waking")
 )
+
+// wakeError is a sleeping app that could not be woken: a 503, not a 502.
+type wakeError struct{ err error }
+
+func (e *wakeError) Error() string { return "wake: " + e.err.Error() }
+func (e *wakeError) Unwrap() error { return e.err }
 
 // statusClientClosed is nginx's status for a client that went away before
 // the answer. It only reaches the access log.
@@ -36,6 +44,12 @@ func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string
 		w.WriteHeader(statusClientClosed)
 		return
 	}
+	var we *wakeError
+	if errors.As(err, &we) {
+		w.Header().Set("Retry-After", "10")
+		writePage(w, http.StatusServiceUnavailable, failingPage(app))
+		return
+	}
 	writePage(w, http.StatusBadGateway, unavailablePage(app))
 }
 
@@ -43,6 +57,11 @@ var notFoundPage = page("No app here", "Nothing is deployed at this address.")
 
 func unavailablePage(app string) []byte {
 	return page(html.EscapeString(app)+" is not answering right now", "Try again in a moment.")
+}
+
+func failingPage(app string) []byte {
+	return page(html.EscapeString(app)+" is failing to start",
+		"It was asleep and did not start in time. Its owner can see why with: logs "+html.EscapeString(app))
 }
 
 // page renders a minimal HTML page; title and text must be HTML-escaped.

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"pier/app"
 )
 
@@ -33,6 +35,11 @@ type Config struct {
 	PublicPort int
 	// Log receives one line per request. Required: New panics without it.
 	Log *slog.Logger
+	// WakeTimeout bounds how long requests for a sleeping app are held while
+	// it wakes; then they get a 503 page. Default 30s.
+	WakeTimeout time.Duration
+	// Metrics registers the router's Prometheus metrics; nil for none.
+	Metrics prometheus.Registerer
 }
 
 // Router routes requests by Host to app backends. It implements app.Routes
@@ -52,6 +59,9 @@ type Router struct {
 	routes atomic.Pointer[table]
 
 	inflight sync.Map // backend address -> *atomic.Int64, requests in flight
+
+	wakeState
+	metrics metrics
 }
 
 // New returns a Router with an empty route table: every host answers 404
@@ -73,6 +83,11 @@ func New(cfg Config) *Router {
 		errLog:    slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
 		transport: newTransport(),
 		probe:     newProbeClient(),
+		metrics:   newMetrics(cfg.Metrics),
+	}
+	r.wakeTimeout = cfg.WakeTimeout
+	if r.wakeTimeout == 0 {
+		r.wakeTimeout = 30 * time.Second
 	}
 	r.routes.Store(&table{})
 	return r
@@ -97,9 +112,34 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer r.logRequest(req, rec, time.Now())
 
 	rt := r.lookup(req.Host)
-	switch {
-	case rt == nil:
+	if rt == nil {
 		r.serveError(rec, req, "", errUnknownHost)
+		return
+	}
+	act := r.activityOf(rt.app)
+	act.inflight.Add(1)
+	act.last.Store(time.Now().UnixNano())
+	defer func() {
+		act.last.Store(time.Now().UnixNano())
+		act.inflight.Add(-1)
+	}()
+	if rt.asleep {
+		from := "frozen"
+		if len(rt.backends) == 0 {
+			from = "stopped"
+		}
+		if err := r.wake(req.Context(), rt.app, from); err != nil {
+			r.serveError(rec, req, rt.app, &wakeError{err})
+			return
+		}
+		if rt = r.lookup(req.Host); rt == nil {
+			r.serveError(rec, req, "", errUnknownHost)
+			return
+		}
+	}
+	switch {
+	case rt.asleep:
+		r.serveError(rec, req, rt.app, &wakeError{errStillAsleep})
 	case len(rt.backends) == 0:
 		r.serveError(rec, req, rt.app, errNoBackends)
 	default:

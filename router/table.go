@@ -6,6 +6,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // table maps an app name to its route. A published table is never modified:
@@ -18,6 +19,10 @@ type route struct {
 	app      string
 	backends []backend // empty when the app has none
 	next     atomic.Uint64
+	// asleep: requests wait for a wake instead of going to the backends
+	// (which, for a frozen app, are there but paused).
+	asleep      bool
+	asleepSince time.Time
 }
 
 // backend is one address serving an app, with the count of requests in
@@ -37,7 +42,7 @@ func (rt *route) pick() backend {
 }
 
 // Set replaces app's backends (each "host:port") in one step: a request sees
-// either the old set or the new one. Empty addrs keeps the app known with no
+// either the old set or the new one. Whether the app is asleep is kept. Empty addrs keeps the app known with no
 // backends, so its requests get the 502 page rather than the 404 one. An
 // address that is not host:port is logged and left out.
 func (r *Router) Set(app string, addrs []string) {
@@ -50,7 +55,12 @@ func (r *Router) Set(app string, addrs []string) {
 		}
 		rt.backends = append(rt.backends, backend{addr: addr, proxy: r.newProxy(app, addr), inflight: r.counter(addr)})
 	}
-	r.update(func(t table) { t[app] = rt })
+	r.update(func(t table) {
+		if old := t[app]; old != nil {
+			rt.asleep, rt.asleepSince = old.asleep, old.asleepSince
+		}
+		t[app] = rt
+	})
 	r.log.Debug("route set", "app", app, "backends", len(rt.backends))
 }
 

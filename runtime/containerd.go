@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd"
@@ -153,3 +155,26 @@ func (c *Containerd) RawLogPath(app, process, id string) string {
 
 // CABundle is the CA bundle builds trust ("" for none).
 func (c *Containerd) CABundle() string { return c.cfg.CABundle }
+
+// Memory reports the machine's available and total memory in bytes, from
+// /proc/meminfo; zeros if it cannot be read.
+func Memory() (available, total int64) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "MemAvailable:":
+			available = kb << 10
+		case "MemTotal:":
+			total = kb << 10
+		}
+	}
+	return available, total
+}

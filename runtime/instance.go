@@ -210,6 +210,7 @@ func (c *Containerd) Instances(ctx context.Context) ([]app.Instance, error) {
 		if task, err := ctr.Task(ctx, nil); err == nil {
 			if st, err := task.Status(ctx); err == nil {
 				in.Running = st.Status == containerd.Running || st.Status == containerd.Paused
+				in.Paused = st.Status == containerd.Paused
 			}
 		} else if !errdefs.IsNotFound(err) {
 			return nil, err
@@ -249,4 +250,48 @@ func (c *Containerd) RemoveAll(ctx context.Context) error {
 		errs = append(errs, c.remove(ctx, ctr.ID()))
 	}
 	return errors.Join(errs...)
+}
+
+// Pause freezes every process of an instance (the freezer cgroup): it keeps
+// its memory and uses no CPU until Resume.
+func (c *Containerd) Pause(ctx context.Context, id string) error {
+	task, err := c.task(ctx, id)
+	if err != nil {
+		return err
+	}
+	if st, err := task.Status(ctx); err == nil && st.Status == containerd.Paused {
+		return nil
+	}
+	if err := task.Pause(ctx); err != nil {
+		return fmt.Errorf("pause %s: %w", id, err)
+	}
+	return nil
+}
+
+// Resume thaws a paused instance; resuming a running one does nothing.
+func (c *Containerd) Resume(ctx context.Context, id string) error {
+	task, err := c.task(ctx, id)
+	if err != nil {
+		return err
+	}
+	if st, err := task.Status(ctx); err == nil && st.Status != containerd.Paused {
+		return nil
+	}
+	if err := task.Resume(ctx); err != nil {
+		return fmt.Errorf("resume %s: %w", id, err)
+	}
+	return nil
+}
+
+func (c *Containerd) task(ctx context.Context, id string) (containerd.Task, error) {
+	ctx = c.ctx(ctx)
+	ctr, err := c.client.LoadContainer(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: %w", id, err)
+	}
+	task, err := ctr.Task(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: %w", id, err)
+	}
+	return task, nil
 }

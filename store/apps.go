@@ -40,6 +40,10 @@ func (s *Store) putRelease(ctx context.Context, r app.Release) error {
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
+	cronj, err := encodeJSON(r.Cron, "[]")
+	if err != nil {
+		return fmt.Errorf("encode cron: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr("begin", err)
@@ -55,9 +59,9 @@ func (s *Store) putRelease(ctx context.Context, r app.Release) error {
 		return fmt.Errorf("app %s: %w", r.App, app.ErrNotFound)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO releases
-		(app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.App, r.Version, r.Image, r.Stack, r.Commit, pj, cj, string(mj), r.Description, r.CreatedBy, formatTime(r.CreatedAt))
+		(app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at, cron)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.App, r.Version, r.Image, r.Stack, r.Commit, pj, cj, string(mj), r.Description, r.CreatedBy, formatTime(r.CreatedAt), cronj)
 	if err != nil {
 		return mapErr(fmt.Sprintf("insert release v%d", r.Version), err)
 	}
@@ -97,16 +101,22 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 	return apps, nil
 }
 
-const appColumns = `name, created_at, release, config, formation, stopped, volumes`
+const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state`
 
 // scanApp reads one row of appColumns. Maps are never nil.
 func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	var (
-		a                                  app.App
-		created, config, formation, volume string
+		a                                          app.App
+		created, config, formation, volume, policy string
 	)
-	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume); err != nil {
+	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep); err != nil {
 		return app.App{}, err
+	}
+	if policy != "" {
+		a.Sleep = &app.SleepPolicy{}
+		if err := json.Unmarshal([]byte(policy), a.Sleep); err != nil {
+			return app.App{}, fmt.Errorf("app %s: decode sleep policy: %w", a.Name, err)
+		}
 	}
 	var err error
 	if a.CreatedAt, err = parseTime(created); err != nil {
@@ -177,7 +187,7 @@ func (s *Store) deleteReleases(ctx context.Context, name string, versions []int)
 	return nil
 }
 
-const releaseColumns = `app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at`
+const releaseColumns = `app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at, cron`
 
 // Release returns one release of an app; app.ErrNotFound if there is no such
 // app or version. Processes is never nil.
@@ -219,9 +229,10 @@ func scanRelease(row interface{ Scan(...any) error }) (app.Release, error) {
 	var (
 		r                                  app.Release
 		procs, config, manifest, createdAt string
+		cron                               string
 	)
 	err := row.Scan(&r.App, &r.Version, &r.Image, &r.Stack, &r.Commit, &procs, &config, &manifest,
-		&r.Description, &r.CreatedBy, &createdAt)
+		&r.Description, &r.CreatedBy, &createdAt, &cron)
 	if err != nil {
 		return app.Release{}, err
 	}
@@ -234,6 +245,12 @@ func scanRelease(row interface{ Scan(...any) error }) (app.Release, error) {
 	}
 	if err := json.Unmarshal([]byte(manifest), &r.Manifest); err != nil {
 		return app.Release{}, fmt.Errorf("decode manifest: %w", err)
+	}
+	if err := json.Unmarshal([]byte(cron), &r.Cron); err != nil {
+		return app.Release{}, fmt.Errorf("decode cron: %w", err)
+	}
+	if len(r.Cron) == 0 {
+		r.Cron = nil
 	}
 	if r.CreatedAt, err = parseTime(createdAt); err != nil {
 		return app.Release{}, err

@@ -106,8 +106,14 @@ func (s *Store) Apply(ctx context.Context, c app.Change) error {
 		return s.setJSON(ctx, "set volumes", c.App, "volumes", c.Volumes, "[]")
 	case app.SetStopped:
 		return s.updateApp(ctx, "set stopped", c.App, "stopped", c.Stopped)
+	case app.SetSleepPolicy:
+		return s.setJSON(ctx, "set sleep policy", c.App, "sleep_policy", c.Policy, "")
+	case app.SetSleepState:
+		return s.updateApp(ctx, "set sleep state", c.App, "sleep_state", string(c.State))
 	case app.DeleteReleases:
 		return s.deleteReleases(ctx, c.App, c.Versions)
+	case app.SetCronSuspended:
+		return s.setCronSuspended(ctx, c.App, c.IDs)
 	default:
 		return fmt.Errorf("apply: unknown change %T", c)
 	}

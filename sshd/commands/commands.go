@@ -56,7 +56,16 @@ type Platform interface {
 	Unmount(ctx context.Context, name, volume string) error
 	Volumes(ctx context.Context, name string) ([]app.Volume, error)
 	Run(ctx context.Context, name, command string, out io.Writer) (int, error)
+	SetSleepPolicy(ctx context.Context, name string, p *app.SleepPolicy) error
+	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	SleepNow(ctx context.Context, name string, deep bool) error
 	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
+
+	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
+	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
+	CronHistory(ctx context.Context, name, id string) ([]app.CronRun, error)
+	SuspendCron(ctx context.Context, name, id string) error
+	ResumeCron(ctx context.Context, name, id string) error
 }
 
 var _ Platform = (*app.Service)(nil)
@@ -135,6 +144,16 @@ func New(p Platform, info Info) *Table {
 			example: "ps:report hello", run: t.psReport},
 		{name: "logs", args: "APP [-t] [-p TYPE] [-n N]", summary: "show the last N (100) lines of an app's output; -t follows it, -p picks a process type",
 			example: "logs hello -t -p web -n 20", run: t.logs},
+		{name: "sleep:set", args: "APP after=DURATION [stop_after=DURATION] | APP never", summary: "when an idle app is frozen, then stopped",
+			example: "sleep:set hello after=5m stop_after=1h", run: t.sleepSet},
+		{name: "sleep:disable", args: "APP", summary: "keep an app awake",
+			example: "sleep:disable hello", run: t.sleepDisable},
+		{name: "sleep:reset", args: "APP", summary: "back to app.json's sleep policy or pier's defaults",
+			example: "sleep:reset hello", run: t.sleepReset},
+		{name: "sleep:now", args: "APP [--stop]", summary: "freeze an app now (--stop: stop it); the next request wakes it",
+			example: "sleep:now hello", run: t.sleepNow},
+		{name: "sleep:report", args: "APP", summary: "an app's sleep state and policy",
+			example: "sleep:report hello", run: t.sleepReport},
 		{name: "releases", args: "APP [--format json]", summary: "list an app's releases, newest first",
 			example: "releases hello", run: t.releases},
 		{name: "releases:info", args: "APP VERSION [--format json]", summary: "show one release",
@@ -143,6 +162,16 @@ func New(p Platform, info Info) *Table {
 			example: "releases:rollback hello v6", run: t.rollback},
 		{name: "run", args: "APP [--] COMMAND...", summary: "run a command in a fresh container of the app; its exit code is returned",
 			example: "run hello -- python3 manage.py migrate", run: t.run},
+		{name: "cron:list", args: "APP [--format json]", summary: "list cron entries: schedule, policy, last run and its exit code, next run",
+			example: "cron:list hello", run: t.cronList},
+		{name: "cron:run", args: "APP ID", summary: "run a cron entry now; its output streams back and its exit code is returned",
+			example: "cron:run hello cron1", run: t.cronRun},
+		{name: "cron:runs", args: "APP [ID] [--format json]", summary: "list recorded cron runs (with an ID, the newest run's output too)",
+			example: "cron:runs hello cron1", run: t.cronRuns},
+		{name: "cron:suspend", args: "APP [ID]", summary: "stop scheduling one cron entry, or all of them, until cron:resume",
+			example: "cron:suspend hello cron1", run: t.cronSuspend},
+		{name: "cron:resume", args: "APP [ID]", summary: "schedule a suspended cron entry, or all of them, again",
+			example: "cron:resume hello", run: t.cronResume},
 		{name: "storage:mount", args: "APP NAME:/PATH", summary: "mount a persistent volume that outlives deploys and rollbacks",
 			example: "storage:mount hello data:/data", run: t.storageMount},
 		{name: "storage:unmount", args: "APP NAME", summary: "unmount a volume (its data is kept)",

@@ -150,3 +150,23 @@ func (p *platform) Run(_ context.Context, name, command string, out io.Writer) (
 	}
 	return 0, nil
 }
+
+func (p *platform) SetSleepPolicy(_ context.Context, name string, pol *app.SleepPolicy) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("SetSleepPolicy %s %+v", name, pol)
+	return nil
+}
+
+func (p *platform) SleepPolicyOf(_ context.Context, name string) (app.SleepPolicy, error) {
+	return app.SleepPolicy{}, p.known(name)
+}
+
+func (p *platform) SleepNow(_ context.Context, name string, deep bool) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("SleepNow %s deep=%v", name, deep)
+	return nil
+}

@@ -106,8 +106,9 @@ func (t *Table) psReport(ctx context.Context, c Call, args []string) error {
 		App       string `json:"app"`
 		Release   int    `json:"release"`
 		Stopped   bool   `json:"stopped"`
+		State     string `json:"state"`
 		Processes []proc `json:"processes"`
-	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, Processes: []proc{}}
+	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, State: stateWord(r.App), Processes: []proc{}}
 	for _, p := range r.Processes {
 		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Instances: []inst{}, Crashes: p.Crashes}
 		for _, in := range p.Instances {
@@ -130,13 +131,7 @@ func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
 	if err != nil {
 		return err
 	}
-	state := "running"
-	switch {
-	case r.App.Release == 0:
-		state = "not deployed"
-	case r.App.Stopped:
-		state = "stopped"
-	}
+	state := sleepState(r.App)
 	fmt.Fprintf(c.Stdout, "=== %s: %s", name, state)
 	if r.App.Release > 0 {
 		fmt.Fprintf(c.Stdout, ", release v%d", r.App.Release)
@@ -168,4 +163,18 @@ func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// stateWord is an app's state in one word: running, frozen, stopped or
+// not-deployed.
+func stateWord(a app.App) string {
+	switch {
+	case a.Release == 0:
+		return "not-deployed"
+	case a.Stopped || a.Asleep == app.Stopped:
+		return "stopped"
+	case a.Asleep == app.Frozen:
+		return "frozen"
+	}
+	return "running"
 }

@@ -1,0 +1,123 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"pier/app"
+)
+
+// sleepSet parses "APP after=5m [stop_after=1h]" or "APP never".
+func (t *Table) sleepSet(ctx context.Context, c Call, args []string) error {
+	if len(args) < 2 {
+		return badUsage("")
+	}
+	if err := app.ValidName(args[0]); err != nil {
+		return badUsage("%v", err)
+	}
+	var p app.SleepPolicy
+	for _, kv := range args[1:] {
+		if kv == "never" {
+			p.Never = true
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k != "after" && k != "stop_after" {
+			return badUsage("%.40q: want after=DURATION, stop_after=DURATION or never", kv)
+		}
+		d, err := app.ParseSleepDuration(v)
+		if err != nil {
+			return badUsage("%s: %v", k, err)
+		}
+		if k == "after" {
+			p.After = d
+		} else {
+			p.StopAfter = d
+		}
+	}
+	if p.Never && (p.After != 0 || p.StopAfter != 0) {
+		return badUsage("never cannot be combined with durations")
+	}
+	if err := t.p.SetSleepPolicy(ctx, args[0], &p); err != nil {
+		return err
+	}
+	return t.sleepShow(ctx, c, args[0])
+}
+
+func (t *Table) sleepDisable(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error {
+		if err := t.p.SetSleepPolicy(ctx, name, &app.SleepPolicy{Never: true}); err != nil {
+			return err
+		}
+		return t.sleepShow(ctx, c, name)
+	})
+}
+
+func (t *Table) sleepReset(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error {
+		if err := t.p.SetSleepPolicy(ctx, name, nil); err != nil {
+			return err
+		}
+		return t.sleepShow(ctx, c, name)
+	})
+}
+
+func (t *Table) sleepNow(ctx context.Context, c Call, args []string) error {
+	deep := false
+	var rest []string
+	for _, a := range args {
+		if a == "--stop" {
+			deep = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return oneApp(rest, func(name string) error {
+		if err := t.p.SleepNow(ctx, name, deep); err != nil {
+			return err
+		}
+		state := "frozen"
+		if deep {
+			state = "stopped"
+		}
+		fmt.Fprintf(c.Stdout, "-----> %s is %s; the next request wakes it\n", name, state)
+		return nil
+	})
+}
+
+func (t *Table) sleepReport(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error { return t.sleepShow(ctx, c, name) })
+}
+
+func (t *Table) sleepShow(ctx context.Context, c Call, name string) error {
+	a, err := t.p.App(ctx, name)
+	if err != nil {
+		return err
+	}
+	p, err := t.p.SleepPolicyOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "=== %s: %s\n", name, sleepState(a))
+	if p.Never {
+		fmt.Fprintln(c.Stdout, "sleep:    never")
+		return nil
+	}
+	fmt.Fprintf(c.Stdout, "frozen after:   %s without a request\nstopped after:  %s without a request\n", p.After, p.StopAfter)
+	return nil
+}
+
+func sleepState(a app.App) string {
+	switch {
+	case a.Release == 0:
+		return "not deployed"
+	case a.Stopped:
+		return "stopped (ps:stop)"
+	case a.Asleep == app.Frozen:
+		return "frozen (asleep)"
+	case a.Asleep == app.Stopped:
+		return "stopped (asleep)"
+	}
+	return "running"
+}
