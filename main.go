@@ -63,7 +63,7 @@ type Config struct {
 	// CronSeconds lets cron schedules take a leading seconds field. For
 	// tests only: production schedules have 5 fields.
 	CronSeconds bool
-	Admin      string // admin listener (metrics); loopback by default
+	Admin       string // admin listener (metrics); loopback by default
 
 	SleepAfter     time.Duration // idle apps are frozen after this
 	SleepStopAfter time.Duration // and stopped after this

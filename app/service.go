@@ -74,7 +74,7 @@ type Deps struct {
 	// Activity tells idle apps from busy ones; Memory reports free memory.
 	Activity Activity
 	Memory   MemoryProbe
-	Log     *slog.Logger
+	Log      *slog.Logger
 
 	// CronRuns keeps the history of cron runs.
 	CronRuns CronRuns
@@ -83,16 +83,16 @@ type Deps struct {
 // Service is the entry point for everything users ask of pier. It is safe for
 // concurrent use; operations on one app are serialized.
 type Service struct {
-	store   Store
-	builder Builder
-	runtime Runtime
-	routes  Routes
-	health  Health
-	logs    LogSource
+	store    Store
+	builder  Builder
+	runtime  Runtime
+	routes   Routes
+	health   Health
+	logs     LogSource
 	activity Activity
 	memory   MemoryProbe
-	log     *slog.Logger
-	set     Settings
+	log      *slog.Logger
+	set      Settings
 
 	mu      sync.Mutex // guards locks and crashes
 	locks   map[string]*sync.Mutex
