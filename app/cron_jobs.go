@@ -96,8 +96,8 @@ func (s *Service) RunCronJob(ctx context.Context, name, id string, out io.Writer
 	return -1, fmt.Errorf("%s %s: %s", name, id, run.Status)
 }
 
-// CronHistory lists an app's recorded cron runs, newest first: of one entry
-// if id is not "", else of all.
+// CronHistory lists an app's recorded cron runs, newest first: the last
+// KeepCronRuns of entry id, or the last 100 of all entries if id is "".
 func (s *Service) CronHistory(ctx context.Context, name, id string) ([]CronRun, error) {
 	if id != "" {
 		if _, err := s.cronEntry(ctx, name, id); err != nil {
@@ -106,7 +106,11 @@ func (s *Service) CronHistory(ctx context.Context, name, id string) ([]CronRun, 
 	} else if _, err := s.App(ctx, name); err != nil {
 		return nil, err
 	}
-	return s.cronRuns.CronRuns(ctx, name, id, KeepCronRuns*maxCronEntries)
+	limit := KeepCronRuns
+	if id == "" {
+		limit = 100
+	}
+	return s.cronRuns.CronRuns(ctx, name, id, limit)
 }
 
 // SuspendCron stops scheduling an app's entry id, or every entry if id is

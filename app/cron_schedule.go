@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -206,25 +205,6 @@ func (c *scheduler) end(app, entry string, r *activeRun) {
 	if len(c.active[key]) == 0 {
 		delete(c.active, key)
 	}
-}
-
-// scheduled returns app's entries as the scheduler has them, sorted by ID.
-func (c *scheduler) scheduled(app string) []CronEntry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ac := c.apps[app]
-	if ac == nil {
-		return nil
-	}
-	byID := map[string]CronEntry{}
-	for _, e := range ac.entries {
-		byID[e.ID] = e
-	}
-	var out []CronEntry
-	for _, id := range slices.Sorted(maps.Keys(byID)) {
-		out = append(out, byID[id])
-	}
-	return out
 }
 
 // isSuspended reports whether entry is in a suspended list ("*" is every entry).

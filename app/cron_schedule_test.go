@@ -111,8 +111,11 @@ func TestCronRunOutcomes(t *testing.T) {
 		}
 		<-r.started
 		rs := runs(t, svc, tc.id)
-		if len(rs) != 1 || rs[0].Status != tc.status || rs[0].ExitCode != tc.code || rs[0].Trigger != app.TriggerManual || rs[0].Ended.IsZero() {
-			t.Errorf("%s: recorded %d runs (%+v), want one manual run %s with exit %d", tc.id, len(rs), rs[0].Status, tc.status, tc.code)
+		if len(rs) != 1 {
+			t.Fatalf("%s: recorded %d runs, want 1", tc.id, len(rs))
+		}
+		if rs[0].Status != tc.status || rs[0].ExitCode != tc.code || rs[0].Trigger != app.TriggerManual || rs[0].Ended.IsZero() {
+			t.Errorf("%s: recorded %s exit %d (%s), want a manual run %s with exit %d", tc.id, rs[0].Status, rs[0].ExitCode, rs[0].Trigger, tc.status, tc.code)
 		}
 	}
 	spam := runs(t, svc, "spam")[0].Output

@@ -107,6 +107,9 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 		case <-time.After(10 * time.Second):
 		}
 	}
+	// The exit event can come before the shim copied the last output into
+	// the file; deleting the task waits for that copy.
+	_, _ = task.Delete(cleanup, containerd.WithProcessKill)
 	close(stop)
 	if err := <-tailed; err != nil {
 		return -1, err
