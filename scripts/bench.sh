@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 need_root
 install_packages
 ensure_go
-go test -tags bench -run '^TestBench$' -count=1 -timeout 30m -v . 2>&1 |
+go test -tags bench -run '^TestBench' -count=1 -timeout 30m -v . 2>&1 |
   grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS' -e '^ok ' || true
