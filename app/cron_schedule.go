@@ -19,6 +19,7 @@ type scheduler struct {
 	apps    map[string]*appCron
 	active  map[string]map[*activeRun]bool // by cronKey
 	running sync.WaitGroup                 // runs in flight, so RunCron can wait for their records
+	closed  bool                           // RunCron returns: no new runs
 }
 
 // appCron is one app's schedule: its entries and the timers' cancel.
@@ -83,6 +84,9 @@ func (s *Service) RunCron(ctx context.Context) error {
 		}
 	}
 	<-ctx.Done()
+	s.cron.mu.Lock()
+	s.cron.closed = true
+	s.cron.mu.Unlock()
 	s.cron.running.Wait()
 	return nil
 }
@@ -135,7 +139,9 @@ func (s *Service) tick(ctx context.Context, app string, e CronEntry, sched inter
 			return
 		case <-timer.C:
 		}
-		s.cron.running.Add(1)
+		if !s.cron.add() {
+			return
+		}
 		go func() {
 			defer s.cron.running.Done()
 			s.fire(ctx, app, e, next)
@@ -145,6 +151,17 @@ func (s *Service) tick(ctx context.Context, app string, e CronEntry, sched inter
 			t = now
 		}
 	}
+}
+
+// add counts a run about to start, unless RunCron is returning.
+func (c *scheduler) add() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.running.Add(1)
+	return true
 }
 
 // fire starts one scheduled run of e, unless the entry is suspended or its
@@ -164,7 +181,16 @@ func (s *Service) fire(ctx context.Context, app string, e CronEntry, at time.Tim
 	s.cron.mu.Lock()
 	daemon := s.cron.ctx
 	s.cron.mu.Unlock()
-	if _, err := s.runCron(daemon, app, e, TriggerSchedule, at, nil); err != nil && daemon.Err() == nil {
+	_, err = s.runCron(daemon, app, e, TriggerSchedule, at, nil)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// The app is gone: so is its schedule.
+		unlock := s.lock(app)
+		if _, err := s.store.App(ctx, app); errors.Is(err, ErrNotFound) {
+			s.setCron(app, nil)
+		}
+		unlock()
+	case err != nil && daemon.Err() == nil:
 		s.log.Warn("cron: run", "app", app, "job", e.ID, "err", err)
 	}
 }
