@@ -141,14 +141,14 @@ func (s *Service) nextVersion(ctx context.Context, app string) (int, error) {
 
 // instancesOf lists an app's instances that match keep.
 func (s *Service) instancesOf(ctx context.Context, app string, keep func(Instance) bool) []Instance {
-	all, err := s.runtime.Instances(ctx)
+	all, err := s.runtime.AppInstances(ctx, app)
 	if err != nil {
-		s.log.Warn("list instances", "err", err)
+		s.log.Warn("list instances", "app", app, "err", err)
 		return nil
 	}
 	var out []Instance
 	for _, in := range all {
-		if in.App == app && keep(in) {
+		if keep(in) {
 			out = append(out, in)
 		}
 	}

@@ -48,8 +48,10 @@ type Builder interface {
 type Runtime interface {
 	Start(ctx context.Context, in Instance) (Instance, error)
 	Stop(ctx context.Context, id string) error
-	// Instances reports every instance the runtime knows, running or not.
+	// Instances reports every instance the runtime knows, running or not;
+	// AppInstances those of one app.
 	Instances(ctx context.Context) ([]Instance, error)
+	AppInstances(ctx context.Context, app string) ([]Instance, error)
 	// Pause freezes an instance (memory kept, no CPU); Resume thaws it.
 	Pause(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error

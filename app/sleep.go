@@ -31,14 +31,27 @@ func (s *Service) Wake(ctx context.Context, name string) error {
 		return fmt.Errorf("%s is stopped: run ps:start %s", name, name)
 	}
 	from := a.Asleep
+	complete := false // a frozen app's processes all resumed
 	if from == Frozen {
-		for _, in := range s.instancesOf(ctx, name, func(Instance) bool { return true }) {
+		complete = true
+		ins := s.instancesOf(ctx, name, func(Instance) bool { return true })
+		web := 0
+		for _, in := range ins {
+			if !in.Running {
+				complete = false
+				continue
+			}
 			if err := s.runtime.Resume(ctx, in.ID); err != nil {
 				s.log.Warn("resume", "app", name, "instance", in.ID, "err", err)
+				complete = false
+			}
+			if in.Process == "web" {
+				web++
 			}
 		}
+		complete = complete && web > 0
 	}
-	if from != Awake {
+	if from != Awake && !complete {
 		// Start what is missing: everything for a stopped app, and for a
 		// frozen one whatever died while it was frozen.
 		a.Asleep = Awake

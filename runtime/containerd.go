@@ -80,11 +80,12 @@ func (c *Config) defaults() {
 
 // Containerd is pier's handle on a containerd daemon. Safe for concurrent use.
 type Containerd struct {
-	client *containerd.Client
-	cfg    Config
-	net    *network
-	logs   *collector
-	log    *slog.Logger
+	client  *containerd.Client
+	cfg     Config
+	net     *network
+	logs    *collector
+	log     *slog.Logger
+	freezer freezerState
 }
 
 // Open connects to containerd and prepares networking. Close releases it.
@@ -114,6 +115,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Containerd, error
 		return nil, err
 	}
 	c := &Containerd{client: client, cfg: cfg, net: n, log: log.With("component", "runtime")}
+	c.freezer.syncing = map[string]chan struct{}{}
 	c.logs = newCollector(filepath.Join(cfg.DataDir, "logs"), cfg.LogMaxBytes, log.With("component", "logs"))
 	if err := c.writeEtcFiles(); err != nil {
 		client.Close()

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/containerd/containerd"
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/oci"
@@ -125,6 +127,7 @@ func (c *Containerd) Stop(ctx context.Context, id string) error {
 }
 
 func (c *Containerd) remove(ctx context.Context, id string) error {
+	c.resumed(id)
 	container, err := c.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -186,10 +189,28 @@ func (c *Containerd) stopTask(ctx context.Context, task containerd.Task) {
 
 // Instances reports every instance container, with whether its process runs.
 func (c *Containerd) Instances(ctx context.Context) ([]app.Instance, error) {
+	return c.instances(ctx, fmt.Sprintf(`labels.%q==instance`, labelKind))
+}
+
+// AppInstances reports one app's instance containers.
+func (c *Containerd) AppInstances(ctx context.Context, appName string) ([]app.Instance, error) {
+	return c.instances(ctx, fmt.Sprintf(`labels.%q==instance,labels.%q==%q`, labelKind, labelApp, appName))
+}
+
+func (c *Containerd) instances(ctx context.Context, filter string) ([]app.Instance, error) {
 	ctx = c.ctx(ctx)
-	containers, err := c.client.Containers(ctx, fmt.Sprintf(`labels.%q==instance`, labelKind))
+	containers, err := c.client.Containers(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	// One call for every task's status, not two per container.
+	tasks, err := c.client.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	status := map[string]tasktypes.Status{}
+	for _, t := range tasks.Tasks {
+		status[t.ID] = t.Status
 	}
 	var out []app.Instance
 	for _, ctr := range containers {
@@ -207,14 +228,9 @@ func (c *Containerd) Instances(ctx context.Context) ([]app.Instance, error) {
 			ID: info.ID, App: l[labelApp], Release: release, Process: l[labelProcess],
 			Image: info.Image, Port: port, Addr: l[labelAddr],
 		}
-		if task, err := ctr.Task(ctx, nil); err == nil {
-			if st, err := task.Status(ctx); err == nil {
-				in.Running = st.Status == containerd.Running || st.Status == containerd.Paused
-				in.Paused = st.Status == containerd.Paused
-			}
-		} else if !errdefs.IsNotFound(err) {
-			return nil, err
-		}
+		st := status[info.ID]
+		in.Running = st == tasktypes.Status_RUNNING || st == tasktypes.Status_PAUSED || st == tasktypes.Status_PAUSING
+		in.Paused = st == tasktypes.Status_PAUSED
 		out = append(out, in)
 	}
 	return out, nil
@@ -250,48 +266,4 @@ func (c *Containerd) RemoveAll(ctx context.Context) error {
 		errs = append(errs, c.remove(ctx, ctr.ID()))
 	}
 	return errors.Join(errs...)
-}
-
-// Pause freezes every process of an instance (the freezer cgroup): it keeps
-// its memory and uses no CPU until Resume.
-func (c *Containerd) Pause(ctx context.Context, id string) error {
-	task, err := c.task(ctx, id)
-	if err != nil {
-		return err
-	}
-	if st, err := task.Status(ctx); err == nil && st.Status == containerd.Paused {
-		return nil
-	}
-	if err := task.Pause(ctx); err != nil {
-		return fmt.Errorf("pause %s: %w", id, err)
-	}
-	return nil
-}
-
-// Resume thaws a paused instance; resuming a running one does nothing.
-func (c *Containerd) Resume(ctx context.Context, id string) error {
-	task, err := c.task(ctx, id)
-	if err != nil {
-		return err
-	}
-	if st, err := task.Status(ctx); err == nil && st.Status != containerd.Paused {
-		return nil
-	}
-	if err := task.Resume(ctx); err != nil {
-		return fmt.Errorf("resume %s: %w", id, err)
-	}
-	return nil
-}
-
-func (c *Containerd) task(ctx context.Context, id string) (containerd.Task, error) {
-	ctx = c.ctx(ctx)
-	ctr, err := c.client.LoadContainer(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("instance %s: %w", id, err)
-	}
-	task, err := ctr.Task(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("instance %s: %w", id, err)
-	}
-	return task, nil
 }
