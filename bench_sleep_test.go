@@ -28,7 +28,6 @@ func (d *daemon) firstByte(t testing.TB, app string) time.Duration {
 	return took
 }
 
-
 func TestBenchSleep(t *testing.T) {
 	d := startDaemon(t)
 	node, py := gitRepo(t, nodeApp("v0")), gitRepo(t, pythonApp("v0"))
@@ -71,7 +70,9 @@ func TestBenchSleep(t *testing.T) {
 	after, _ := runtime.Memory()
 
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
-	ratio := func(a, b time.Duration) string { return fmt.Sprintf("%.2fx the floor (target <= 1.5x)", a.Seconds()/b.Seconds()) }
+	ratio := func(a, b time.Duration) string {
+		return fmt.Sprintf("%.2fx the floor (target <= 1.5x)", a.Seconds()/b.Seconds())
+	}
 	rows := [][3]string{
 		{"wake from frozen: first-byte penalty over a warm request", ms(median(frozenPenalty)), fmt.Sprintf("p50 of 20 (p90 %s); target <= 5 ms", ms(percentile(frozenPenalty, .9)))},
 		{"  warm request through the router", ms(median(warm)), "p50 of 20"},
