@@ -507,3 +507,28 @@ func TestAppSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestSleepColumns(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	if err := s.Apply(ctx, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	pol := &app.SleepPolicy{After: time.Minute, StopAfter: time.Hour}
+	for _, c := range []app.Change{app.SetSleepPolicy{App: "web", Policy: pol}, app.SetSleepState{App: "web", State: app.Frozen}} {
+		if err := s.Apply(ctx, c); err != nil {
+			t.Fatalf("%T: %v", c, err)
+		}
+	}
+	a, _ := s.App(ctx, "web")
+	if a.Sleep == nil || *a.Sleep != *pol || a.Asleep != app.Frozen {
+		t.Fatalf("got policy %+v state %q", a.Sleep, a.Asleep)
+	}
+	s.Apply(ctx, app.SetSleepPolicy{App: "web"})
+	if a, _ = s.App(ctx, "web"); a.Sleep != nil {
+		t.Fatalf("after clearing the policy: %+v", a.Sleep)
+	}
+	if err := s.Apply(ctx, app.SetSleepState{App: "web", State: "dozing"}); err == nil {
+		t.Fatal("an unknown sleep state was stored")
+	}
+}
