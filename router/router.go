@@ -116,6 +116,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveError(rec, req, "", errUnknownHost)
 		return
 	}
+	// Per-app access rules belong here, before the request counts as
+	// activity and before it can wake a sleeping app.
 	act := r.activityOf(rt.app)
 	act.inflight.Add(1)
 	act.last.Store(time.Now().UnixNano())
