@@ -221,7 +221,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		CronSeconds:  cfg.CronSeconds,
 	}, app.Deps{
 		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
-		Activity: rtr, Memory: runtime.Memory,
+		Activity: rtr, Memory: runtime.Memory, Audit: st,
 		CronRuns: st,
 	})
 	rtr.OnWake(svc.Wake)

@@ -45,6 +45,8 @@ type App struct {
 	Sleep *SleepPolicy
 	// Asleep is the state pier put the idle app in: Awake, Frozen or Stopped.
 	Asleep SleepState
+	// Limits override app.json's pier.memory and pier.cpu (resource:limit).
+	Limits Limits
 }
 
 // SleepPolicy says when an idle app sleeps. Zero durations take the
@@ -98,7 +100,20 @@ type Key struct {
 	Name        string
 	Fingerprint string // SHA256:... as printed by ssh-keygen -l
 	PublicKey   string // authorized_keys form: "ssh-ed25519 AAAA..."
-	CreatedAt   time.Time
+	// App, if set, is the only app this key may push to and read; an empty
+	// App is an admin key.
+	App       string
+	CreatedAt time.Time
+}
+
+// Event is one entry of the audit log: a change someone made.
+type Event struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Who    string    `json:"who"`
+	App    string    `json:"app"`    // "" for installation-wide changes
+	Action string    `json:"action"` // the command, e.g. "config:set"
+	Detail string    `json:"detail"` // its arguments, secrets masked
 }
 
 // Instance is one running (or wanted) process of a release, in its own
@@ -125,6 +140,6 @@ type Instance struct {
 
 // Limits bound a process's resources; zero fields take the runtime's defaults.
 type Limits struct {
-	MemoryMiB int
-	CPU       float64 // cores
+	MemoryMiB int     `json:"memory_mib,omitempty"`
+	CPU       float64 `json:"cpu,omitempty"` // cores
 }

@@ -30,6 +30,10 @@ type CronEntry struct {
 	// Timezone is the IANA zone the schedule is read in; "" means the
 	// daemon's local zone (or the schedule's CRON_TZ= prefix).
 	Timezone string `json:"timezone,omitempty"`
+	// Catchup runs the entry once when pier starts if an instant was missed
+	// since its last scheduled run (pier was down). Other misses are not
+	// replayed.
+	Catchup bool `json:"catchup,omitempty"`
 }
 
 // CronPolicy is Dokku's concurrency_policy.

@@ -72,13 +72,16 @@ func (s *Service) RunCron(ctx context.Context) error {
 		// Under the app's lock, so a deploy finishing meanwhile is not
 		// overwritten with the release it replaced.
 		unlock := s.lock(a.Name)
+		var rel Release
 		if a, err = s.store.App(ctx, a.Name); err == nil {
-			var rel Release
 			if rel, err = s.store.Release(ctx, a.Name, a.Release); err == nil {
 				s.setCron(a.Name, rel.Cron)
 			}
 		}
 		unlock()
+		if err == nil {
+			s.catchUp(ctx, a.Name, rel.Cron)
+		}
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("cron: load schedule", "app", a.Name, "err", err)
 		}
@@ -89,6 +92,44 @@ func (s *Service) RunCron(ctx context.Context) error {
 	s.cron.mu.Unlock()
 	s.cron.running.Wait()
 	return nil
+}
+
+// catchUp fires, once, each entry that asks for it (Catchup) and missed a
+// scheduled instant since its last scheduled run, as of that instant.
+func (s *Service) catchUp(ctx context.Context, app string, entries []CronEntry) {
+	for _, e := range entries {
+		if !e.Catchup {
+			continue
+		}
+		sched, err := s.cronp.schedule(e)
+		if err != nil {
+			continue
+		}
+		runs, err := s.cronRuns.CronRuns(ctx, app, e.ID, KeepCronRuns)
+		if err != nil {
+			s.log.Warn("cron: catch up", "app", app, "job", e.ID, "err", err)
+			continue
+		}
+		i := slices.IndexFunc(runs, func(r CronRun) bool { return r.Trigger == TriggerSchedule })
+		if i < 0 {
+			continue // never ran on schedule: nothing was missed yet
+		}
+		missed := sched.Next(runs[i].Scheduled)
+		if missed.IsZero() || !missed.Before(time.Now()) {
+			continue
+		}
+		for next := sched.Next(missed); !next.IsZero() && next.Before(time.Now()); next = sched.Next(next) {
+			missed = next // the latest missed instant
+		}
+		if !s.cron.add() {
+			return
+		}
+		s.log.Info("cron: catching up a missed run", "app", app, "job", e.ID, "scheduled", missed)
+		go func() {
+			defer s.cron.running.Done()
+			s.fire(ctx, app, e, missed)
+		}()
+	}
 }
 
 // setCron replaces app's entries (nil removes them all): the old timers stop,

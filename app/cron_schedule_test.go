@@ -201,3 +201,35 @@ func TestCronScheduler(t *testing.T) {
 		t.Errorf("cron:list: %+v, %v", jobs, err)
 	}
 }
+
+// An entry with catchup that missed instants while pier was down runs once
+// at start, as of the latest missed instant; one without does not.
+func TestCronCatchup(t *testing.T) {
+	svc, st, r := cronService(t,
+		app.CronEntry{ID: "daily", Schedule: "0 3 * * *", Command: "true", Catchup: true},
+		app.CronEntry{ID: "nocatch", Schedule: "0 3 * * *", Command: "true"},
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	long := time.Now().Add(-72 * time.Hour)
+	for _, id := range []string{"daily", "nocatch"} {
+		if _, err := st.StartCronRun(ctx, app.CronRun{App: "hello", Entry: id, Command: "true", Trigger: app.TriggerSchedule,
+			Scheduled: long, Started: long, Ended: long, ExitCode: 0, Status: app.RunSucceeded}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.RunCron(ctx) }()
+	waitStart(t, r)
+	time.Sleep(300 * time.Millisecond)
+	daily := runs(t, svc, "daily")
+	if len(daily) != 2 || daily[0].Status != app.RunSucceeded || daily[0].Trigger != app.TriggerSchedule ||
+		time.Since(daily[0].Scheduled) > 24*time.Hour || daily[0].Scheduled.Hour() != 3 && daily[0].Scheduled.Local().Hour() != 3 {
+		t.Errorf("daily runs: %+v; want one caught up, as of the latest 03:00", daily)
+	}
+	if n := len(runs(t, svc, "nocatch")); n != 1 {
+		t.Errorf("nocatch has %d runs, want 1 (no catch-up)", n)
+	}
+	cancel()
+	<-done
+}

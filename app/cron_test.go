@@ -153,8 +153,8 @@ func TestParseManifestCron(t *testing.T) {
 	}{
 		{"dokku entry gets a hashed id", `[{"command": "python3 report.py", "schedule": "@daily", "concurrency_policy": "forbid"}]`,
 			[]CronEntry{{ID: cronID("@daily", "python3 report.py"), Schedule: "@daily", Command: "python3 report.py", Policy: CronForbid}}, ""},
-		{"pier keys", `[{"id": "report", "command": "x", "schedule": "0 9 * * *", "timeout": "30m", "timezone": "Europe/Berlin"}]`,
-			[]CronEntry{{ID: "report", Schedule: "0 9 * * *", Command: "x", Timeout: 30 * time.Minute, Timezone: "Europe/Berlin"}}, ""},
+		{"pier keys", `[{"id": "report", "command": "x", "schedule": "0 9 * * *", "timeout": "30m", "timezone": "Europe/Berlin", "catchup": true}]`,
+			[]CronEntry{{ID: "report", Schedule: "0 9 * * *", Command: "x", Timeout: 30 * time.Minute, Timezone: "Europe/Berlin", Catchup: true}}, ""},
 		{"timeout in seconds", `[{"id": "a", "command": "x", "schedule": "@daily", "timeout": 90}]`,
 			[]CronEntry{{ID: "a", Schedule: "@daily", Command: "x", Timeout: 90 * time.Second}}, ""},
 		{"empty", `[]`, nil, ""},
@@ -166,6 +166,7 @@ func TestParseManifestCron(t *testing.T) {
 		{"zero timeout", `[{"command": "x", "schedule": "@daily", "timeout": "0s"}]`, nil, `cron[0].timeout: want from 1s`},
 		{"bad id", `[{"id": "My Job", "command": "x", "schedule": "@daily"}]`, nil, `cron[0].id`},
 		{"schedule not a string", `[{"command": "x", "schedule": 5}]`, nil, `cron[0].schedule: want a string`},
+		{"catchup not a bool", `[{"command": "x", "schedule": "@daily", "catchup": "yes"}]`, nil, `cron[0].catchup: want true or false`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

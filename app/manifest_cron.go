@@ -9,12 +9,13 @@ import (
 	"time"
 )
 
-var manifestCronKeys = []string{"command", "schedule", "concurrency_policy", "timeout", "timezone", "id"}
+var manifestCronKeys = []string{"command", "schedule", "concurrency_policy", "timeout", "timezone", "id", "catchup"}
 
 // cron decodes app.json's "cron" array (Dokku's format) plus pier's
 // optional keys: "id" (the entry's name in commands; default a hash of the
 // schedule and command), "timeout" (a duration like "30m" or a number of
-// seconds; default 24h) and "timezone" (an IANA zone). Schedules are checked
+// seconds; default 24h), "timezone" (an IANA zone) and "catchup" (run once
+// at start-up if pier was down at a scheduled instant). Schedules are checked
 // later, with the daemon's parser (see cronParser.validateCron); here only
 // the shape and the fields' types.
 func (p *manifestParser) cron(raw json.RawMessage) ([]CronEntry, error) {
@@ -54,6 +55,8 @@ func (p *manifestParser) cron(raw json.RawMessage) ([]CronEntry, error) {
 				e.Timeout, err = cronTimeout(at, v)
 			case "timezone":
 				e.Timezone, err = jsonString(at, v)
+			case "catchup":
+				e.Catchup, err = jsonBool(at, v)
 			case "id":
 				if s, err = jsonString(at, v); err == nil && !validProcessType(s) {
 					err = manifestError(at, "want lowercase letters, digits, dashes and underscores, got %q", trim(s))

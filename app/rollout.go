@@ -140,7 +140,7 @@ func (s *Service) startInstance(ctx context.Context, a App, rel Release, proc st
 	in := Instance{
 		ID: instanceID(rel.App), App: rel.App, Release: rel.Version, Process: proc,
 		Image: rel.Image, Command: rel.Processes[proc], Env: envList(rel.Config),
-		Volumes: a.Volumes, Limits: limits(rel),
+		Volumes: a.Volumes, Limits: limitsFor(a, rel),
 	}
 	if proc == "web" {
 		in.Port = s.set.WebPort
@@ -193,7 +193,7 @@ func (s *Service) retire(old []Instance) {
 func (s *Service) oneOff(a App, rel Release, cmd string, out io.Writer) OneOff {
 	return OneOff{
 		App: a.Name, Image: rel.Image, Command: cmd, Env: envList(rel.Config),
-		Volumes: a.Volumes, Limits: limits(rel), Out: out,
+		Volumes: a.Volumes, Limits: limitsFor(a, rel), Out: out,
 	}
 }
 
@@ -252,10 +252,6 @@ func envList(cfg map[string]string) []string {
 		env = append(env, k+"="+cfg[k])
 	}
 	return env
-}
-
-func limits(rel Release) Limits {
-	return Limits{MemoryMiB: rel.Manifest.Pier.MemoryMiB, CPU: rel.Manifest.Pier.CPU}
 }
 
 func mapsEqual(a, b map[string]int) bool {

@@ -74,6 +74,7 @@ type Deps struct {
 	// Activity tells idle apps from busy ones; Memory reports free memory.
 	Activity Activity
 	Memory   MemoryProbe
+	Audit    Audit
 	Log      *slog.Logger
 
 	// CronRuns keeps the history of cron runs.
@@ -91,6 +92,7 @@ type Service struct {
 	logs     LogSource
 	activity Activity
 	memory   MemoryProbe
+	audit    Audit
 	log      *slog.Logger
 	set      Settings
 
@@ -111,7 +113,7 @@ func New(set Settings, d Deps) *Service {
 		store: d.Store, builder: d.Builder, runtime: d.Runtime,
 		routes: d.Routes, health: d.Health, logs: d.Logs, log: d.Log, set: set,
 		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
-		activity: d.Activity, memory: d.Memory,
+		activity: d.Activity, memory: d.Memory, audit: d.Audit,
 		cron: newScheduler(), cronp: cronParser{seconds: set.CronSeconds}, cronRuns: d.CronRuns,
 	}
 }

@@ -56,6 +56,15 @@ type DeleteReleases struct {
 	Versions []int
 }
 
+// SetLimits sets an app's resource limits (resource:limit).
+type SetLimits struct {
+	App    string
+	Limits Limits
+}
+
+// DestroyApp forgets an app and everything recorded about it.
+type DestroyApp struct{ Name string }
+
 // AddKey records an SSH key. ErrExists if the name or key is taken.
 type AddKey struct{ Key Key }
 
@@ -74,6 +83,8 @@ func (SetVolumes) isChange()     {}
 func (DeleteReleases) isChange() {}
 func (SetSleepPolicy) isChange() {}
 func (SetSleepState) isChange()  {}
+func (SetLimits) isChange()      {}
+func (DestroyApp) isChange()     {}
 
 // apply is the single place desired state changes.
 func (s *Service) apply(ctx context.Context, c Change) error {

@@ -55,5 +55,5 @@ func (s *Server) identify(ctx context.Context, root bool) (commands.Identity, st
 		s.log.Error("look up key", "fingerprint", fp, "err", err)
 		return commands.Identity{}, "pier: cannot check your key right now; try again later"
 	}
-	return commands.Identity{Name: k.Name}, ""
+	return commands.Identity{Name: k.Name, App: k.App}, ""
 }

@@ -35,6 +35,10 @@ func (s *Server) git(ctx context.Context, sess ssh.Session, id commands.Identity
 		fmt.Fprintf(sess.Stderr(), "pier: %v\n", err)
 		return 1
 	}
+	if id.App != "" && id.App != name {
+		fmt.Fprintf(sess.Stderr(), "pier: this key may only push to and read %s\n", id.App)
+		return 1
+	}
 	repo := filepath.Join(s.cfg.GitDir, name+".git")
 	env := os.Environ()
 	if v, ok := sessionEnv(sess, "GIT_PROTOCOL"); ok {

@@ -101,15 +101,15 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 	return apps, nil
 }
 
-const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state`
+const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits`
 
 // scanApp reads one row of appColumns. Maps are never nil.
 func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	var (
-		a                                          app.App
-		created, config, formation, volume, policy string
+		a                                                  app.App
+		created, config, formation, volume, policy, limits string
 	)
-	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep); err != nil {
+	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits); err != nil {
 		return app.App{}, err
 	}
 	if policy != "" {
@@ -126,7 +126,7 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	for _, f := range []struct {
 		src string
 		dst any
-	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}} {
+	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}, {limits, &a.Limits}} {
 		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 			return app.App{}, fmt.Errorf("app %s: decode: %w", a.Name, err)
 		}

@@ -10,8 +10,8 @@ import (
 // addKey inserts k; app.ErrExists if its name or its fingerprint is taken.
 func (s *Store) addKey(ctx context.Context, k app.Key) error {
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO ssh_keys (name, fingerprint, public_key, created_at) VALUES (?, ?, ?, ?)`,
-		k.Name, k.Fingerprint, k.PublicKey, formatTime(k.CreatedAt))
+		`INSERT INTO ssh_keys (name, fingerprint, public_key, app, created_at) VALUES (?, ?, ?, ?, ?)`,
+		k.Name, k.Fingerprint, k.PublicKey, k.App, formatTime(k.CreatedAt))
 	if err != nil {
 		return mapErr("insert key", err)
 	}
@@ -37,7 +37,7 @@ func (s *Store) removeKey(ctx context.Context, name string) error {
 // Keys lists every key sorted by name; nil if there are none.
 func (s *Store) Keys(ctx context.Context) ([]app.Key, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT name, fingerprint, public_key, created_at FROM ssh_keys ORDER BY name`)
+		`SELECT `+keyColumns+` FROM ssh_keys ORDER BY name`)
 	if err != nil {
 		return nil, mapErr("list keys", err)
 	}
@@ -60,7 +60,7 @@ func (s *Store) Keys(ctx context.Context) ([]app.Key, error) {
 // app.ErrNotFound if none is registered.
 func (s *Store) KeyByFingerprint(ctx context.Context, fingerprint string) (app.Key, error) {
 	row := s.db.QueryRowContext(ctx,
-		`SELECT name, fingerprint, public_key, created_at FROM ssh_keys WHERE fingerprint = ?`, fingerprint)
+		`SELECT `+keyColumns+` FROM ssh_keys WHERE fingerprint = ?`, fingerprint)
 	k, err := scanKey(row)
 	if err != nil {
 		return app.Key{}, mapErr("key "+fingerprint, err)
@@ -68,13 +68,15 @@ func (s *Store) KeyByFingerprint(ctx context.Context, fingerprint string) (app.K
 	return k, nil
 }
 
-// scanKey reads one ssh_keys row from a *sql.Row or *sql.Rows.
+const keyColumns = `name, fingerprint, public_key, app, created_at`
+
+// scanKey reads one row of keyColumns from a *sql.Row or *sql.Rows.
 func scanKey(row interface{ Scan(...any) error }) (app.Key, error) {
 	var (
 		k       app.Key
 		created string
 	)
-	if err := row.Scan(&k.Name, &k.Fingerprint, &k.PublicKey, &created); err != nil {
+	if err := row.Scan(&k.Name, &k.Fingerprint, &k.PublicKey, &k.App, &created); err != nil {
 		return app.Key{}, err
 	}
 	var err error

@@ -106,6 +106,10 @@ func (s *Store) Apply(ctx context.Context, c app.Change) error {
 		return s.setJSON(ctx, "set volumes", c.App, "volumes", c.Volumes, "[]")
 	case app.SetStopped:
 		return s.updateApp(ctx, "set stopped", c.App, "stopped", c.Stopped)
+	case app.SetLimits:
+		return s.setJSON(ctx, "set limits", c.App, "limits", c.Limits, "{}")
+	case app.DestroyApp:
+		return s.destroyApp(ctx, c.Name)
 	case app.SetSleepPolicy:
 		return s.setJSON(ctx, "set sleep policy", c.App, "sleep_policy", c.Policy, "")
 	case app.SetSleepState:

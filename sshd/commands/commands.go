@@ -20,6 +20,9 @@ type Identity struct {
 	// Root is true only for calls that came over the daemon's root-only unix
 	// socket (the host CLI and git hooks). Root may run hidden commands.
 	Root bool
+	// App, if set, limits the caller to that app's read and deploy commands
+	// (a key added with ssh-keys:add NAME --app APP).
+	App string
 }
 
 // Call is one command invocation. Args[0] is the command name. Stdin may be
@@ -59,6 +62,10 @@ type Platform interface {
 	SetSleepPolicy(ctx context.Context, name string, p *app.SleepPolicy) error
 	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
 	SleepNow(ctx context.Context, name string, deep bool) error
+	Destroy(ctx context.Context, name string, out io.Writer) error
+	SetLimits(ctx context.Context, name string, l app.Limits) error
+	Record(ctx context.Context, e app.Event)
+	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
 	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
 
 	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
@@ -124,6 +131,14 @@ func New(p Platform, info Info) *Table {
 			example: "apps:list --format json", run: t.appsList},
 		{name: "apps:create", args: "NAME", summary: "create an app (a first git push creates it too)",
 			example: "apps:create hello", run: t.appsCreate},
+		{name: "apps:destroy", args: "APP [--force]", summary: "remove an app (asks for its name again unless --force)",
+			example: "apps:destroy hello", run: t.appsDestroy},
+		{name: "apps:report", args: "APP [--format json]", summary: "an app at a glance: state, release, processes, config keys, volumes, limits",
+			example: "apps:report hello", run: t.appsReport},
+		{name: "resource:limit", args: "APP [--memory SIZE] [--cpu CORES]", summary: "set (or show) an app's memory and CPU limits; restarts it",
+			example: "resource:limit hello --memory 512M --cpu 0.5", run: t.resourceLimit},
+		{name: "events", args: "[APP] [-n N] [--format json]", summary: "the audit log: who changed what, and when",
+			example: "events hello -n 20", run: t.events},
 		{name: "config:show", args: "APP [--reveal] [--format json]", summary: "show config vars (values masked unless --reveal)",
 			example: "config:show hello --reveal", run: t.configShow},
 		{name: "config:get", args: "APP KEY", summary: "print one config var's value",
@@ -178,7 +193,7 @@ func New(p Platform, info Info) *Table {
 			example: "storage:unmount hello data", run: t.storageUnmount},
 		{name: "storage:list", args: "APP [--format json]", summary: "list an app's volumes",
 			example: "storage:list hello", run: t.storageList},
-		{name: "ssh-keys:add", args: "NAME < KEY.pub", summary: "allow an SSH public key (one authorized_keys line on stdin)",
+		{name: "ssh-keys:add", args: "NAME [--app APP] < KEY.pub", summary: "allow an SSH public key (one authorized_keys line on stdin)",
 			example: "ssh-keys:add alice < ~/.ssh/id_ed25519.pub", run: t.keysAdd},
 		{name: "ssh-keys:list", args: "[--format json]", summary: "list allowed SSH keys",
 			example: "ssh-keys:list", run: t.keysList},
@@ -226,7 +241,14 @@ func (t *Table) Run(ctx context.Context, c Call) int {
 		writeUsage(c.Stdout, cmd)
 		return exitOK
 	}
-	return report(c.Stderr, cmd, cmd.run(ctx, c, args))
+	if ok, why := permitted(c.User, cmd, args); !ok {
+		return report(c.Stderr, cmd, errors.New(why))
+	}
+	err := cmd.run(ctx, c, args)
+	if err == nil {
+		t.audit(ctx, c.User, cmd, args)
+	}
+	return report(c.Stderr, cmd, err)
 }
 
 func wantsHelp(args []string) bool {

@@ -28,6 +28,7 @@ type platform struct {
 	deploy  func(app.DeployRequest) error
 	changes int
 	calls   []string // commands beyond the spine: "Scale hello map[web:2]"
+	events  []app.Event
 }
 
 func newPlatform() *platform {
@@ -152,7 +153,7 @@ func TestHappyPaths(t *testing.T) {
 	}{
 		{"help", "", []string{"help"}, []string{"apps:create NAME", "ssh-keys:add NAME", "apps:list [--format json]"}, []string{"receive"}},
 		{"help cmd", "", []string{"help", "apps:create"}, []string{"usage: apps:create NAME", "example:\n  apps:create hello"}, nil},
-		{"cmd --help", "", []string{"ssh-keys:add", "--help"}, []string{"usage: ssh-keys:add NAME < KEY.pub"}, nil},
+		{"cmd --help", "", []string{"ssh-keys:add", "--help"}, []string{"usage: ssh-keys:add NAME [--app APP] < KEY.pub"}, nil},
 		{"version", "", []string{"version"}, []string{"pier 1.2.3"}, nil},
 		{"empty list", "", []string{"apps:list"}, []string{"no apps yet"}, nil},
 		{"create", "", []string{"apps:create", "hello"}, []string{"created app hello", "http://hello.example.test"}, nil},

@@ -70,6 +70,7 @@ func (t *Table) cronList(ctx context.Context, c Call, args []string) error {
 			Command   string       `json:"command"`
 			Policy    string       `json:"concurrency_policy"`
 			Timeout   string       `json:"timeout"`
+			Catchup   bool         `json:"catchup"`
 			Suspended bool         `json:"suspended"`
 			Next      *time.Time   `json:"next_run,omitempty"`
 			Last      *cronRunJSON `json:"last_run,omitempty"`
@@ -78,7 +79,7 @@ func (t *Table) cronList(ctx context.Context, c Call, args []string) error {
 		for _, j := range jobs {
 			e := j.Entry
 			row := jobJSON{ID: e.ID, Schedule: e.Schedule, Timezone: e.Timezone, Command: e.Command,
-				Policy: policyOf(e), Timeout: timeoutOf(e).String(), Suspended: j.Suspended}
+				Policy: policyOf(e), Timeout: timeoutOf(e).String(), Catchup: e.Catchup, Suspended: j.Suspended}
 			if !j.Next.IsZero() {
 				row.Next = &j.Next
 			}

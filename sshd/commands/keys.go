@@ -21,10 +21,22 @@ const maxKeyInput = 64 << 10
 // SHA256 fingerprint. Options and comments of the authorized_keys line are
 // dropped.
 func (t *Table) keysAdd(ctx context.Context, c Call, args []string) error {
-	if len(args) != 1 {
+	pos, flags, err := splitFlags(args, "--app")
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
 		return badUsage("")
 	}
-	name := args[0]
+	name := pos[0]
+	if only := flags["--app"]; only != "" {
+		if err := app.ValidName(only); err != nil {
+			return badUsage("--app: %v", err)
+		}
+		if _, err := t.p.App(ctx, only); err != nil {
+			return err
+		}
+	}
 	if err := app.ValidName(name); err != nil {
 		return badUsage("key name: %v", err)
 	}
@@ -36,6 +48,7 @@ func (t *Table) keysAdd(ctx context.Context, c Call, args []string) error {
 		Name:        name,
 		Fingerprint: gossh.FingerprintSHA256(pub),
 		PublicKey:   strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pub))),
+		App:         flags["--app"],
 	}
 	if _, err := t.p.AddKey(ctx, k); err != nil {
 		return &subjectError{kind: "key", name: name, err: err,
@@ -84,11 +97,12 @@ func (t *Table) keysList(ctx context.Context, c Call, args []string) error {
 			Name        string    `json:"name"`
 			Fingerprint string    `json:"fingerprint"`
 			PublicKey   string    `json:"public_key"`
+			App         string    `json:"app"` // "" for an admin key
 			CreatedAt   time.Time `json:"created_at"`
 		}
 		rows := make([]row, 0, len(keys))
 		for _, k := range keys {
-			rows = append(rows, row{k.Name, k.Fingerprint, k.PublicKey, k.CreatedAt})
+			rows = append(rows, row{k.Name, k.Fingerprint, k.PublicKey, k.App, k.CreatedAt})
 		}
 		return writeJSON(c.Stdout, rows)
 	}
@@ -97,9 +111,13 @@ func (t *Table) keysList(ctx context.Context, c Call, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tFINGERPRINT\tADDED")
+	fmt.Fprintln(tw, "NAME\tFINGERPRINT\tACCESS\tADDED")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.Fingerprint, k.CreatedAt.Format(time.DateOnly))
+		access := "admin"
+		if k.App != "" {
+			access = "app " + k.App
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Fingerprint, access, k.CreatedAt.Format(time.DateOnly))
 	}
 	return tw.Flush()
 }

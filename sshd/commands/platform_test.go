@@ -170,3 +170,32 @@ func (p *platform) SleepNow(_ context.Context, name string, deep bool) error {
 	p.record("SleepNow %s deep=%v", name, deep)
 	return nil
 }
+
+func (p *platform) Destroy(_ context.Context, name string, out io.Writer) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("Destroy %s", name)
+	return nil
+}
+
+func (p *platform) SetLimits(_ context.Context, name string, l app.Limits) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("SetLimits %s %+v", name, l)
+	return nil
+}
+
+// Record keeps audit events apart from calls, so tests can see both.
+func (p *platform) Record(_ context.Context, e app.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, e)
+}
+
+func (p *platform) Events(_ context.Context, name string, limit int) ([]app.Event, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.events, nil
+}

@@ -29,10 +29,11 @@ func (t *Table) receive(ctx context.Context, c Call, args []string) error {
 	if pusher == "" {
 		return badUsage("pusher is empty")
 	}
-	_, err := t.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rev, User: pusher, Out: c.Stdout})
+	rel, err := t.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rev, User: pusher, Out: c.Stdout})
 	if err != nil {
 		return about("app", name, fmt.Errorf("deploy %s: %w", name, err))
 	}
+	t.p.Record(ctx, app.Event{Who: pusher, App: name, Action: "git push", Detail: fmt.Sprintf("v%d %s", rel.Version, rev)})
 	if t.info.URL != nil {
 		fmt.Fprintf(c.Stdout, "-----> %s\n", t.info.URL(name))
 	}
