@@ -1,0 +1,117 @@
+package main
+
+// End-to-end tests of the admin surface: app-limited keys, the audit log,
+// destroying an app.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ssh runs an admin command over SSH with a key.
+func (d *daemon) ssh(key string, args ...string) (string, int) {
+	d.t.Helper()
+	cmd := exec.Command("ssh", append([]string{"-i", key, "-p", fmt.Sprint(d.sshPort), "-o", "IdentitiesOnly=yes",
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+		"pier@127.0.0.1"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+func TestAdmin(t *testing.T) {
+	d := startDaemon(t)
+	repo := gitRepo(t, sleepyApp())
+	for _, name := range []string{"hello", "world"} {
+		if out, ok := d.push(repo, name, d.key); !ok {
+			t.Fatalf("push %s:\n%s", name, out)
+		}
+	}
+	ci := filepath.Join(t.TempDir(), "ci")
+	sh(t, "", nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ci)
+	pub, _ := os.ReadFile(ci + ".pub")
+	if out, code := d.pier(strings.NewReader(string(pub)), "ssh-keys:add", "ci", "--app", "hello"); code != 0 {
+		t.Fatalf("ssh-keys:add --app: %d %s", code, out)
+	}
+
+	t.Run("a deploy key pushes its app and nothing else", func(t *testing.T) {
+		commit(t, repo, map[string]string{"README": "ci was here\n"})
+		if out, ok := d.push(repo, "hello", ci); !ok {
+			t.Fatalf("ci pushing hello:\n%s", out)
+		}
+		if out, ok := d.push(repo, "world", ci); ok || !strings.Contains(out, "may only push to and read hello") {
+			t.Fatalf("ci pushing world: ok=%v\n%s", ok, out)
+		}
+		if out, code := d.ssh(ci, "releases", "hello"); code != 0 || !strings.Contains(out, "v2") {
+			t.Errorf("ci reading hello's releases: %d %s", code, out)
+		}
+		for _, args := range [][]string{{"config:set", "hello", "A=1"}, {"ps:scale", "hello", "web=2"},
+			{"releases", "world"}, {"apps:destroy", "hello", "--force"}, {"ssh-keys:list"}} {
+			if out, code := d.ssh(ci, args...); code != 1 || !strings.Contains(out, "this key may only") {
+				t.Errorf("ci running %v: exit %d %s", args, code, out)
+			}
+		}
+		if got := d.body("hello", "/"); got != "awake" {
+			t.Errorf("hello after ci's push: %q", got)
+		}
+	})
+
+	t.Run("the audit log says who changed what", func(t *testing.T) {
+		d.mustPier("config:set", "hello", "TOKEN=s3cret")
+		out := d.mustPier("events", "hello")
+		for _, want := range []string{"ci", "git push", "root", "config:set", "TOKEN="} {
+			if !strings.Contains(out, want) {
+				t.Errorf("events lack %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "s3cret") {
+			t.Errorf("events show a config value:\n%s", out)
+		}
+	})
+
+	t.Run("apps:destroy asks for the name and removes everything", func(t *testing.T) {
+		if out, code := d.pier(strings.NewReader("nope\n"), "apps:destroy", "world"); code != 1 || !strings.Contains(out, "nothing was removed") {
+			t.Fatalf("destroy with the wrong name: %d %s", code, out)
+		}
+		if got := d.body("world", "/"); got != "awake" {
+			t.Fatalf("world after a refused destroy: %q", got)
+		}
+		if out, code := d.pier(strings.NewReader("world\n"), "apps:destroy", "world"); code != 0 {
+			t.Fatalf("destroy: %d %s", code, out)
+		}
+		if code, _, _ := d.get("world", "/"); code != 404 {
+			t.Errorf("a destroyed app answers %d, want 404", code)
+		}
+		list, _ := d.rt.Instances(context.Background())
+		for _, in := range list {
+			if in.App == "world" {
+				t.Errorf("instance %s of the destroyed app is left", in.ID)
+			}
+		}
+		if out := d.mustPier("apps:list"); strings.Contains(out, "world") {
+			t.Errorf("apps:list still lists world:\n%s", out)
+		}
+	})
+
+	t.Run("resource:limit restarts the app with the limits", func(t *testing.T) {
+		out := d.mustPier("resource:limit", "hello", "--memory", "128M", "--cpu", "0.5")
+		if !strings.Contains(out, "memory 128 MiB, cpu 0.5") {
+			t.Errorf("resource:limit said:\n%s", out)
+		}
+		if report := d.mustPier("apps:report", "hello"); !strings.Contains(report, "memory 128 MiB") {
+			t.Errorf("apps:report:\n%s", report)
+		}
+		if got := d.body("hello", "/"); got != "awake" {
+			t.Errorf("hello after the limits: %q", got)
+		}
+	})
+}
