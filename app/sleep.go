@@ -90,13 +90,17 @@ func (s *Service) SleepNow(ctx context.Context, name string, deep bool) error {
 // SetSleepPolicy sets an app's own sleep policy (nil: back to app.json's or
 // the defaults).
 func (s *Service) SetSleepPolicy(ctx context.Context, name string, p *SleepPolicy) error {
-	_, unlock, err := s.locked(ctx, name)
+	a, unlock, err := s.locked(ctx, name)
 	if err != nil {
 		return err
 	}
-	defer unlock()
 	s.markAwake(name) // the new policy counts idleness from now
-	return s.apply(ctx, SetSleepPolicy{App: name, Policy: p})
+	err = s.apply(ctx, SetSleepPolicy{App: name, Policy: p})
+	unlock()
+	if err == nil && p != nil && p.Never && a.Asleep != Awake {
+		return s.Wake(ctx, name) // "never sleep" wakes a sleeping app
+	}
+	return err
 }
 
 // SleepPolicyOf is the policy in force for an app.
