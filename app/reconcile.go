@@ -21,6 +21,15 @@ func (s *Service) Reconcile(ctx context.Context) error { return s.reconcile(ctx,
 // keeps crashing. It leaves running instances of older releases alone: a
 // deploy retires them after draining.
 func (s *Service) Heal(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		if err := s.reconcile(ctx, modeHeal); err != nil && ctx.Err() == nil {
+			s.log.Warn("heal", "err", err)
+		}
+	})
+}
+
+// every calls f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -28,9 +37,7 @@ func (s *Service) Heal(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.reconcile(ctx, modeHeal); err != nil && ctx.Err() == nil {
-				s.log.Warn("heal", "err", err)
-			}
+			f()
 		}
 	}
 }

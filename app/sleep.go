@@ -159,16 +159,7 @@ func (s *Service) sleep(ctx context.Context, a App, to SleepState) error {
 // and, while available memory is below the threshold, stopping frozen apps,
 // least recently used first.
 func (s *Service) Idle(ctx context.Context, tick time.Duration) {
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.idleTick(ctx)
-		}
-	}
+	every(ctx, tick, func() { s.idleTick(ctx) })
 }
 
 func (s *Service) idleTick(ctx context.Context) {
