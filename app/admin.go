@@ -63,6 +63,7 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 	if err := s.apply(ctx, DestroyApp{Name: name}); err != nil {
 		return err
 	}
+	s.stopCron(name)
 	images := map[string]bool{}
 	for _, r := range rs {
 		if !images[r.Image] {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -41,8 +42,9 @@ func cronKey(app, entry string) string { return app + "/" + entry }
 
 // Causes a run's context ends with, which decide its recorded status.
 var (
-	errCronTimeout  = errors.New("timed out")
-	errCronReplaced = errors.New("replaced by a newer run")
+	errCronTimeout   = errors.New("timed out")
+	errCronReplaced  = errors.New("replaced by a newer run")
+	errCronDestroyed = errors.New("the app was destroyed")
 )
 
 // RunCron runs the cron scheduler until ctx ends: it marks runs left
@@ -160,6 +162,22 @@ func (s *Service) setCron(app string, entries []CronEntry) {
 			continue
 		}
 		go s.tick(ctx, app, e, sched)
+	}
+}
+
+// stopCron ends a destroyed app's schedule and kills its runs in flight.
+// The caller holds the app's lock.
+func (s *Service) stopCron(app string) {
+	s.setCron(app, nil)
+	c := s.cron
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, runs := range c.active {
+		if strings.HasPrefix(key, app+"/") {
+			for r := range runs {
+				r.cancel(errCronDestroyed)
+			}
+		}
 	}
 }
 
