@@ -20,6 +20,9 @@ type Store interface {
 	// CronSuspended lists the IDs of an app's suspended cron entries ("*"
 	// for all; see SetCronSuspended); nil if none.
 	CronSuspended(ctx context.Context, app string) ([]string, error)
+	// Setting returns an installation-wide setting (SetSetting);
+	// ErrNotFound if it was never set.
+	Setting(ctx context.Context, key string) (string, error)
 }
 
 // BuildRequest asks for an app's source to be built into an image.

@@ -8,6 +8,9 @@ import (
 // MaxNameLen is the longest app (and key) name pier accepts: one DNS label.
 const MaxNameLen = 63
 
+// ReservedName cannot name an app: the dashboard answers at pier.<domain>.
+const ReservedName = "pier"
+
 // ValidName reports whether name can name an app. It is the one check between
 // user input and every path, hostname and container ID built from an app
 // name: lowercase ASCII letters, digits and dashes, starting with a letter or

@@ -104,6 +104,8 @@ type Service struct {
 	cron     *scheduler
 	cronp    cronParser
 	cronRuns CronRuns
+
+	tokens loginTokens // one-time dashboard login tokens
 }
 
 // New returns a Service over deps.
@@ -135,6 +137,9 @@ func (s *Service) lock(app string) func() {
 func (s *Service) CreateApp(ctx context.Context, name string) (App, error) {
 	if err := ValidName(name); err != nil {
 		return App{}, err
+	}
+	if name == ReservedName {
+		return App{}, fmt.Errorf("the app name %q is reserved: the dashboard answers at %s.<domain>", name, name)
 	}
 	a := App{Name: name, CreatedAt: time.Now().UTC()}
 	if err := s.apply(ctx, CreateApp{App: a}); err != nil {

@@ -118,6 +118,8 @@ func (s *Store) Apply(ctx context.Context, c app.Change) error {
 		return s.deleteReleases(ctx, c.App, c.Versions)
 	case app.SetCronSuspended:
 		return s.setCronSuspended(ctx, c.App, c.IDs)
+	case app.SetSetting:
+		return s.setSetting(ctx, c.Key, c.Value)
 	default:
 		return fmt.Errorf("apply: unknown change %T", c)
 	}
