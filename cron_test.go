@@ -232,4 +232,20 @@ func TestCron(t *testing.T) {
 		})
 		d.mustPier("cron:suspend", name)
 	})
+
+	t.Run("a destroyed app's jobs stop", func(t *testing.T) {
+		d.mustPier("cron:resume", name, "tick")
+		d.waitRuns(name, "tick", 15*time.Second, "ticks", func(rows []cronRunRow) bool {
+			return len(rows) > 0 && rows[0].Started.After(time.Now().Add(-2*time.Second))
+		})
+		if out, code := d.pier(strings.NewReader(name+"\n"), "apps:destroy", name); code != 0 {
+			t.Fatalf("apps:destroy: exit %d\n%s", code, out)
+		}
+		time.Sleep(500 * time.Millisecond) // a run in flight is killed and removed
+		before := d.env.Containers(t)
+		time.Sleep(2500 * time.Millisecond)
+		if after := d.env.Containers(t); after > before || after > 0 {
+			t.Errorf("containers after destroying the app: %d, then %d; want none", before, after)
+		}
+	})
 }
