@@ -82,6 +82,12 @@ type Info struct {
 	Version string
 	// URL returns an app's public URL; nil leaves URLs out.
 	URL func(app string) string
+	// Dashboard sets the admin password and issues login links; nil
+	// means this pier has no dashboard.
+	Dashboard Dashboard
+	// DashboardURLs are where the dashboard answers, without a trailing
+	// slash: http://pier.<domain>, the admin listener.
+	DashboardURLs []string
 }
 
 // Exit codes of Run.
@@ -193,6 +199,10 @@ func New(p Platform, info Info) *Table {
 			example: "storage:unmount hello data", run: t.storageUnmount},
 		{name: "storage:list", args: "APP [--format json]", summary: "list an app's volumes",
 			example: "storage:list hello", run: t.storageList},
+		{name: "admin:password", args: "< PASSWORD", summary: "set the dashboard's admin password (one line on stdin, at least 10 characters)",
+			example: "admin:password < password.txt", run: t.adminPassword},
+		{name: "admin:login", summary: "print a one-time dashboard login link, valid for 15 minutes",
+			example: "admin:login", run: t.adminLogin},
 		{name: "ssh-keys:add", args: "NAME [--app APP] < KEY.pub", summary: "allow an SSH public key (one authorized_keys line on stdin)",
 			example: "ssh-keys:add alice < ~/.ssh/id_ed25519.pub", run: t.keysAdd},
 		{name: "ssh-keys:list", args: "[--format json]", summary: "list allowed SSH keys",
