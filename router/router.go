@@ -62,6 +62,8 @@ type Router struct {
 
 	wakeState
 	metrics metrics
+
+	dashboard http.Handler // for pier.<domain>; nil: that host is unknown
 }
 
 // New returns a Router with an empty route table: every host answers 404
@@ -111,6 +113,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rec := &recorder{ResponseWriter: w}
 	defer r.logRequest(req, rec, time.Now())
 
+	if r.dashboard != nil && r.isDashboard(req.Host) {
+		r.dashboard.ServeHTTP(rec, req)
+		return
+	}
 	rt := r.lookup(req.Host)
 	if rt == nil {
 		r.serveError(rec, req, "", errUnknownHost)
