@@ -64,6 +64,7 @@ type Router struct {
 	metrics metrics
 
 	dashboard http.Handler // for pier.<domain>; nil: that host is unknown
+	tls       *certs       // nil until EnableTLS
 }
 
 // New returns a Router with an empty route table: every host answers 404
@@ -120,6 +121,9 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rt := r.lookup(req.Host)
 	if rt == nil {
 		r.serveError(rec, req, "", errUnknownHost)
+		return
+	}
+	if r.tls != nil && r.tls.redirect(rec, req) {
 		return
 	}
 	// Per-app access rules belong here, before the request counts as

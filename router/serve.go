@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,20 +25,45 @@ const (
 // long polls and streams take as long as they take. Serve may run on several
 // listeners at once.
 func (r *Router) Serve(ctx context.Context, ln net.Listener) error {
+	var h http.Handler = r
+	if r.tls != nil {
+		// ACME HTTP-01 challenges are answered before routing.
+		h = r.tls.acme.HTTPChallengeHandler(r)
+	}
+	return r.serve(ctx, ln, h, nil)
+}
+
+// ServeTLS answers HTTPS (HTTP/2 and HTTP/1.1) on ln like Serve, with
+// certificates from the manager EnableTLS set up; it fails without it.
+func (r *Router) ServeTLS(ctx context.Context, ln net.Listener) error {
+	if r.tls == nil {
+		return fmt.Errorf("serve https on %s: EnableTLS was not called", ln.Addr())
+	}
+	return r.serve(ctx, ln, r, r.tls.tlsConfig())
+}
+
+func (r *Router) serve(ctx context.Context, ln net.Listener, h http.Handler, tlsConfig *tls.Config) error {
 	// Requests live in base, not ctx, so they survive until the shutdown's
 	// grace period is over.
 	base, endRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer endRequests()
 	srv := &http.Server{
-		Handler:           r,
+		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          r.errLog,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		TLSConfig:         tlsConfig,
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve http on %s: %w", ln.Addr(), err)

@@ -55,13 +55,19 @@ func (r *Router) Set(app string, addrs []string) {
 		}
 		rt.backends = append(rt.backends, backend{addr: addr, proxy: r.newProxy(app, addr), inflight: r.counter(addr)})
 	}
+	isNew := false
 	r.update(func(t table) {
 		if old := t[app]; old != nil {
 			rt.asleep, rt.asleepSince = old.asleep, old.asleepSince
+		} else {
+			isNew = true
 		}
 		t[app] = rt
 	})
 	r.log.Debug("route set", "app", app, "backends", len(rt.backends))
+	if isNew && r.tls != nil {
+		r.tls.manage(app + r.suffix)
+	}
 }
 
 // Delete removes app from the table; its host answers 404 from then on.

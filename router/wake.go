@@ -106,6 +106,7 @@ type metrics struct {
 	wakes       *prometheus.CounterVec
 	wakeSeconds *prometheus.HistogramVec
 	asleep      *prometheus.CounterVec
+	certs       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -120,9 +121,12 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		asleep: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pier_asleep_seconds_total", Help: "Time apps spent asleep (counted when they wake).",
 		}, []string{"app"}),
+		certs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pier_certificates_total", Help: "Certificates obtained or renewed, and attempts that failed, by issuer (acme, internal).",
+		}, []string{"issuer", "result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.wakes, m.wakeSeconds, m.asleep)
+		reg.MustRegister(m.wakes, m.wakeSeconds, m.asleep, m.certs)
 	}
 	return m
 }

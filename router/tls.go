@@ -1,0 +1,318 @@
+package router
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3"
+	"go.uber.org/zap/zapcore"
+)
+
+// LetsEncrypt is the default ACME directory.
+const LetsEncrypt = certmagic.LetsEncryptProductionCA
+
+// TLSConfig configures the router's HTTPS. Zero values take the defaults.
+type TLSConfig struct {
+	// Storage keeps certificates, their keys, the ACME account and pier's
+	// internal CA. Required.
+	Storage certmagic.Storage
+	// ACMEDirectory is the ACME server's directory URL. Default Let's
+	// Encrypt (production).
+	ACMEDirectory string
+	// ACMEEmail is given to the ACME server for expiry notices; optional.
+	ACMEEmail string
+	// ACMERoots, if set, are the roots trusted for the ACME server's own
+	// HTTPS (a test CA); nil trusts the system's.
+	ACMERoots *x509.CertPool
+	// HTTPPort and HTTPSPort are the ports the router serves HTTP and HTTPS
+	// on; challenges are answered there (default 80 and 443). HTTPSPort is
+	// also the port of redirect URLs.
+	HTTPPort, HTTPSPort int
+	// RenewCheckInterval and RenewalWindowRatio tune renewal; for tests.
+	// Zero takes certmagic's defaults (10 minutes, the last third of a
+	// certificate's lifetime).
+	RenewCheckInterval time.Duration
+	RenewalWindowRatio float64
+}
+
+// certs is the router's certificate manager: one certmagic cache and two
+// configurations over it, ACME for public names and pier's own CA for
+// internal ones (see isInternal). Certificates are issued only for names the
+// route table serves.
+type certs struct {
+	cache    *certmagic.Cache
+	public   *certmagic.Config
+	internal *certmagic.Config
+	acme     *certmagic.ACMEIssuer
+	ca       *internalCA
+	port     int // HTTPS port of redirect URLs; 443 is left out
+	log      *slog.Logger
+
+	mu     sync.Mutex // serializes writes of secure
+	secure atomic.Pointer[map[string]bool]
+}
+
+// EnableTLS sets up HTTPS: certificates are obtained for every host the
+// route table serves, proactively when an app or domain appears and on
+// demand during a TLS handshake, and renewed in the background. Call it
+// once, before Serve and ServeTLS, and before the first Set. Certificate
+// maintenance (renewals) runs until ctx ends.
+func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
+	if cfg.Storage == nil {
+		return errors.New("enable tls: no storage")
+	}
+	if cfg.HTTPPort == 0 {
+		cfg.HTTPPort = 80
+	}
+	if cfg.HTTPSPort == 0 {
+		cfg.HTTPSPort = 443
+	}
+	ca, err := loadInternalCA(ctx, cfg.Storage)
+	if err != nil {
+		return fmt.Errorf("enable tls: %w", err)
+	}
+	c := &certs{ca: ca, port: cfg.HTTPSPort, log: r.log.With("component", "certs")}
+	c.secure.Store(&map[string]bool{})
+	zlog := zapToSlog(c.log, zapcore.WarnLevel)
+	c.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(cert certmagic.Certificate) (*certmagic.Config, error) {
+			if len(cert.Names) > 0 && isInternal(cert.Names[0]) {
+				return c.internal, nil
+			}
+			return c.public, nil
+		},
+		RenewCheckInterval: cfg.RenewCheckInterval,
+		Logger:             zlog,
+	})
+	base := certmagic.Config{
+		Storage:            cfg.Storage,
+		RenewalWindowRatio: cfg.RenewalWindowRatio,
+		Logger:             zlog,
+		OnDemand: &certmagic.OnDemandConfig{DecisionFunc: func(ctx context.Context, name string) error {
+			if !r.serves(name) {
+				return fmt.Errorf("%q is not served here", name)
+			}
+			return nil
+		}},
+		OnEvent: r.certEvent,
+	}
+	c.public = certmagic.New(c.cache, base)
+	c.acme = certmagic.NewACMEIssuer(c.public, certmagic.ACMEIssuer{
+		CA:             orDefault(cfg.ACMEDirectory, LetsEncrypt),
+		Email:          cfg.ACMEEmail,
+		Agreed:         true,
+		TrustedRoots:   cfg.ACMERoots,
+		AltHTTPPort:    cfg.HTTPPort,
+		AltTLSALPNPort: cfg.HTTPSPort,
+		Logger:         zlog,
+	})
+	if cfg.ACMEDirectory != "" && cfg.ACMEDirectory != LetsEncrypt {
+		c.acme.TestCA = cfg.ACMEDirectory
+	}
+	c.public.Issuers = []certmagic.Issuer{c.acme}
+	c.internal = certmagic.New(c.cache, base)
+	c.internal.Issuers = []certmagic.Issuer{ca}
+	r.tls = c
+	go func() {
+		<-ctx.Done()
+		c.cache.Stop()
+	}()
+	for _, host := range r.hosts() {
+		c.manage(host)
+	}
+	return nil
+}
+
+// configFor returns the certmagic configuration that manages name.
+func (c *certs) configFor(name string) *certmagic.Config {
+	if isInternal(name) {
+		return c.internal
+	}
+	return c.public
+}
+
+// manage starts obtaining (or loading from storage) and renewing a
+// certificate for host, in the background.
+func (c *certs) manage(host string) {
+	if err := c.configFor(host).ManageAsync(context.Background(), []string{host}); err != nil {
+		c.log.Warn("no certificate", "host", host, "err", err)
+	}
+}
+
+// getCertificate is the HTTPS listener's tls.Config.GetCertificate: an ACME
+// TLS-ALPN-01 challenge answer, or the name's certificate (loaded, or
+// obtained on demand if the route table serves the name).
+func (c *certs) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return c.configFor(hello.ServerName).GetCertificate(hello)
+}
+
+// tlsConfig is the HTTPS listener's configuration: HTTP/2, HTTP/1.1, and
+// acme-tls/1 so that TLS-ALPN-01 challenges can be answered.
+func (c *certs) tlsConfig() *tls.Config {
+	return &tls.Config{
+		GetCertificate: c.getCertificate,
+		NextProtos:     []string{"h2", "http/1.1", acmez.ACMETLS1Protocol},
+		MinVersion:     tls.VersionTLS12,
+	}
+}
+
+// certEvent counts certificates obtained and failed, and records which
+// public names have a certificate, so that their plain HTTP requests are
+// redirected to HTTPS.
+func (r *Router) certEvent(ctx context.Context, event string, data map[string]any) error {
+	switch event {
+	case "cert_obtained", "cert_failed":
+		name, _ := data["identifier"].(string)
+		issuer := "acme"
+		if isInternal(name) {
+			issuer = "internal"
+		}
+		result := "obtained"
+		if event == "cert_failed" {
+			result = "failed"
+			r.log.Warn("certificate not obtained", "name", name, "err", data["error"])
+		} else {
+			renewal, _ := data["renewal"].(bool)
+			r.log.Info("certificate obtained", "name", name, "issuer", issuer, "renewal", renewal)
+			r.tls.markSecure(name)
+		}
+		r.metrics.certs.WithLabelValues(issuer, result).Inc()
+	case "cached_managed_cert":
+		names, _ := data["sans"].([]string)
+		for _, n := range names {
+			r.tls.markSecure(n)
+		}
+	}
+	return nil
+}
+
+// markSecure records that a public name has a certificate. Internal names
+// are left out: their certificates are trusted only where pier's CA was
+// installed, so their plain HTTP keeps answering.
+func (c *certs) markSecure(name string) {
+	name = strings.ToLower(name)
+	if isInternal(name) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.secure.Load()
+	if old[name] {
+		return
+	}
+	next := maps.Clone(old)
+	next[name] = true
+	c.secure.Store(&next)
+}
+
+// redirect answers a plain HTTP request for a host with a certificate with
+// a permanent redirect to HTTPS, and reports whether it did. ACME HTTP-01
+// challenges are never redirected.
+func (c *certs) redirect(w http.ResponseWriter, req *http.Request) bool {
+	if req.TLS != nil || strings.HasPrefix(req.URL.Path, "/.well-known/acme-challenge/") {
+		return false
+	}
+	host := hostOnly(req.Host)
+	if !(*c.secure.Load())[host] {
+		return false
+	}
+	u := "https://" + host
+	if c.port != 443 {
+		u += ":" + strconv.Itoa(c.port)
+	}
+	http.Redirect(w, req, u+req.URL.RequestURI(), http.StatusPermanentRedirect)
+	return true
+}
+
+// CARoot returns the root certificate of pier's internal CA in PEM, for
+// users to trust; nil if HTTPS is not enabled.
+func (r *Router) CARoot() []byte {
+	if r.tls == nil {
+		return nil
+	}
+	return r.tls.ca.rootPEM
+}
+
+// CertInfo is what the router knows of one host's certificate.
+type CertInfo struct {
+	Host     string    `json:"host"`
+	Status   string    `json:"status"` // "valid", "expired", "none", "https disabled"
+	Issuer   string    `json:"issuer,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+}
+
+// Certificate reports host's certificate as certmagic's cache holds it,
+// falling back to what storage has.
+func (r *Router) Certificate(ctx context.Context, host string) CertInfo {
+	info := CertInfo{Host: host, Status: "none"}
+	if r.tls == nil {
+		info.Status = "https disabled"
+		return info
+	}
+	var leaf *x509.Certificate
+	for _, c := range r.tls.cache.AllMatchingCertificates(host) {
+		if c.Leaf != nil && (leaf == nil || c.Leaf.NotAfter.After(leaf.NotAfter)) {
+			leaf = c.Leaf
+		}
+	}
+	if leaf == nil {
+		if c, err := r.tls.configFor(host).CacheManagedCertificate(ctx, host); err == nil {
+			leaf = c.Leaf
+		}
+	}
+	if leaf == nil {
+		return info
+	}
+	info.NotAfter = leaf.NotAfter.UTC()
+	info.Issuer = leaf.Issuer.CommonName
+	info.Status = "valid"
+	if time.Now().After(leaf.NotAfter) {
+		info.Status = "expired"
+	}
+	return info
+}
+
+// serves reports whether name is a host the router answers for: an app in
+// the route table, or pier's own pier.<domain>.
+func (r *Router) serves(name string) bool {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	return name == "pier"+r.suffix || r.lookup(name) != nil
+}
+
+// hosts lists the hosts of every app in the route table.
+func (r *Router) hosts() []string {
+	t := *r.routes.Load()
+	out := make([]string, 0, len(t))
+	for app := range t {
+		out = append(out, app+r.suffix)
+	}
+	return out
+}
+
+// hostOnly strips a port and a trailing dot from a Host header, lowercased.
+func hostOnly(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.TrimSuffix(strings.ToLower(host), ".")
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
