@@ -37,6 +37,7 @@ import (
 	"pier/sshd"
 	"pier/sshd/commands"
 	"pier/store"
+	"pier/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -87,7 +88,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Subnet, "subnet", "10.77.0.0/16", "CNI subnet for app containers")
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
 	fs.BoolVar(&c.CronSeconds, "cron-seconds", false, "for tests: cron schedules may start with a seconds field")
-	fs.StringVar(&c.Admin, "admin", "127.0.0.1:9180", "admin listener: /metrics (empty to disable)")
+	fs.StringVar(&c.Admin, "admin", "127.0.0.1:9180", "admin listener: /metrics and the dashboard (empty to disable)")
 	fs.DurationVar(&c.SleepAfter, "sleep-after", 15*time.Minute, "freeze apps idle this long (app.json pier.sleep and sleep:set override)")
 	fs.DurationVar(&c.SleepStopAfter, "sleep-stop-after", 2*time.Hour, "stop apps idle this long")
 	fs.DurationVar(&c.SleepTick, "sleep-tick", 5*time.Second, "how often idle apps are looked for")
@@ -225,7 +226,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		CronRuns: st,
 	})
 	rtr.OnWake(svc.Wake)
-	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL})
+	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Version: version})
+	rtr.SetDashboard(dash)
+	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL,
+		Dashboard: svc, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
 		SocketPath: cfg.Socket, GitDir: filepath.Join(cfg.DataDir, "git"), Binary: self,
@@ -249,7 +253,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("admin listener: %w", err)
 		}
-		admin := &http.Server{Handler: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+		mux.Handle("/", dash)
+		admin := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
 			<-ctx.Done()
 			return admin.Close()
@@ -341,6 +348,20 @@ func baseBuild(ctx context.Context, rt *runtime.Containerd, cfg Config, rebuild 
 	}
 	fmt.Fprintf(out, "-----> Imported base image %s\n", cfg.Base)
 	return nil
+}
+
+// dashboardURLs are where the dashboard answers: pier.<domain> through the
+// router, and the admin listener (its loopback address if it listens on
+// every interface).
+func dashboardURLs(rtr *router.Router, admin string) []string {
+	urls := []string{rtr.DashboardURL()}
+	if host, port, err := net.SplitHostPort(admin); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		urls = append(urls, "http://"+net.JoinHostPort(host, port))
+	}
+	return urls
 }
 
 func envOr(key, def string) string {

@@ -1,0 +1,138 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"pier/app"
+)
+
+// Every action changes through Platform, is written to the audit log with
+// the command's name (as if typed over SSH), and redirects back to the
+// app's page with a message.
+
+// act runs f for the app of the request, records it as action with detail
+// on success, and leaves done (or the error) as the next page's message.
+func (d *Dashboard) act(c echo.Context, action, detail, done string, f func(ctx context.Context, name string) error) error {
+	name := c.Param("app")
+	if err := app.ValidName(name); err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, err.Error())
+	}
+	ctx := c.Request().Context()
+	s := sessionOf(c)
+	if err := f(ctx, name); err != nil {
+		s.setFlash(fmt.Sprintf("%s %s failed: %v", action, name, err), true)
+		d.log.Info("dashboard action failed", "app", name, "action", action, "err", err)
+	} else {
+		d.p.Record(ctx, app.Event{Who: who, App: name, Action: action, Detail: strings.TrimSpace(name + " " + detail)})
+		s.setFlash(done, false)
+	}
+	return c.Redirect(http.StatusSeeOther, "/apps/"+name)
+}
+
+func (d *Dashboard) restart(c echo.Context) error {
+	return d.act(c, "ps:restart", "", "Restarted.", func(ctx context.Context, name string) error {
+		return d.p.Restart(ctx, name, nil)
+	})
+}
+
+// scale reads one field per process type: scale.web=2.
+func (d *Dashboard) scale(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	counts := map[string]int{}
+	var detail []string
+	for k, v := range form {
+		proc, ok := strings.CutPrefix(k, "scale.")
+		if !ok || len(v) != 1 {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
+		if err != nil {
+			return d.act(c, "ps:scale", "", "", func(context.Context, string) error {
+				return fmt.Errorf("%s=%q: want a number of instances", proc, v[0])
+			})
+		}
+		counts[proc] = n
+		detail = append(detail, fmt.Sprintf("%s=%d", proc, n))
+	}
+	slices.Sort(detail)
+	return d.act(c, "ps:scale", strings.Join(detail, " "), "Scaled to "+strings.Join(detail, " ")+".",
+		func(ctx context.Context, name string) error {
+			if len(counts) == 0 {
+				return fmt.Errorf("no process type given")
+			}
+			return d.p.Scale(ctx, name, counts)
+		})
+}
+
+func (d *Dashboard) rollback(c echo.Context) error {
+	v := strings.TrimPrefix(c.FormValue("version"), "v")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return echo.NewHTTPError(http.StatusBadRequest, "version: want a release number such as v3")
+	}
+	return d.act(c, "releases:rollback", "v"+v, fmt.Sprintf("Rolled back to v%d.", n), func(ctx context.Context, name string) error {
+		_, err := d.p.Rollback(ctx, name, n, who, nil)
+		return err
+	})
+}
+
+func (d *Dashboard) configSet(c echo.Context) error {
+	key := strings.TrimSpace(c.FormValue("key"))
+	val := c.FormValue("value")
+	return d.act(c, "config:set", key+"=…", "Set "+key+": a new release is out.", func(ctx context.Context, name string) error {
+		if key == "" {
+			return fmt.Errorf("no config var name given")
+		}
+		return d.p.ChangeConfig(ctx, app.ConfigChange{App: name, Set: map[string]string{key: val}, User: who})
+	})
+}
+
+func (d *Dashboard) configUnset(c echo.Context) error {
+	key := c.FormValue("key")
+	return d.act(c, "config:unset", key, "Unset "+key+": a new release is out.", func(ctx context.Context, name string) error {
+		return d.p.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: []string{key}, User: who})
+	})
+}
+
+// cronRun starts a cron entry now. It runs on after the response (its
+// output and exit code are recorded as for cron:run): the request's
+// cancellation does not reach it; its own timeout does.
+func (d *Dashboard) cronRun(c echo.Context) error {
+	id := c.FormValue("id")
+	return d.act(c, "cron:run", id, "Started "+id+": its run shows below once it ends.", func(ctx context.Context, name string) error {
+		jobs, err := d.p.CronJobs(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(jobs, func(j app.CronJob) bool { return j.Entry.ID == id }) {
+			return fmt.Errorf("%s has no cron entry %q", name, id)
+		}
+		go func() {
+			if _, err := d.p.RunCronJob(context.WithoutCancel(ctx), name, id, nil); err != nil {
+				d.log.Warn("cron run from the dashboard", "app", name, "job", id, "err", err)
+			}
+		}()
+		return nil
+	})
+}
+
+func (d *Dashboard) sleepNow(c echo.Context) error {
+	deep := c.FormValue("stop") != ""
+	detail, done := "", "Frozen: the next request wakes it."
+	if deep {
+		detail, done = "--stop", "Stopped: the next request starts it."
+	}
+	return d.act(c, "sleep:now", detail, done, func(ctx context.Context, name string) error {
+		return d.p.SleepNow(ctx, name, deep)
+	})
+}

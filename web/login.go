@@ -1,0 +1,180 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"pier/app"
+)
+
+// Failed logins (a wrong password or login link) are limited per client
+// address: after maxFailures within failureWindow, logins from there get a
+// 429 with Retry-After until the oldest failure is older than the window.
+// The address is the connection's: the dashboard is reached directly or
+// through pier's own router, never through a proxy whose forwarded-for
+// headers could be trusted.
+const (
+	maxFailures   = 5
+	failureWindow = time.Minute
+)
+
+type limiter struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	fails  map[string][]time.Time
+}
+
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{max: max, window: window, fails: map[string][]time.Time{}}
+}
+
+// wait returns how long ip must wait before it may try again; 0 if it may
+// now.
+func (l *limiter) wait(ip string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recent := l.recent(ip, time.Now())
+	if len(recent) < l.max {
+		return 0
+	}
+	return time.Until(recent[len(recent)-l.max].Add(l.window))
+}
+
+// fail records a failed attempt from ip.
+func (l *limiter) fail(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if len(l.fails) > 10000 {
+		for k := range l.fails {
+			l.recent(k, now)
+		}
+	}
+	l.fails[ip] = append(l.recent(ip, now), now)
+}
+
+// recent keeps only ip's failures within the window. The caller holds mu.
+func (l *limiter) recent(ip string, now time.Time) []time.Time {
+	f := l.fails[ip]
+	i := 0
+	for i < len(f) && now.Sub(f[i]) >= l.window {
+		i++
+	}
+	f = f[i:]
+	if len(f) == 0 {
+		delete(l.fails, ip)
+		return nil
+	}
+	l.fails[ip] = f
+	return f
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// anonSession returns the visitor's session, starting one if needed, so
+// the login forms carry a CSRF token.
+func (d *Dashboard) anonSession(c echo.Context) *session {
+	if s := sessionOf(c); s != nil {
+		return s
+	}
+	s, id := d.sessions.create(false)
+	setCookie(c, id, anonTTL)
+	c.Set(sessionKey, s)
+	return s
+}
+
+func (d *Dashboard) loginPage(c echo.Context) error {
+	if s := sessionOf(c); s != nil && s.admin {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	d.anonSession(c)
+	return d.render(c, http.StatusOK, "login", map[string]any{"Title": "Log in"})
+}
+
+// linkPage shows a button that logs in with the token of a login link. A
+// GET does not use the token up, so that a link preview cannot spend it.
+func (d *Dashboard) linkPage(c echo.Context) error {
+	d.anonSession(c)
+	return d.render(c, http.StatusOK, "login", map[string]any{"Title": "Log in", "Token": c.Param("token")})
+}
+
+// login checks the admin password.
+func (d *Dashboard) login(c echo.Context) error {
+	ip := clientIP(c.Request())
+	if err := d.limited(c, ip); err != nil {
+		return err
+	}
+	err := d.p.CheckAdminPassword(c.Request().Context(), c.FormValue("password"))
+	switch {
+	case errors.Is(err, app.ErrWrongPassword):
+		d.limiter.fail(ip)
+		d.log.Warn("dashboard login refused: wrong password", "client", ip)
+		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in",
+			"Error": "Wrong password."})
+	case errors.Is(err, app.ErrNoPassword):
+		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in", "Error": err.Error()})
+	case err != nil:
+		return err
+	}
+	return d.startAdmin(c, "password", ip)
+}
+
+// loginLink logs in with a one-time token from admin:login.
+func (d *Dashboard) loginLink(c echo.Context) error {
+	ip := clientIP(c.Request())
+	if err := d.limited(c, ip); err != nil {
+		return err
+	}
+	if !d.p.RedeemLoginToken(c.FormValue("token")) {
+		d.limiter.fail(ip)
+		d.log.Warn("dashboard login refused: unknown or used login link", "client", ip)
+		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in",
+			"Error": "This login link is unknown, used or expired: run pier admin:login for a new one."})
+	}
+	return d.startAdmin(c, "login link", ip)
+}
+
+// limited answers 429 if ip failed too often lately.
+func (d *Dashboard) limited(c echo.Context, ip string) error {
+	wait := d.limiter.wait(ip)
+	if wait <= 0 {
+		return nil
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Response().Header().Set("Retry-After", itoa(secs))
+	return d.render(c, http.StatusTooManyRequests, "login", map[string]any{"Title": "Log in",
+		"Error": fmt.Sprintf("Too many failed logins from your address: try again in %d seconds.", secs)})
+}
+
+// startAdmin replaces the visitor's session with a new admin session.
+func (d *Dashboard) startAdmin(c echo.Context, how, ip string) error {
+	if s := sessionOf(c); s != nil {
+		d.sessions.delete(s)
+	}
+	_, id := d.sessions.create(true)
+	setCookie(c, id, d.cfg.SessionTTL)
+	d.p.Record(c.Request().Context(), app.Event{Who: who, Action: "login", Detail: how + " from " + ip})
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+func (d *Dashboard) logout(c echo.Context) error {
+	if s := sessionOf(c); s != nil {
+		d.sessions.delete(s)
+	}
+	setCookie(c, "", 0)
+	return c.Redirect(http.StatusSeeOther, "/login")
+}

@@ -1,0 +1,190 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"pier/app"
+)
+
+// parsePages parses each page template with the layout.
+func parsePages() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"when":     when,
+		"mask":     mask,
+		"state":    state,
+		"duration": duration,
+		"bytes":    humanBytes,
+	}
+	layout := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"apps", "app", "keys", "events", "login", "error"} {
+		t := template.Must(layout.Clone())
+		pages[name] = template.Must(t.ParseFS(templateFiles, "templates/"+name+".html"))
+	}
+	return pages
+}
+
+// appRow is one app on the apps page.
+type appRow struct {
+	Name, URL, State string
+	Release          int
+	Deployed         time.Time
+	Running, Desired int
+	Memory           string
+}
+
+func (d *Dashboard) appsPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	apps, err := d.p.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	rows := make([]appRow, 0, len(apps))
+	for _, a := range apps {
+		r, err := d.p.Report(ctx, a.Name)
+		if err != nil {
+			return err
+		}
+		row := appRow{Name: a.Name, URL: d.url(a.Name), State: state(a), Release: a.Release,
+			Deployed: r.Release.CreatedAt, Memory: d.memory(c, a.Name)}
+		for _, p := range r.Processes {
+			row.Desired += p.Desired
+			for _, in := range p.Instances {
+				if in.Running {
+					row.Running++
+				}
+			}
+		}
+		rows = append(rows, row)
+	}
+	return d.render(c, http.StatusOK, "apps", map[string]any{"Title": "Apps", "Apps": rows})
+}
+
+func (d *Dashboard) appPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	name := c.Param("app")
+	if err := app.ValidName(name); err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, err.Error())
+	}
+	r, err := d.p.Report(ctx, name)
+	if err != nil {
+		return err
+	}
+	rels, err := d.p.Releases(ctx, name)
+	if err != nil {
+		return err
+	}
+	jobs, err := d.p.CronJobs(ctx, name)
+	if err != nil {
+		return err
+	}
+	pol, err := d.p.SleepPolicyOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	config := r.App.Config
+	return d.render(c, http.StatusOK, "app", map[string]any{
+		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": state(r.App),
+		"Memory": d.memory(c, name), "Releases": rels, "ConfigKeys": slices.Sorted(maps.Keys(config)),
+		"Config": config, "Cron": jobs, "Sleep": pol,
+	})
+}
+
+func (d *Dashboard) keysPage(c echo.Context) error {
+	keys, err := d.p.Keys(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return d.render(c, http.StatusOK, "keys", map[string]any{"Title": "SSH keys", "Keys": keys})
+}
+
+func (d *Dashboard) eventsPage(c echo.Context) error {
+	name := c.QueryParam("app")
+	if name != "" {
+		if err := app.ValidName(name); err != nil {
+			return echo.NewHTTPError(http.StatusNotFound, err.Error())
+		}
+	}
+	evs, err := d.p.Events(c.Request().Context(), name, 200)
+	if err != nil {
+		return err
+	}
+	return d.render(c, http.StatusOK, "events", map[string]any{"Title": "Events", "Events": evs, "App": name})
+}
+
+func (d *Dashboard) url(name string) string {
+	if d.cfg.URL == nil {
+		return ""
+	}
+	return d.cfg.URL(name)
+}
+
+func (d *Dashboard) memory(c echo.Context, name string) string {
+	if d.cfg.Memory == nil {
+		return "-"
+	}
+	n, ok := d.cfg.Memory(c.Request().Context(), name)
+	if !ok {
+		return "-"
+	}
+	return humanBytes(n)
+}
+
+// state is an app's state in a word, as apps:list says it.
+func state(a app.App) string {
+	switch {
+	case a.Release == 0:
+		return "not deployed"
+	case a.Stopped:
+		return "stopped"
+	case a.Asleep == app.Frozen:
+		return "frozen"
+	case a.Asleep == app.Stopped:
+		return "asleep"
+	}
+	return "running"
+}
+
+// mask hides a config value as config:show does.
+func mask(v string) string {
+	if len(v) < 12 {
+		return "********"
+	}
+	return v[:3] + "********"
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func duration(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return d.String()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

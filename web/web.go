@@ -1,0 +1,216 @@
+// Package web is pier's dashboard: server-rendered pages (html/template,
+// embedded with the CSS and one small script) over echo, for people who
+// would rather look than type. It holds no business logic: every page reads
+// and every action changes through Platform, which *app.Service implements,
+// and every action is written to the audit log as the admin commands are.
+//
+// The dashboard answers at pier.<domain> through the router and on the
+// admin listener. Only the admin may log in: with the admin password
+// (admin:password) or a one-time link (admin:login). Sessions live in
+// memory; a restart of the daemon logs everybody out.
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"pier/app"
+)
+
+// Platform is what the dashboard needs from pier's domain; *app.Service
+// implements it.
+type Platform interface {
+	Apps(ctx context.Context) ([]app.App, error)
+	Report(ctx context.Context, name string) (app.Report, error)
+	Releases(ctx context.Context, name string) ([]app.Release, error)
+	Rollback(ctx context.Context, name string, version int, user string, out io.Writer) (app.Release, error)
+	ChangeConfig(ctx context.Context, c app.ConfigChange) error
+	Scale(ctx context.Context, name string, counts map[string]int) error
+	Restart(ctx context.Context, name string, out io.Writer) error
+	SleepNow(ctx context.Context, name string, deep bool) error
+	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
+	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
+	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
+	Keys(ctx context.Context) ([]app.Key, error)
+	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
+	Record(ctx context.Context, e app.Event)
+
+	CheckAdminPassword(ctx context.Context, password string) error
+	RedeemLoginToken(token string) bool
+}
+
+var _ Platform = (*app.Service)(nil)
+
+// Config configures a Dashboard. Platform and Log are required.
+type Config struct {
+	Platform Platform
+	Log      *slog.Logger
+	// URL returns an app's public URL; nil leaves URLs out.
+	URL func(app string) string
+	// Memory returns the memory an app's processes use, in bytes, and
+	// whether it is known; nil shows "-" for every app.
+	Memory func(ctx context.Context, app string) (int64, bool)
+	// Version is shown in the footer.
+	Version string
+	// SessionTTL is how long a login lasts. Default 12h.
+	SessionTTL time.Duration
+}
+
+// who is the audit log's name for changes made on the dashboard.
+const who = "dashboard:admin"
+
+// Dashboard is the dashboard's http.Handler. It is safe for concurrent use.
+type Dashboard struct {
+	e        *echo.Echo
+	p        Platform
+	log      *slog.Logger
+	cfg      Config
+	pages    map[string]*template.Template
+	sessions *sessions
+	limiter  *limiter
+}
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// New returns the dashboard. It panics if cfg lacks Platform or Log, or if
+// the embedded templates do not parse.
+func New(cfg Config) *Dashboard {
+	if cfg.Platform == nil || cfg.Log == nil {
+		panic("web: Config.Platform and Config.Log are required")
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	d := &Dashboard{
+		e: echo.New(), p: cfg.Platform, log: cfg.Log.With("component", "web"), cfg: cfg,
+		pages:    parsePages(),
+		sessions: newSessions(cfg.SessionTTL),
+		limiter:  newLimiter(maxFailures, failureWindow),
+	}
+	d.routes()
+	return d
+}
+
+// ServeHTTP serves the dashboard.
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.e.ServeHTTP(w, r) }
+
+func (d *Dashboard) routes() {
+	e := d.e
+	e.HTTPErrorHandler = d.handleError
+	static, _ := fs.Sub(staticFiles, "static")
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(static)))))
+
+	e.Use(d.secureHeaders, d.withSession)
+	e.GET("/login", d.loginPage)
+	e.POST("/login", d.login, d.csrf)
+	e.GET("/login/:token", d.linkPage)
+	e.POST("/login/link", d.loginLink, d.csrf)
+
+	g := e.Group("", d.requireAdmin, d.csrf)
+	g.POST("/logout", d.logout)
+	g.GET("/", d.appsPage)
+	g.GET("/keys", d.keysPage)
+	g.GET("/events", d.eventsPage)
+	g.GET("/apps/:app", d.appPage)
+	g.GET("/apps/:app/logs", d.logStream)
+	g.POST("/apps/:app/restart", d.restart)
+	g.POST("/apps/:app/scale", d.scale)
+	g.POST("/apps/:app/rollback", d.rollback)
+	g.POST("/apps/:app/config", d.configSet)
+	g.POST("/apps/:app/config/unset", d.configUnset)
+	g.POST("/apps/:app/cron/run", d.cronRun)
+	g.POST("/apps/:app/sleep", d.sleepNow)
+}
+
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	v := "public, max-age=" + itoa(int(d.Seconds()))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", v)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// secureHeaders keeps the dashboard out of frames and other sites'
+// scripts.
+func (d *Dashboard) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// render writes page with data, in the layout, with status code.
+func (d *Dashboard) render(c echo.Context, code int, page string, data map[string]any) error {
+	t, ok := d.pages[page]
+	if !ok {
+		return errors.New("web: no page " + page)
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	s := sessionOf(c)
+	if s != nil {
+		data["CSRF"] = s.csrf
+		data["Admin"] = s.admin
+		if msg, bad := s.takeFlash(); msg != "" {
+			data["Flash"], data["FlashBad"] = msg, bad
+		}
+	}
+	data["Version"] = d.cfg.Version
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
+		return err
+	}
+	return c.HTMLBlob(code, b.Bytes())
+}
+
+// handleError is the one place errors become pages: a page that does not
+// exist is 404, an app that does not exist is 404 with the domain's
+// message; anything else unexpected is logged and shown as a 500.
+func (d *Dashboard) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "Something went wrong: "+err.Error()
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		code = he.Code
+		if m, ok := he.Message.(string); ok {
+			msg = m
+		} else {
+			msg = http.StatusText(code)
+		}
+	case errors.Is(err, app.ErrNotFound):
+		code, msg = http.StatusNotFound, err.Error()
+	default:
+		d.log.Error("dashboard", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(code)
+		return
+	}
+	if err := d.render(c, code, "error", map[string]any{"Title": http.StatusText(code), "Code": code, "Message": msg}); err != nil {
+		d.log.Error("render error page", "err", err)
+	}
+}
