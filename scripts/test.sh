@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 need_root
-install_packages
+install_packages chromium  # the dashboard's browser test
 ensure_go
 export CI=${CI:-}
 
