@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,6 +54,9 @@ type Config struct {
 	CacheDir   string // the built base image tarball, kept between installs
 	SSHAddr    string // git push and admin commands
 	HTTPAddr   string // the router
+	HTTPSAddr  string // the router over TLS; "" disables HTTPS
+	ACMECA     string // ACME directory URL
+	ACMEEmail  string // contact for the ACME account
 	Domain     string // apps answer at <app>.<Domain>
 	PublicPort int    // port in app URLs when the router is not on 80
 	Socket     string // root-only unix socket of the host CLI and git hooks
@@ -78,6 +83,9 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CacheDir, "cache", "/var/cache/pier", "cache directory (base image tarball)")
 	fs.StringVar(&c.SSHAddr, "ssh", ":2222", "SSH listen address (git push, admin commands)")
 	fs.StringVar(&c.HTTPAddr, "http", ":80", "HTTP listen address of the router")
+	fs.StringVar(&c.HTTPSAddr, "https", ":443", "HTTPS listen address of the router (empty to disable HTTPS)")
+	fs.StringVar(&c.ACMECA, "acme-ca", router.LetsEncrypt, "ACME directory URL certificates for public names come from")
+	fs.StringVar(&c.ACMEEmail, "acme-email", "", "email address given to the ACME CA (expiry notices)")
 	fs.StringVar(&c.Domain, "domain", "localhost", "apps answer at <app>.<domain>")
 	fs.IntVar(&c.PublicPort, "public-port", 0, "port shown in app URLs (default: the HTTP listen port)")
 	fs.StringVar(&c.Socket, "socket", envOr("PIER_SOCKET", defaultSocket), "control socket for the host CLI")
@@ -112,6 +120,10 @@ func (c *Config) validate() error {
 	if c.SleepTick < 10*time.Millisecond || c.WakeTimeout < time.Second {
 		return fmt.Errorf("--sleep-tick must be at least 10ms and --wake-timeout at least 1s")
 	}
+	if c.HTTPSAddr != "" && port(c.HTTPSAddr) == 0 {
+		return fmt.Errorf("--https must be a listen address like :443 or 127.0.0.1:8443, got %q", c.HTTPSAddr)
+	}
+	c.Domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(c.Domain)), ".")
 	if c.PublicPort == 0 {
 		if _, p, err := net.SplitHostPort(c.HTTPAddr); err == nil {
 			fmt.Sscan(p, &c.PublicPort)
@@ -220,15 +232,27 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		WakeTimeout:  cfg.WakeTimeout,
 		MinAvailable: int64(cfg.MinAvailMiB) << 20,
 		CronSeconds:  cfg.CronSeconds,
+		Domain:       cfg.Domain,
 	}, app.Deps{
 		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
 		Activity: rtr, Memory: runtime.Memory, Audit: st,
 		CronRuns: st,
 	})
 	rtr.OnWake(svc.Wake)
+	var certs commands.Certs
+	if cfg.HTTPSAddr != "" {
+		err := rtr.EnableTLS(ctx, router.TLSConfig{
+			Storage: st.Certs(), ACMEDirectory: cfg.ACMECA, ACMEEmail: cfg.ACMEEmail,
+			HTTPPort: port(cfg.HTTPAddr), HTTPSPort: port(cfg.HTTPSAddr),
+		})
+		if err != nil {
+			return err
+		}
+		certs = rtr
+	}
 	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Version: version})
 	rtr.SetDashboard(dash)
-	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL,
+	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
 		Dashboard: svc, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
@@ -245,6 +269,13 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rtr.Serve(ctx, httpLn) })
+	if cfg.HTTPSAddr != "" {
+		httpsLn, err := net.Listen("tcp", cfg.HTTPSAddr)
+		if err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+		g.Go(func() error { return rtr.ServeTLS(ctx, httpsLn) })
+	}
 	g.Go(func() error { return ssh.Serve(ctx) })
 	g.Go(func() error { rt.CollectLogs(ctx); return nil })
 	g.Go(func() error { svc.Idle(ctx, cfg.SleepTick); return nil })
@@ -281,7 +312,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		svc.Heal(ctx, 2*time.Second)
 		return nil
 	})
-	log.Info("pier is serving", "version", version, "http", cfg.HTTPAddr, "ssh", cfg.SSHAddr,
+	log.Info("pier is serving", "version", version, "http", cfg.HTTPAddr, "https", cfg.HTTPSAddr, "ssh", cfg.SSHAddr,
 		"domain", cfg.Domain, "socket", cfg.Socket, "data", cfg.DataDir)
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
@@ -362,6 +393,13 @@ func dashboardURLs(rtr *router.Router, admin string) []string {
 		urls = append(urls, "http://"+net.JoinHostPort(host, port))
 	}
 	return urls
+}
+
+// port is the port of a listen address, 0 if it has none.
+func port(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 func envOr(key, def string) string {

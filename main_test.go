@@ -93,7 +93,7 @@ func (d *daemon) start() {
 		"--http", fmt.Sprintf("127.0.0.1:%d", d.httpPort),
 		"--socket", d.socket, "--containerd", d.env.Address,
 		"--namespace", d.env.Namespace(), "--bridge", d.env.Network.Bridge, "--subnet", d.env.Network.Subnet,
-		"--admin", "")
+		"--admin", "", "--https", "")
 	d.cmd.Args = append(d.cmd.Args, d.flags...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	var err error

@@ -34,6 +34,9 @@ type Settings struct {
 	// MinAvailable is the memory (bytes) below which frozen apps are stopped,
 	// least recently used first. Default: 10% of the machine's memory.
 	MinAvailable int64
+	// Domain is pier's parent domain: apps answer at <app>.<Domain>.
+	// Lowercase, no trailing dot. Default "localhost".
+	Domain string
 }
 
 func (s *Settings) defaults() {
@@ -60,6 +63,9 @@ func (s *Settings) defaults() {
 	}
 	if s.WebPort == 0 {
 		s.WebPort = 5000
+	}
+	if s.Domain == "" {
+		s.Domain = "localhost"
 	}
 }
 

@@ -55,8 +55,9 @@ type Router struct {
 	buffers   bufferPool
 	probe     *http.Client // for Ready
 
-	mu     sync.Mutex // serializes Set and Delete; readers never take it
-	routes atomic.Pointer[table]
+	mu      sync.Mutex // serializes Set, Delete and SetDomains; readers never take it
+	routes  atomic.Pointer[table]
+	domains atomic.Pointer[map[string]string] // custom domain -> app
 
 	inflight sync.Map // backend address -> *atomic.Int64, requests in flight
 
@@ -93,13 +94,23 @@ func New(cfg Config) *Router {
 		r.wakeTimeout = 30 * time.Second
 	}
 	r.routes.Store(&table{})
+	r.domains.Store(&map[string]string{})
 	return r
 }
 
 // URL returns the address users open to reach app, such as
 // "http://hello.example.com", with ":port" when Config.PublicPort is set and
-// not 80. It does not check that app exists.
+// not 80. With HTTPS enabled and a public domain it is the https:// address
+// (internal names keep http://: pier's CA is not trusted everywhere). It
+// does not check that app exists.
 func (r *Router) URL(app string) string {
+	if r.tls != nil && !isInternal(r.domain) {
+		u := "https://" + app + r.suffix
+		if r.tls.port != 443 {
+			u += ":" + strconv.Itoa(r.tls.port)
+		}
+		return u
+	}
 	u := "http://" + app + r.suffix
 	if r.port != 0 && r.port != 80 {
 		u += ":" + strconv.Itoa(r.port)

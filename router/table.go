@@ -74,6 +74,7 @@ func (r *Router) Set(app string, addrs []string) {
 // Deleting an unknown app does nothing.
 func (r *Router) Delete(app string) {
 	r.update(func(t table) { delete(t, strings.ToLower(app)) })
+	r.SetDomains(app, nil)
 	r.log.Debug("route deleted", "app", app)
 }
 
@@ -89,23 +90,31 @@ func (r *Router) update(change func(table)) {
 	r.routes.Store(&next)
 }
 
-// lookup returns the route for a request's Host, or nil when the host names
-// no known app.
+// lookup returns the route for a request's Host, <app>.<domain> or one of
+// an app's custom domains, or nil when the host names no known app.
 func (r *Router) lookup(host string) *route {
+	host = normalHost(host)
 	name, ok := r.appName(host)
 	if !ok {
-		return nil
+		if name, ok = (*r.domains.Load())[host]; !ok {
+			return nil
+		}
 	}
 	return (*r.routes.Load())[name]
+}
+
+// normalHost is a Host header without its port and trailing dot, lowercase.
+func normalHost(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
+		host = host[:i]
+	}
+	return strings.TrimSuffix(strings.ToLower(host), ".")
 }
 
 // appName extracts the app from a Host header: exactly one label before the
 // domain, case-insensitive, port and a trailing dot ignored.
 func (r *Router) appName(host string) (string, bool) {
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	host = normalHost(host)
 	name, ok := strings.CutSuffix(host, r.suffix)
 	if !ok || name == "" || strings.IndexByte(name, '.') >= 0 {
 		return "", false

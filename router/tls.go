@@ -19,6 +19,8 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3"
 	"go.uber.org/zap/zapcore"
+
+	"pier/app"
 )
 
 // LetsEncrypt is the default ACME directory.
@@ -152,6 +154,11 @@ func (c *certs) manage(host string) {
 	}
 }
 
+// unmanage stops renewing host's certificate (a removed custom domain).
+func (c *certs) unmanage(host string) {
+	c.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: host}})
+}
+
 // getCertificate is the HTTPS listener's tls.Config.GetCertificate: an ACME
 // TLS-ALPN-01 challenge answer, or the name's certificate (loaded, or
 // obtained on demand if the route table serves the name).
@@ -246,18 +253,10 @@ func (r *Router) CARoot() []byte {
 	return r.tls.ca.rootPEM
 }
 
-// CertInfo is what the router knows of one host's certificate.
-type CertInfo struct {
-	Host     string    `json:"host"`
-	Status   string    `json:"status"` // "valid", "expired", "none", "https disabled"
-	Issuer   string    `json:"issuer,omitempty"`
-	NotAfter time.Time `json:"not_after,omitzero"`
-}
-
 // Certificate reports host's certificate as certmagic's cache holds it,
 // falling back to what storage has.
-func (r *Router) Certificate(ctx context.Context, host string) CertInfo {
-	info := CertInfo{Host: host, Status: "none"}
+func (r *Router) Certificate(ctx context.Context, host string) app.CertStatus {
+	info := app.CertStatus{Host: host, Status: "none"}
 	if r.tls == nil {
 		info.Status = "https disabled"
 		return info
@@ -292,12 +291,16 @@ func (r *Router) serves(name string) bool {
 	return name == "pier"+r.suffix || r.lookup(name) != nil
 }
 
-// hosts lists the hosts of every app in the route table.
+// hosts lists the hosts of every app in the route table and every custom
+// domain.
 func (r *Router) hosts() []string {
-	t := *r.routes.Load()
-	out := make([]string, 0, len(t))
+	t, d := *r.routes.Load(), *r.domains.Load()
+	out := make([]string, 0, len(t)+len(d))
 	for app := range t {
 		out = append(out, app+r.suffix)
+	}
+	for host := range d {
+		out = append(out, host)
 	}
 	return out
 }

@@ -186,6 +186,17 @@ func TestACMECertificates(t *testing.T) {
 		t.Errorf("Certificate: %+v", info)
 	}
 
+	t.Run("a custom domain gets its own certificate", func(t *testing.T) {
+		r.SetDomains("hello", []string{"www.example.org"})
+		resp, body := getTLS(t, httpsAddr, "www.example.org", p.roots)
+		if resp.StatusCode != 200 || body != "hello" || !slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "www.example.org") {
+			t.Fatalf("GET https://www.example.org: %d %q, names %q", resp.StatusCode, body, resp.TLS.PeerCertificates[0].DNSNames)
+		}
+		if info := r.Certificate(context.Background(), "www.example.org"); info.Status != "valid" {
+			t.Errorf("Certificate: %+v", info)
+		}
+	})
+
 	t.Run("a name not served gets no certificate", func(t *testing.T) {
 		c := httpsClient(httpsAddr, p.roots)
 		if _, err := c.Get("https://evil.example.com/"); err == nil {
@@ -195,7 +206,7 @@ func TestACMECertificates(t *testing.T) {
 			t.Fatal("a handshake for a name under an app's host succeeded")
 		}
 		for _, n := range p.orderedNames() {
-			if n != "hello.example.com" {
+			if n != "hello.example.com" && n != "www.example.org" {
 				t.Errorf("Pebble was asked for %q", n)
 			}
 		}

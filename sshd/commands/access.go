@@ -14,6 +14,7 @@ var readOnly = map[string]bool{
 	"releases": true, "releases:info": true, "storage:list": true,
 	"sleep:report": true, "cron:list": true, "cron:runs": true,
 	"ssh-keys:list": true, "events": true, "resource:report": true,
+	"ca:export": true,
 }
 
 // forAppKeys are what a key limited to one app (ssh-keys:add NAME --app APP)

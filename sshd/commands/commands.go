@@ -88,6 +88,9 @@ type Info struct {
 	// DashboardURLs are where the dashboard answers, without a trailing
 	// slash: http://pier.<domain>, the admin listener.
 	DashboardURLs []string
+	// Certs reports certificates and exports pier's CA; nil when HTTPS is
+	// disabled.
+	Certs Certs
 }
 
 // Exit codes of Run.
@@ -203,6 +206,8 @@ func New(p Platform, info Info) *Table {
 			example: "admin:password < password.txt", run: t.adminPassword},
 		{name: "admin:login", summary: "print a one-time dashboard login link, valid for 15 minutes",
 			example: "admin:login", run: t.adminLogin},
+		{name: "ca:export", summary: "print the root certificate (PEM) of pier's CA, which signs *.localhost, .local and .internal names; trust it to browse them over HTTPS",
+			example: "ca:export > pier-ca.crt", run: t.caExport},
 		{name: "ssh-keys:add", args: "NAME [--app APP] < KEY.pub", summary: "allow an SSH public key (one authorized_keys line on stdin)",
 			example: "ssh-keys:add alice < ~/.ssh/id_ed25519.pub", run: t.keysAdd},
 		{name: "ssh-keys:list", args: "[--format json]", summary: "list allowed SSH keys",

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// staticApp is a web app with no dependencies to install: quick to build.
+func staticApp(greeting string) map[string]string {
+	return map[string]string{
+		"Procfile": "web: python3 app.py\n",
+		"app.py": `import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"` + greeting + `"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever()
+`,
+	}
+}
+
+// httpsTo returns a client that connects to addr whatever the URL's host
+// (so https://hello.localhost/ sends that name as SNI), trusting roots.
+func httpsTo(addr string, roots *x509.CertPool) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: roots},
+			ForceAttemptHTTP2: true,
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// https://hello.localhost verifies against the root `pier ca:export` prints.
+func TestHTTPSWithInternalCA(t *testing.T) {
+	httpsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	d := startDaemon(t, "--https", httpsAddr)
+	if out, ok := d.push(gitRepo(t, staticApp("hello over tls")), "hello", d.key); !ok {
+		t.Fatalf("push: %s", out)
+	}
+
+	root, code := d.pier(nil, "ca:export")
+	roots := x509.NewCertPool()
+	if code != 0 || !roots.AppendCertsFromPEM([]byte(root)) {
+		t.Fatalf("ca:export exit %d: %q", code, root)
+	}
+	c := httpsTo(httpsAddr, roots)
+	var (
+		resp *http.Response
+		err  error
+	)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err = c.Get("https://hello.localhost/"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("GET https://hello.localhost/: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "hello over tls" || resp.ProtoMajor != 2 {
+		t.Fatalf("got %d %q over %s", resp.StatusCode, body, resp.Proto)
+	}
+	if _, err := c.Get("https://nothing.localhost/"); err == nil || !strings.Contains(err.Error(), "tls") {
+		t.Errorf("a host pier does not serve got a certificate (err %v)", err)
+	}
+	// pier's CA is not trusted everywhere: plain HTTP keeps answering.
+	if got := d.mustGet("hello"); got != "hello over tls" {
+		t.Fatalf("plain HTTP: got %q", got)
+	}
+}
