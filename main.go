@@ -250,7 +250,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		certs = rtr
 	}
-	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Version: version})
+	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Certs: certs, Version: version})
 	rtr.SetDashboard(dash)
 	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
 		Dashboard: svc, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})

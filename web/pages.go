@@ -90,11 +90,23 @@ func (d *Dashboard) appPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	hosts, err := d.p.Domains(ctx, name)
+	if err != nil {
+		return err
+	}
+	domains := make([]app.CertStatus, 0, len(hosts))
+	for _, h := range hosts {
+		st := app.CertStatus{Host: h, Status: "https disabled"}
+		if d.cfg.Certs != nil {
+			st = d.cfg.Certs.Certificate(ctx, h)
+		}
+		domains = append(domains, st)
+	}
 	config := r.App.Config
 	return d.render(c, http.StatusOK, "app", map[string]any{
 		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": state(r.App),
 		"Memory": d.memory(c, name), "Releases": rels, "ConfigKeys": slices.Sorted(maps.Keys(config)),
-		"Config": config, "Cron": jobs, "Sleep": pol,
+		"Config": config, "Cron": jobs, "Sleep": pol, "Domains": domains,
 	})
 }
 

@@ -39,6 +39,7 @@ type Platform interface {
 	Restart(ctx context.Context, name string, out io.Writer) error
 	SleepNow(ctx context.Context, name string, deep bool) error
 	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	Domains(ctx context.Context, name string) ([]string, error)
 	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
 	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
 	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
@@ -58,6 +59,8 @@ type Config struct {
 	Log      *slog.Logger
 	// URL returns an app's public URL; nil leaves URLs out.
 	URL func(app string) string
+	// Certs reports hosts' TLS certificates; nil means HTTPS is disabled.
+	Certs Certs
 	// Memory returns the memory an app's processes use, in bytes, and
 	// whether it is known; nil shows "-" for every app.
 	Memory func(ctx context.Context, app string) (int64, bool)
@@ -65,6 +68,12 @@ type Config struct {
 	Version string
 	// SessionTTL is how long a login lasts. Default 12h.
 	SessionTTL time.Duration
+}
+
+// Certs reports what pier knows of a host's certificate; the router
+// implements it.
+type Certs interface {
+	Certificate(ctx context.Context, host string) app.CertStatus
 }
 
 // who is the audit log's name for changes made on the dashboard.

@@ -202,7 +202,7 @@ func TestPagesAndActions(t *testing.T) {
 	}{
 		{"/", []string{"hello", "http://hello.example.test", "running", "v2", "0/1 running"}, nil},
 		{"/apps/hello", []string{"node server.js", "Roll back to v1", "SECRET_KEY", "ver********", "cron1", "python3 report.py",
-			"Frozen after 15m0s", `name="scale.web"`, "/apps/hello/logs"}, []string{"very-secret-value"}},
+			"Frozen after 15m0s", `name="scale.web"`, "/apps/hello/logs", "hello.localhost", "https disabled"}, []string{"very-secret-value"}},
 		{"/keys", []string{"No keys yet"}, nil},
 		{"/events", []string{"dashboard:admin", "login"}, nil},
 	}
