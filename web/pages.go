@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -90,7 +92,7 @@ func (d *Dashboard) appPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := d.p.Domains(ctx, name)
+	hosts, err := d.hosts(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -130,6 +132,17 @@ func (d *Dashboard) eventsPage(c echo.Context) error {
 		return err
 	}
 	return d.render(c, http.StatusOK, "events", map[string]any{"Title": "Events", "Events": evs, "App": name})
+}
+
+// hosts lists the hosts app answers at.
+func (d *Dashboard) hosts(ctx context.Context, name string) ([]string, error) {
+	if dl, ok := d.p.(domainLister); ok {
+		return dl.Domains(ctx, name)
+	}
+	if u, err := url.Parse(d.url(name)); err == nil && u.Hostname() != "" {
+		return []string{u.Hostname()}, nil
+	}
+	return nil, nil
 }
 
 func (d *Dashboard) url(name string) string {

@@ -39,7 +39,6 @@ type Platform interface {
 	Restart(ctx context.Context, name string, out io.Writer) error
 	SleepNow(ctx context.Context, name string, deep bool) error
 	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
-	Domains(ctx context.Context, name string) ([]string, error)
 	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
 	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
 	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
@@ -52,6 +51,12 @@ type Platform interface {
 }
 
 var _ Platform = (*app.Service)(nil)
+
+// domainLister is a Platform with custom domains: it lists the hosts an app
+// answers at. Without it an app's page shows only the app's own host.
+type domainLister interface {
+	Domains(ctx context.Context, name string) ([]string, error)
+}
 
 // Config configures a Dashboard. Platform and Log are required.
 type Config struct {
