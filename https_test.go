@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,58 @@ func TestHTTPSWithInternalCA(t *testing.T) {
 	// pier's CA is not trusted everywhere: plain HTTP keeps answering.
 	if got := d.mustGet("hello"); got != "hello over tls" {
 		t.Fatalf("plain HTTP: got %q", got)
+	}
+
+	t.Run("custom domains", func(t *testing.T) {
+		if out, code := d.pier(nil, "domains:add", "hello", "WWW.Hello.Internal"); code != 0 {
+			t.Fatalf("domains:add exit %d: %s", code, out)
+		}
+		if code, body, err := d.getHost("www.hello.internal", "/"); err != nil || code != 200 || body != "hello over tls" {
+			t.Fatalf("GET http://www.hello.internal/: %d %q %v", code, body, err)
+		}
+		resp, err := getRetry(c, "https://www.hello.internal/")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET https://www.hello.internal/: %v %v", resp, err)
+		}
+		out, code := d.pier(nil, "domains:report", "hello")
+		if code != 0 || !regexp.MustCompile(`www\.hello\.internal\s+valid\s+20\d\d-`).MatchString(out) ||
+			!regexp.MustCompile(`hello\.localhost\s+valid`).MatchString(out) {
+			t.Errorf("domains:report exit %d:\n%s", code, out)
+		}
+
+		if out, code := d.pier(nil, "apps:create", "other"); code != 0 {
+			t.Fatal(out)
+		}
+		for _, tc := range []struct{ domain, want string }{
+			{"www.hello.internal", "belongs to another app"},
+			{"hello.localhost", "under pier's domain"},
+			{"pier.localhost", "under pier's domain"},
+			{"*.example.com", "wildcards"},
+			{"127.0.0.1", "IP address"},
+		} {
+			if out, code := d.pier(nil, "domains:add", "other", tc.domain); code == 0 || !strings.Contains(out, tc.want) {
+				t.Errorf("domains:add other %s: exit %d, %q, want it refused with %q", tc.domain, code, out, tc.want)
+			}
+		}
+
+		if out, code := d.pier(nil, "domains:remove", "hello", "www.hello.internal"); code != 0 {
+			t.Fatalf("domains:remove exit %d: %s", code, out)
+		}
+		if code, _, _ := d.getHost("www.hello.internal", "/"); code != 404 {
+			t.Errorf("a removed domain answers %d, want 404", code)
+		}
+	})
+}
+
+func getRetry(c *http.Client, url string) (*http.Response, error) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := c.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil || time.Now().After(deadline) {
+			return resp, err
+		}
 	}
 }

@@ -163,8 +163,13 @@ func (d *daemon) push(dir, app, key string) (string, bool) {
 
 // get fetches path from app through the router.
 func (d *daemon) get(app, path string) (int, string, error) {
+	return d.getHost(app+".localhost", path)
+}
+
+// getHost fetches path from the router with the given Host.
+func (d *daemon) getHost(host, path string) (int, string, error) {
 	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", d.httpPort, path), nil)
-	req.Host = app + ".localhost"
+	req.Host = host
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err

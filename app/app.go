@@ -26,6 +26,12 @@ func (e notFound) Is(target error) bool { return target == ErrNotFound }
 
 func notFoundf(format string, a ...any) error { return notFound(fmt.Sprintf(format, a...)) }
 
+// exists is an ErrExists with a message for people.
+type exists string
+
+func (e exists) Error() string        { return string(e) }
+func (e exists) Is(target error) bool { return target == ErrExists }
+
 // App is one deployable application.
 type App struct {
 	Name      string
@@ -47,6 +53,9 @@ type App struct {
 	Asleep SleepState
 	// Limits override app.json's pier.memory and pier.cpu (resource:limit).
 	Limits Limits
+	// Domains are the app's custom domains, sorted (domains:add); it
+	// answers at <app>.<domain> as well.
+	Domains []string
 }
 
 // SleepPolicy says when an idle app sleeps. Zero durations take the

@@ -91,6 +91,8 @@ type Routes interface {
 	// SetAsleep makes the app's requests wait for a wake (true) or go to its
 	// backends (false). Set keeps it as it is.
 	SetAsleep(app string, asleep bool)
+	// SetDomains replaces the custom domains routed to app (nil: none).
+	SetDomains(app string, domains []string)
 }
 
 // Health checks web instances.

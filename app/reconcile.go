@@ -71,6 +71,11 @@ func (s *Service) reconcile(ctx context.Context, m mode) error {
 		mu   sync.Mutex
 		errs []error
 	)
+	if m == modeStartup {
+		for _, a := range apps {
+			s.routes.SetDomains(a.Name, a.Domains)
+		}
+	}
 	for _, a := range apps {
 		known[a.Name] = true
 		if a.Release == 0 || m == modeHeal && s.settled(ctx, a, byApp[a.Name]) {

@@ -62,6 +62,13 @@ type SetLimits struct {
 	Limits Limits
 }
 
+// AddDomain makes an app answer at a custom domain too. ErrExists if
+// another app has the domain.
+type AddDomain struct{ App, Domain string }
+
+// RemoveDomain stops an app answering at a custom domain.
+type RemoveDomain struct{ App, Domain string }
+
 // DestroyApp forgets an app and everything recorded about it.
 type DestroyApp struct{ Name string }
 
@@ -85,8 +92,23 @@ func (SetSleepPolicy) isChange() {}
 func (SetSleepState) isChange()  {}
 func (SetLimits) isChange()      {}
 func (DestroyApp) isChange()     {}
+func (AddDomain) isChange()      {}
+func (RemoveDomain) isChange()   {}
 
-// apply is the single place desired state changes.
+// apply is the single place desired state changes. Changes the router
+// derives its per-app rules from (domains, access rules) are passed on to it
+// once recorded.
 func (s *Service) apply(ctx context.Context, c Change) error {
-	return s.store.Apply(ctx, c)
+	if err := s.store.Apply(ctx, c); err != nil {
+		return err
+	}
+	switch c := c.(type) {
+	case AddDomain:
+		s.publish(ctx, c.App)
+	case RemoveDomain:
+		s.publish(ctx, c.App)
+	case DestroyApp:
+		s.routes.SetDomains(c.Name, nil)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ var readOnly = map[string]bool{
 	"releases": true, "releases:info": true, "storage:list": true,
 	"sleep:report": true, "cron:list": true, "cron:runs": true,
 	"ssh-keys:list": true, "events": true, "resource:report": true,
-	"ca:export": true,
+	"ca:export": true, "domains:report": true,
 }
 
 // forAppKeys are what a key limited to one app (ssh-keys:add NAME --app APP)
@@ -25,7 +25,7 @@ var forAppKeys = map[string]bool{
 	"help": true, "version": true,
 	"apps:report": true, "ps:report": true, "logs": true, "releases": true,
 	"releases:info": true, "storage:list": true, "sleep:report": true,
-	"cron:list": true, "cron:runs": true, "events": true,
+	"cron:list": true, "cron:runs": true, "events": true, "domains:report": true,
 	"releases:rollback": true, "ps:restart": true,
 }
 

@@ -68,6 +68,10 @@ type Platform interface {
 	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
 	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
 
+	Domains(ctx context.Context, name string) ([]string, error)
+	AddDomain(ctx context.Context, name, domain string) error
+	RemoveDomain(ctx context.Context, name, domain string) error
+
 	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
 	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
 	CronHistory(ctx context.Context, name, id string) ([]app.CronRun, error)
@@ -196,6 +200,12 @@ func New(p Platform, info Info) *Table {
 			example: "cron:suspend hello cron1", run: t.cronSuspend},
 		{name: "cron:resume", args: "APP [ID]", summary: "schedule a suspended cron entry, or all of them, again",
 			example: "cron:resume hello", run: t.cronResume},
+		{name: "domains:add", args: "APP DOMAIN", summary: "make an app answer at a domain of yours too (point its DNS here); it gets a certificate",
+			example: "domains:add hello www.example.com", run: t.domainsAdd},
+		{name: "domains:remove", args: "APP DOMAIN", summary: "stop an app answering at a domain",
+			example: "domains:remove hello www.example.com", run: t.domainsRemove},
+		{name: "domains:report", args: "APP [--format json]", summary: "an app's hosts with their certificates' status and expiry",
+			example: "domains:report hello", run: t.domainsReport},
 		{name: "storage:mount", args: "APP NAME:/PATH", summary: "mount a persistent volume that outlives deploys and rollbacks",
 			example: "storage:mount hello data:/data", run: t.storageMount},
 		{name: "storage:unmount", args: "APP NAME", summary: "unmount a volume (its data is kept)",
