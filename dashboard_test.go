@@ -177,6 +177,9 @@ func TestDashboardInBrowser(t *testing.T) {
 				t.Errorf("the apps page lacks %q:\n%s", want, row)
 			}
 		}
+		if !regexp.MustCompile(`\d (MiB|KiB)`).MatchString(row) {
+			t.Errorf("the apps page shows no memory use (from the instance's cgroup):\n%s", row)
+		}
 		step("phone-sized", chromedp.EmulateViewport(390, 844), shot("apps-phone"), chromedp.EmulateViewport(1200, 900))
 	})
 

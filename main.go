@@ -235,7 +235,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Domain:       cfg.Domain,
 	}, app.Deps{
 		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
-		Activity: rtr, Memory: runtime.Memory, Audit: st,
+		Activity: rtr, Memory: runtime.Memory, Audit: st, Usage: rt,
 		CronRuns: st,
 	})
 	rtr.OnWake(svc.Wake)
@@ -250,7 +250,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		certs = rtr
 	}
-	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Certs: certs, Version: version})
+	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Certs: certs, Memory: svc.Memory, Version: version})
 	rtr.SetDashboard(dash)
 	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
 		Dashboard: svc, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})

@@ -82,6 +82,8 @@ type Deps struct {
 	Memory   MemoryProbe
 	Audit    Audit
 	Log      *slog.Logger
+	// Usage reports instances' memory; nil leaves it unknown.
+	Usage Usage
 
 	// CronRuns keeps the history of cron runs.
 	CronRuns CronRuns
@@ -98,6 +100,7 @@ type Service struct {
 	logs     LogSource
 	activity Activity
 	memory   MemoryProbe
+	usage    Usage
 	audit    Audit
 	log      *slog.Logger
 	set      Settings
@@ -121,7 +124,7 @@ func New(set Settings, d Deps) *Service {
 		store: d.Store, builder: d.Builder, runtime: d.Runtime,
 		routes: d.Routes, health: d.Health, logs: d.Logs, log: d.Log, set: set,
 		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
-		activity: d.Activity, memory: d.Memory, audit: d.Audit,
+		activity: d.Activity, memory: d.Memory, audit: d.Audit, usage: d.Usage,
 		cron: newScheduler(), cronp: cronParser{seconds: set.CronSeconds}, cronRuns: d.CronRuns,
 	}
 }
