@@ -97,19 +97,17 @@ func (d *Dashboard) anonSession(c echo.Context) *session {
 	return s
 }
 
+// loginPage shows the password form or, for a login link
+// (/login?token=...), a button that logs in with the link's token. A GET
+// does not use the token up, so that a link preview cannot spend it; the
+// token is in the query, which pier's access log leaves out.
 func (d *Dashboard) loginPage(c echo.Context) error {
-	if s := sessionOf(c); s != nil && s.admin {
+	tok := c.QueryParam("token")
+	if s := sessionOf(c); s != nil && s.admin && tok == "" {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
 	d.anonSession(c)
-	return d.render(c, http.StatusOK, "login", map[string]any{"Title": "Log in"})
-}
-
-// linkPage shows a button that logs in with the token of a login link. A
-// GET does not use the token up, so that a link preview cannot spend it.
-func (d *Dashboard) linkPage(c echo.Context) error {
-	d.anonSession(c)
-	return d.render(c, http.StatusOK, "login", map[string]any{"Title": "Log in", "Token": c.Param("token")})
+	return d.render(c, http.StatusOK, "login", map[string]any{"Title": "Log in", "Token": tok})
 }
 
 // login checks the admin password.

@@ -132,7 +132,6 @@ func (d *Dashboard) routes() {
 	e.Use(d.secureHeaders, d.withSession)
 	e.GET("/login", d.loginPage)
 	e.POST("/login", d.login, d.csrf)
-	e.GET("/login/:token", d.linkPage)
 	e.POST("/login/link", d.loginLink, d.csrf)
 
 	g := e.Group("", d.requireAdmin, d.csrf)

@@ -163,7 +163,7 @@ func TestLogin(t *testing.T) {
 	t.Run("a login link works once", func(t *testing.T) {
 		tok, _ := svc.NewLoginToken()
 		b := newBrowser(t, srv)
-		csrf := b.csrf("/login/" + tok) // the page does not use the token up
+		csrf := b.csrf("/login?token=" + tok) // the page does not use the token up
 		if code, _, h := b.post("/login/link", url.Values{"_csrf": {csrf}, "token": {tok}}); code != http.StatusSeeOther || h.Get("Location") != "/" {
 			t.Fatalf("login with a link: %d %q", code, h.Get("Location"))
 		}
@@ -171,7 +171,7 @@ func TestLogin(t *testing.T) {
 			t.Fatalf("apps page after a link login: %d", code)
 		}
 		other := newBrowser(t, srv)
-		csrf = other.csrf("/login/" + tok)
+		csrf = other.csrf("/login?token=" + tok)
 		if code, body, _ := other.post("/login/link", url.Values{"_csrf": {csrf}, "token": {tok}}); code != http.StatusUnauthorized || !strings.Contains(body, "unknown, used or expired") {
 			t.Fatalf("a used link: %d\n%s", code, body)
 		}

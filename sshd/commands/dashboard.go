@@ -58,7 +58,7 @@ func (t *Table) adminLogin(_ context.Context, c Call, args []string) error {
 	fmt.Fprintf(c.Stdout, "-----> Open one of these within %s (until %s); it works once:\n",
 		time.Until(exp).Round(time.Minute), exp.Local().Format(time.TimeOnly))
 	for _, u := range t.info.DashboardURLs {
-		fmt.Fprintf(c.Stdout, "       %s/login/%s\n", u, tok)
+		fmt.Fprintf(c.Stdout, "       %s/login?token=%s\n", u, tok)
 	}
 	return nil
 }
