@@ -27,7 +27,7 @@ const chromium = "/usr/bin/chromium"
 // loggingApp answers every request with its version and prints its path.
 func loggingApp(version string) map[string]string {
 	return map[string]string{
-		"Procfile": "web: python3 app.py\n",
+		"Procfile": "web: python3 app.py\ncron1: @yearly echo report for $GREETING\n",
 		"app.py": `import http.server, os
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
@@ -214,10 +214,44 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("set config, run a cron entry and put the app to sleep", func(t *testing.T) {
+		step("set config",
+			chromedp.SendKeys(chromedp.CSS("#config-key"), "GREETING"),
+			chromedp.SendKeys(chromedp.CSS("#config-value"), "hi-from-the-dashboard"),
+			submit("#config-set"),
+			waitText(".flash", "Set GREETING"),
+		)
+		if got := text("#config"); !strings.Contains(got, "GREETING") || strings.Contains(got, "hi-from-the-dashboard") {
+			t.Errorf("config section (the value must be masked):\n%s", got)
+		}
+		if got := strings.TrimSpace(d.mustPier("config:get", "hello", "GREETING")); got != "hi-from-the-dashboard" {
+			t.Errorf("config:get GREETING: %q", got)
+		}
+
+		step("run the cron entry", submit("#run-cron1"), waitText(".flash", "Started cron1"))
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(text("#cron"), "succeeded (exit 0)") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the cron run never shows as succeeded:\n%s\n%s", text("#cron"), d.mustPier("cron:runs", "hello", "cron1"))
+			}
+			time.Sleep(300 * time.Millisecond)
+			step("reload", chromedp.Navigate(base+"/apps/hello"))
+		}
+		if out := d.mustPier("cron:runs", "hello", "cron1"); !strings.Contains(out, "report for hi-from-the-dashboard") {
+			t.Errorf("cron:runs after a run from the dashboard:\n%s", out)
+		}
+
+		step("sleep now", submit("#sleep-now"), waitText(".flash", "Frozen"), waitText("h1", "frozen"), shot("app-frozen"))
+		if got := d.body("hello", "/"); got != "v1" {
+			t.Errorf("a request to the frozen app: %q, want v1", got)
+		}
+	})
+
 	t.Run("events and keys", func(t *testing.T) {
 		step("events", chromedp.Navigate(base+"/events"), chromedp.WaitVisible(chromedp.CSS("table.events")), shot("events"))
 		ev := text("table.events")
-		for _, want := range []string{"dashboard:admin", "ps:scale hello web=2", "releases:rollback hello v1", "login"} {
+		for _, want := range []string{"dashboard:admin", "ps:scale hello web=2", "releases:rollback hello v1", "login",
+			"config:set hello GREETING=…", "cron:run hello cron1", "sleep:now hello"} {
 			if !strings.Contains(ev, want) {
 				t.Errorf("events lack %q:\n%s", want, ev)
 			}
