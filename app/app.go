@@ -56,6 +56,8 @@ type App struct {
 	// Domains are the app's custom domains, sorted (domains:add); it
 	// answers at <app>.<domain> as well.
 	Domains []string
+	// Access is the app's access rules as the http-auth commands set them.
+	Access Access
 }
 
 // SleepPolicy says when an idle app sleeps. Zero durations take the

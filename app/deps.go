@@ -93,6 +93,8 @@ type Routes interface {
 	SetAsleep(app string, asleep bool)
 	// SetDomains replaces the custom domains routed to app (nil: none).
 	SetDomains(app string, domains []string)
+	// SetAccess replaces the access rules of app's requests.
+	SetAccess(app string, rules AccessRules)
 }
 
 // Health checks web instances.

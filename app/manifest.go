@@ -53,4 +53,7 @@ type PierSettings struct {
 	// Sleep is the app's sleep policy (pier.sleep: "never", or
 	// {"after": "15m", "stop_after": "2h"}); nil for the defaults.
 	Sleep *SleepPolicy `json:"sleep,omitempty"`
+	// Access adds allowed client networks to the app's access rules
+	// (pier.access: {"allow": ["10.0.0.0/8"]}); nil if unset.
+	Access *AccessSettings `json:"access,omitempty"`
 }

@@ -428,7 +428,7 @@ func (p *manifestParser) envVar(path string, raw json.RawMessage) (ev EnvVar, er
 }
 
 func (p *manifestParser) pier(raw json.RawMessage) (s PierSettings, err error) {
-	known := []string{"memory", "cpu", "sleep"}
+	known := []string{"memory", "cpu", "sleep", "access"}
 	f, unknown, err := jsonFields("pier", raw, known)
 	if err != nil {
 		return s, err
@@ -449,7 +449,42 @@ func (p *manifestParser) pier(raw json.RawMessage) (s PierSettings, err error) {
 			return PierSettings{}, err
 		}
 	}
+	if v, ok := f["access"]; ok {
+		if s.Access, err = p.access(v); err != nil {
+			return PierSettings{}, err
+		}
+	}
 	return s, nil
+}
+
+// access reads pier.access: {"allow": ["10.0.0.0/8", "192.0.2.7"]}.
+func (p *manifestParser) access(raw json.RawMessage) (*AccessSettings, error) {
+	known := []string{"allow"}
+	f, unknown, err := jsonFields("pier.access", raw, known)
+	if err != nil {
+		return nil, err
+	}
+	p.unknown("pier.access", unknown, known)
+	var a AccessSettings
+	if v, ok := f["allow"]; ok {
+		items, err := jsonArray("pier.access.allow", v, "addresses or networks")
+		if err != nil {
+			return nil, err
+		}
+		for i, it := range items {
+			path := fmt.Sprintf("pier.access.allow[%d]", i)
+			str, err := jsonString(path, it)
+			if err != nil {
+				return nil, err
+			}
+			pfx, err := ParsePrefix(str)
+			if err != nil {
+				return nil, manifestError(path, "%v", err)
+			}
+			a.Allow = append(a.Allow, pfx.String())
+		}
+	}
+	return &a, nil
 }
 
 // sleep reads pier.sleep: "never", or {"after": "15m", "stop_after": "2h"}.

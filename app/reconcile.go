@@ -73,7 +73,7 @@ func (s *Service) reconcile(ctx context.Context, m mode) error {
 	)
 	if m == modeStartup {
 		for _, a := range apps {
-			s.routes.SetDomains(a.Name, a.Domains)
+			s.publishApp(ctx, a)
 		}
 	}
 	for _, a := range apps {

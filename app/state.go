@@ -69,6 +69,12 @@ type AddDomain struct{ App, Domain string }
 // RemoveDomain stops an app answering at a custom domain.
 type RemoveDomain struct{ App, Domain string }
 
+// SetAccess replaces an app's access rules (the http-auth commands').
+type SetAccess struct {
+	App    string
+	Access Access
+}
+
 // DestroyApp forgets an app and everything recorded about it.
 type DestroyApp struct{ Name string }
 
@@ -94,10 +100,11 @@ func (SetLimits) isChange()      {}
 func (DestroyApp) isChange()     {}
 func (AddDomain) isChange()      {}
 func (RemoveDomain) isChange()   {}
+func (SetAccess) isChange()      {}
 
 // apply is the single place desired state changes. Changes the router
-// derives its per-app rules from (domains, access rules) are passed on to it
-// once recorded.
+// derives its per-app rules from (domains, access rules, a release's
+// app.json) are passed on to it once recorded.
 func (s *Service) apply(ctx context.Context, c Change) error {
 	if err := s.store.Apply(ctx, c); err != nil {
 		return err
@@ -107,8 +114,13 @@ func (s *Service) apply(ctx context.Context, c Change) error {
 		s.publish(ctx, c.App)
 	case RemoveDomain:
 		s.publish(ctx, c.App)
+	case SetAccess:
+		s.publish(ctx, c.App)
+	case PutRelease: // app.json's access rules may have changed
+		s.publish(ctx, c.Release.App)
 	case DestroyApp:
 		s.routes.SetDomains(c.Name, nil)
+		s.routes.SetAccess(c.Name, AccessRules{})
 	}
 	return nil
 }

@@ -44,6 +44,15 @@ func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string
 		w.WriteHeader(statusClientClosed)
 		return
 	}
+	switch {
+	case errors.Is(err, errAuthRequired):
+		w.Header().Set("WWW-Authenticate", r.accessChallenge(app))
+		writePage(w, http.StatusUnauthorized, authPage)
+		return
+	case errors.Is(err, errForbidden):
+		writePage(w, http.StatusForbidden, forbiddenPage)
+		return
+	}
 	var we *wakeError
 	if errors.As(err, &we) {
 		w.Header().Set("Retry-After", "10")
@@ -53,7 +62,11 @@ func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string
 	writePage(w, http.StatusBadGateway, unavailablePage(app))
 }
 
-var notFoundPage = page("No app here", "Nothing is deployed at this address.")
+var (
+	notFoundPage  = page("No app here", "Nothing is deployed at this address.")
+	authPage      = page("Sign in required", "This app asks for a user name and password.")
+	forbiddenPage = page("Not allowed", "This app does not accept requests from your address.")
+)
 
 func unavailablePage(app string) []byte {
 	return page(html.EscapeString(app)+" is not answering right now", "Try again in a moment.")

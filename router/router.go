@@ -57,7 +57,8 @@ type Router struct {
 
 	mu      sync.Mutex // serializes Set, Delete and SetDomains; readers never take it
 	routes  atomic.Pointer[table]
-	domains atomic.Pointer[map[string]string] // custom domain -> app
+	domains atomic.Pointer[map[string]string]       // custom domain -> app
+	access  atomic.Pointer[map[string]*accessRules] // app -> its rules, if any
 
 	inflight sync.Map // backend address -> *atomic.Int64, requests in flight
 
@@ -95,6 +96,7 @@ func New(cfg Config) *Router {
 	}
 	r.routes.Store(&table{})
 	r.domains.Store(&map[string]string{})
+	r.access.Store(&map[string]*accessRules{})
 	return r
 }
 
@@ -137,8 +139,12 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.tls != nil && r.tls.redirect(rec, req) {
 		return
 	}
-	// Per-app access rules belong here, before the request counts as
-	// activity and before it can wake a sleeping app.
+	// Access rules come before the request counts as activity and before
+	// it can wake a sleeping app.
+	if err := r.denied(rt.app, req); err != nil {
+		r.serveError(rec, req, rt.app, err)
+		return
+	}
 	act := r.activityOf(rt.app)
 	act.inflight.Add(1)
 	act.last.Store(time.Now().UnixNano())

@@ -101,7 +101,7 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 	return apps, nil
 }
 
-const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits,
+const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access,
 	(SELECT json_group_array(domain) FROM (SELECT domain FROM domains WHERE app = apps.name ORDER BY domain))`
 
 // scanApp reads one row of appColumns. Maps are never nil.
@@ -109,9 +109,9 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	var (
 		a                                                  app.App
 		created, config, formation, volume, policy, limits string
-		domains                                            string
+		domains, access                                    string
 	)
-	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &domains); err != nil {
+	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &domains); err != nil {
 		return app.App{}, err
 	}
 	if policy != "" {
@@ -128,7 +128,7 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	for _, f := range []struct {
 		src string
 		dst any
-	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}, {limits, &a.Limits}, {domains, &a.Domains}} {
+	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}, {limits, &a.Limits}, {domains, &a.Domains}, {access, &a.Access}} {
 		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 			return app.App{}, fmt.Errorf("app %s: decode: %w", a.Name, err)
 		}

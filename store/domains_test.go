@@ -43,3 +43,17 @@ func TestDomains(t *testing.T) {
 		t.Fatalf("a destroyed app's domain is free again: %+v", apps)
 	}
 }
+
+func TestAccessRules(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	acc := app.Access{Auth: true, Users: map[string]string{"alice": "$2a$10$hash"}, Allow: []string{"10.0.0.0/8"}}
+	mustApply(t, s, app.CreateApp{App: app.App{Name: "hello", CreatedAt: t0}}, app.SetAccess{App: "hello", Access: acc})
+	a, _ := s.App(ctx, "hello")
+	if !a.Access.Auth || a.Access.Users["alice"] != "$2a$10$hash" || !slices.Equal(a.Access.Allow, acc.Allow) {
+		t.Fatalf("got %+v, want %+v", a.Access, acc)
+	}
+	if err := s.Apply(ctx, app.SetAccess{App: "nope", Access: acc}); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("access rules of a missing app: %v", err)
+	}
+}

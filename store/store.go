@@ -114,6 +114,8 @@ func (s *Store) Apply(ctx context.Context, c app.Change) error {
 		return s.setJSON(ctx, "set sleep policy", c.App, "sleep_policy", c.Policy, "")
 	case app.SetSleepState:
 		return s.updateApp(ctx, "set sleep state", c.App, "sleep_state", string(c.State))
+	case app.SetAccess:
+		return s.setJSON(ctx, "set access rules", c.App, "access", c.Access, "{}")
 	case app.AddDomain:
 		return s.addDomain(ctx, c.App, c.Domain)
 	case app.RemoveDomain:

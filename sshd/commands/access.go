@@ -14,7 +14,7 @@ var readOnly = map[string]bool{
 	"releases": true, "releases:info": true, "storage:list": true,
 	"sleep:report": true, "cron:list": true, "cron:runs": true,
 	"ssh-keys:list": true, "events": true, "resource:report": true,
-	"ca:export": true, "domains:report": true,
+	"ca:export": true, "domains:report": true, "http-auth:report": true,
 }
 
 // forAppKeys are what a key limited to one app (ssh-keys:add NAME --app APP)
@@ -26,6 +26,7 @@ var forAppKeys = map[string]bool{
 	"apps:report": true, "ps:report": true, "logs": true, "releases": true,
 	"releases:info": true, "storage:list": true, "sleep:report": true,
 	"cron:list": true, "cron:runs": true, "events": true, "domains:report": true,
+	"http-auth:report":  true,
 	"releases:rollback": true, "ps:restart": true,
 }
 
@@ -68,9 +69,12 @@ func (t *Table) audit(ctx context.Context, user Identity, cmd *command, args []s
 		return
 	}
 	detail := make([]string, 0, len(args))
-	for _, a := range args {
+	for i, a := range args {
 		if k, _, ok := strings.Cut(a, "="); ok && strings.HasPrefix(cmd.name, "config:") {
 			a = k + "=…"
+		}
+		if i == 2 && (cmd.name == "http-auth:add-user" || cmd.name == "http-auth:enable") {
+			a = "…" // the password
 		}
 		detail = append(detail, a)
 	}

@@ -71,6 +71,12 @@ type Platform interface {
 	Domains(ctx context.Context, name string) ([]string, error)
 	AddDomain(ctx context.Context, name, domain string) error
 	RemoveDomain(ctx context.Context, name, domain string) error
+	SetHTTPAuth(ctx context.Context, name string, on bool) error
+	AddHTTPUser(ctx context.Context, name, user, password string) error
+	RemoveHTTPUser(ctx context.Context, name, user string) error
+	AddAllowedIP(ctx context.Context, name, network string) error
+	RemoveAllowedIP(ctx context.Context, name, network string) error
+	AccessOf(ctx context.Context, name string) (app.AccessReport, error)
 
 	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
 	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
@@ -206,6 +212,20 @@ func New(p Platform, info Info) *Table {
 			example: "domains:remove hello www.example.com", run: t.domainsRemove},
 		{name: "domains:report", args: "APP [--format json]", summary: "an app's hosts with their certificates' status and expiry",
 			example: "domains:report hello", run: t.domainsReport},
+		{name: "http-auth:enable", args: "APP [USER PASSWORD]", summary: "require a user's password (HTTP basic auth) for an app's requests",
+			example: "http-auth:enable hello alice s3cret", run: t.httpAuthEnable},
+		{name: "http-auth:disable", args: "APP", summary: "stop requiring a password (users and allowed networks are kept)",
+			example: "http-auth:disable hello", run: t.httpAuthDisable},
+		{name: "http-auth:add-user", args: "APP USER [PASSWORD]", summary: "add a user or set its password (without PASSWORD: read from stdin); kept as a bcrypt hash",
+			example: "http-auth:add-user hello alice < password.txt", run: t.httpAuthAddUser},
+		{name: "http-auth:remove-user", args: "APP USER", summary: "remove a user",
+			example: "http-auth:remove-user hello alice", run: t.httpAuthRemoveUser},
+		{name: "http-auth:add-allowed-ip", args: "APP ADDRESS|CIDR", summary: "let a network in without a password; with auth off, only allowed networks get in",
+			example: "http-auth:add-allowed-ip hello 10.0.0.0/8", run: t.httpAuthAddIP},
+		{name: "http-auth:remove-allowed-ip", args: "APP ADDRESS|CIDR", summary: "remove an allowed network",
+			example: "http-auth:remove-allowed-ip hello 10.0.0.0/8", run: t.httpAuthRemoveIP},
+		{name: "http-auth:report", args: "APP [--format json]", summary: "an app's access rules: basic auth, users, allowed networks",
+			example: "http-auth:report hello", run: t.httpAuthReport},
 		{name: "storage:mount", args: "APP NAME:/PATH", summary: "mount a persistent volume that outlives deploys and rollbacks",
 			example: "storage:mount hello data:/data", run: t.storageMount},
 		{name: "storage:unmount", args: "APP NAME", summary: "unmount a volume (its data is kept)",

@@ -94,3 +94,101 @@ func TestRoutingCommands(t *testing.T) {
 		t.Errorf("ca:export without HTTPS: exit %d, %q", code, stderr.String())
 	}
 }
+
+func (p *platform) SetHTTPAuth(_ context.Context, name string, on bool) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("SetHTTPAuth %s %v", name, on)
+	return nil
+}
+
+func (p *platform) AddHTTPUser(_ context.Context, name, user, password string) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("AddHTTPUser %s %s %s", name, user, password)
+	return nil
+}
+
+func (p *platform) RemoveHTTPUser(_ context.Context, name, user string) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("RemoveHTTPUser %s %s", name, user)
+	return nil
+}
+
+func (p *platform) AddAllowedIP(_ context.Context, name, network string) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("AddAllowedIP %s %s", name, network)
+	return nil
+}
+
+func (p *platform) RemoveAllowedIP(_ context.Context, name, network string) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("RemoveAllowedIP %s %s", name, network)
+	return nil
+}
+
+func (p *platform) AccessOf(_ context.Context, name string) (app.AccessReport, error) {
+	if err := p.known(name); err != nil {
+		return app.AccessReport{}, err
+	}
+	return app.AccessReport{Auth: true, Users: []string{"alice"}, Allow: []string{"127.0.0.2/32"}, AllowManifest: []string{"10.0.0.0/8"}}, nil
+}
+
+func TestHTTPAuthCommands(t *testing.T) {
+	tests := []struct {
+		name           string
+		args           []string
+		stdin          string
+		code           int
+		calls          string
+		stdout, stderr string
+	}{
+		{"enable", []string{"http-auth:enable", "hello"}, "", 0, "SetHTTPAuth hello true", "basic auth:   on, users: alice", ""},
+		{"enable with a user", []string{"http-auth:enable", "hello", "alice", "pw"}, "", 0, "AddHTTPUser hello alice pw|SetHTTPAuth hello true", "allowed:      127.0.0.2/32, 10.0.0.0/8 (app.json)", ""},
+		{"disable", []string{"http-auth:disable", "hello"}, "", 0, "SetHTTPAuth hello false", "", ""},
+		{"add-user", []string{"http-auth:add-user", "hello", "bob", "pw"}, "", 0, "AddHTTPUser hello bob pw", "bob may sign in", ""},
+		{"add-user from stdin", []string{"http-auth:add-user", "hello", "bob"}, "s3cret\n", 0, "AddHTTPUser hello bob s3cret", "", ""},
+		{"add-user without password", []string{"http-auth:add-user", "hello", "bob"}, "", 2, "", "", "no password"},
+		{"remove-user", []string{"http-auth:remove-user", "hello", "bob"}, "", 0, "RemoveHTTPUser hello bob", "", ""},
+		{"add-allowed-ip", []string{"http-auth:add-allowed-ip", "hello", "10.0.0.0/8"}, "", 0, "AddAllowedIP hello 10.0.0.0/8", "requests from allowed networks pass", ""},
+		{"add-allowed-ip bad", []string{"http-auth:add-allowed-ip", "hello", "10.0.0.0/99"}, "", 2, "", "", "invalid network"},
+		{"remove-allowed-ip", []string{"http-auth:remove-allowed-ip", "hello", "127.0.0.2"}, "", 0, "RemoveAllowedIP hello 127.0.0.2", "", ""},
+		{"report json", []string{"http-auth:report", "hello", "--format", "json"}, "", 0, "", `"allow_app_json": [`, ""},
+		{"missing app", []string{"http-auth:enable", "nope"}, "", 1, "", "", "does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPlatform()
+			p.apps["hello"] = app.App{Name: "hello", Release: 2}
+			tb := New(p, Info{Version: "test"})
+			var stdout, stderr strings.Builder
+			code := tb.Run(context.Background(), Call{User: Identity{Name: "alice"}, Args: tt.args,
+				Stdin: strings.NewReader(tt.stdin), Stdout: &stdout, Stderr: &stderr})
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, stdout.String(), stderr.String())
+			}
+			if got := strings.Join(p.calls, "|"); got != tt.calls {
+				t.Errorf("got calls %q, want %q", got, tt.calls)
+			}
+			if !strings.Contains(stdout.String(), tt.stdout) {
+				t.Errorf("stdout %q, want it to contain %q", stdout.String(), tt.stdout)
+			}
+			if !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.stderr)
+			}
+			for _, e := range p.events {
+				if strings.Contains(e.Detail, "pw") || strings.Contains(e.Detail, "s3cret") {
+					t.Errorf("the audit log holds a password: %+v", e)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,143 @@
+package router
+
+import (
+	"crypto/sha256"
+	"errors"
+	"maps"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"pier/app"
+)
+
+var (
+	errAuthRequired = errors.New("access rules: credentials required")
+	errForbidden    = errors.New("access rules: client address not allowed")
+)
+
+// Credential checks cost a bcrypt comparison (tens of milliseconds), far
+// more than proxying a request. A header that passed is remembered, by its
+// SHA-256 (never the password itself), for verifiedFor; a change of the
+// rules (a password set, a user removed) builds new rules with an empty
+// memory. At most maxVerified headers are remembered per app; past that the
+// memory starts over. Failed checks are never remembered.
+const (
+	verifiedFor = 5 * time.Minute
+	maxVerified = 1024
+)
+
+// accessRules are one app's app.AccessRules, ready for the request path.
+// They are built when the rules change and never modified, except for the
+// memory of verified credentials.
+type accessRules struct {
+	auth      bool
+	users     map[string][]byte // user -> bcrypt hash
+	allow     []netip.Prefix
+	challenge string // the WWW-Authenticate header of a 401
+
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]time.Time // header hash -> until when
+}
+
+// dummyHash is compared against for unknown users, so that a wrong user
+// name takes as long as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pier"), bcrypt.DefaultCost)
+
+// SetAccess implements app.Routes: app's requests must pass rules (see
+// app.AccessRules) before they count as activity, wake the app or reach it.
+// Open rules remove any.
+func (r *Router) SetAccess(appName string, rules app.AccessRules) {
+	appName = strings.ToLower(appName)
+	var ar *accessRules
+	if !rules.Open() {
+		ar = &accessRules{auth: rules.Auth, allow: rules.Allow, users: make(map[string][]byte, len(rules.Users)),
+			challenge: `Basic realm="` + appName + `", charset="UTF-8"`}
+		for u, h := range rules.Users {
+			ar.users[u] = []byte(h)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := maps.Clone(*r.access.Load())
+	if ar == nil {
+		delete(next, appName)
+	} else {
+		next[appName] = ar
+	}
+	r.access.Store(&next)
+}
+
+// accessChallenge is the WWW-Authenticate header of app's 401s.
+func (r *Router) accessChallenge(appName string) string {
+	if a := (*r.access.Load())[appName]; a != nil {
+		return a.challenge
+	}
+	return `Basic realm="` + appName + `", charset="UTF-8"`
+}
+
+// denied checks req against app's access rules: nil if it may pass,
+// errAuthRequired or errForbidden if not.
+func (r *Router) denied(appName string, req *http.Request) error {
+	rules := *r.access.Load()
+	if len(rules) == 0 {
+		return nil
+	}
+	a := rules[appName]
+	if a == nil {
+		return nil
+	}
+	return a.check(req)
+}
+
+func (a *accessRules) check(req *http.Request) error {
+	if len(a.allow) > 0 {
+		// The TCP peer: X-Forwarded-For and the like are the client's to
+		// forge.
+		if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {
+			ip := ap.Addr().Unmap()
+			for _, p := range a.allow {
+				if p.Contains(ip) {
+					return nil
+				}
+			}
+		}
+		if !a.auth {
+			return errForbidden
+		}
+	}
+	if !a.auth {
+		return nil
+	}
+	h := req.Header.Get("Authorization")
+	if h == "" {
+		return errAuthRequired
+	}
+	key := sha256.Sum256([]byte(h))
+	now := time.Now()
+	a.mu.Lock()
+	until, ok := a.verified[key]
+	a.mu.Unlock()
+	if ok && now.Before(until) {
+		return nil
+	}
+	user, pass, ok := req.BasicAuth()
+	hash, known := a.users[user]
+	if !known {
+		hash = dummyHash
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || !ok || !known {
+		return errAuthRequired
+	}
+	a.mu.Lock()
+	if a.verified == nil || len(a.verified) >= maxVerified {
+		a.verified = map[[sha256.Size]byte]time.Time{}
+	}
+	a.verified[key] = now.Add(verifiedFor)
+	a.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,174 @@
+package router
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"pier/app"
+)
+
+// getFrom asks front for / as host from the loopback address src, with
+// basic auth if user is set, and returns the status and the response.
+func getFrom(t *testing.T, front, host, src, user, pass string, header http.Header) (int, *http.Response) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+	req, _ := http.NewRequest("GET", "http://"+front+"/", nil)
+	req.Host = host
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET from %s: %v", src, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp
+}
+
+func hash(t testing.TB, pass string) string {
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+func TestAccessRules(t *testing.T) {
+	r := newRouter(t)
+	front := serve(t, r)
+	var hits atomic.Int32
+	r.Set("hello", []string{backendFunc(t, func(w http.ResponseWriter, req *http.Request) {
+		hits.Add(1)
+		w.Write([]byte("hello"))
+	})})
+	users := map[string]string{"alice": hash(t, "secret")}
+	allow := []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
+
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: users, Allow: allow})
+	for _, tc := range []struct {
+		name, src, user, pass string
+		header                http.Header
+		want                  int
+	}{
+		{"right password", "127.0.0.1", "alice", "secret", nil, 200},
+		{"right password again (remembered)", "127.0.0.1", "alice", "secret", nil, 200},
+		{"wrong password", "127.0.0.1", "alice", "nope", nil, 401},
+		{"unknown user", "127.0.0.1", "bob", "secret", nil, 401},
+		{"missing auth", "127.0.0.1", "", "", nil, 401},
+		{"allowed address needs no password", "127.0.0.2", "", "", nil, 200},
+		{"a forwarded-for header is not the client", "127.0.0.1", "", "", http.Header{"X-Forwarded-For": {"127.0.0.2"}, "X-Real-Ip": {"127.0.0.2"}}, 401},
+	} {
+		before := hits.Load()
+		code, resp := getFrom(t, front, "hello.localhost", tc.src, tc.user, tc.pass, tc.header)
+		if code != tc.want {
+			t.Errorf("%s: got %d, want %d", tc.name, code, tc.want)
+		}
+		if code == 401 && resp.Header.Get("WWW-Authenticate") != `Basic realm="hello", charset="UTF-8"` {
+			t.Errorf("%s: WWW-Authenticate %q", tc.name, resp.Header.Get("WWW-Authenticate"))
+		}
+		if reached := hits.Load() > before; reached != (tc.want == 200) {
+			t.Errorf("%s: the app was reached: %v", tc.name, reached)
+		}
+	}
+
+	r.SetAccess("hello", app.AccessRules{Allow: allow}) // allowlist only
+	if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.1", "alice", "secret", nil); code != 403 {
+		t.Errorf("a denied address: got %d, want 403", code)
+	}
+	if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.2", "", "", nil); code != 200 {
+		t.Errorf("an allowed address: got %d, want 200", code)
+	}
+
+	r.SetAccess("hello", app.AccessRules{})
+	if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.1", "", "", nil); code != 200 {
+		t.Errorf("open again: got %d, want 200", code)
+	}
+}
+
+// A password change takes effect at once, though the old one was
+// remembered as verified.
+func TestAccessRulesChangeForgetsVerified(t *testing.T) {
+	r := newRouter(t)
+	front := serve(t, r)
+	r.Set("hello", []string{namedBackend(t, "hello")})
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "old")}})
+	if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.1", "alice", "old", nil); code != 200 {
+		t.Fatalf("got %d", code)
+	}
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "new")}})
+	if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.1", "alice", "old", nil); code != 401 {
+		t.Fatalf("the old password after a change: got %d, want 401", code)
+	}
+}
+
+// A denied request does not wake a sleeping app and is not activity.
+func TestDeniedRequestDoesNotWake(t *testing.T) {
+	r := newRouter(t)
+	r.Set("hello", nil)
+	r.SetAsleep("hello", true)
+	var wakes atomic.Int32
+	r.OnWake(func(ctx context.Context, app string) error { wakes.Add(1); return nil })
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "secret")},
+		Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+
+	for _, set := range []func(*http.Request){
+		func(*http.Request) {},
+		func(req *http.Request) { req.SetBasicAuth("alice", "wrong") },
+	} {
+		req := httptest.NewRequest("GET", "http://hello.localhost/", nil) // from 192.0.2.1
+		set(req)
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != 401 {
+			t.Errorf("got %d, want 401", w.Code)
+		}
+	}
+	r.SetAccess("hello", app.AccessRules{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "http://hello.localhost/", nil))
+	if w.Code != 403 {
+		t.Errorf("got %d, want 403", w.Code)
+	}
+	if n := wakes.Load(); n != 0 {
+		t.Errorf("denied requests woke the app %d times", n)
+	}
+	if n, last := r.Activity("hello"); n != 0 || !last.IsZero() {
+		t.Errorf("denied requests counted as activity: %d in flight, last %v", n, last)
+	}
+}
+
+// The cost of the rules on the request path: an open app, an allowed
+// address, and remembered credentials.
+func BenchmarkAccessCheck(b *testing.B) {
+	r := New(Config{Log: discardLog()})
+	r.SetAccess("allow", app.AccessRules{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.0/24")}})
+	r.SetAccess("auth", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(b, "secret")}})
+	req := httptest.NewRequest("GET", "http://x.localhost/", nil)
+	req.SetBasicAuth("alice", "secret")
+	for _, app := range []string{"open", "allow", "auth"} {
+		b.Run(app, func(b *testing.B) {
+			for b.Loop() {
+				if err := r.denied(app, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
