@@ -86,6 +86,17 @@ func TestHTTPSWithInternalCA(t *testing.T) {
 		t.Fatalf("plain HTTP: got %q", got)
 	}
 
+	t.Run("the CA and certificates outlive a restart", func(t *testing.T) {
+		d.stop()
+		d.start()
+		if again, _ := d.pier(nil, "ca:export"); again != root {
+			t.Fatal("ca:export after a restart prints another root")
+		}
+		if _, err := getRetry(c, "https://hello.localhost/"); err != nil {
+			t.Fatalf("after a restart: %v", err)
+		}
+	})
+
 	t.Run("custom domains", func(t *testing.T) {
 		if out, code := d.pier(nil, "domains:add", "hello", "WWW.Hello.Internal"); code != 0 {
 			t.Fatalf("domains:add exit %d: %s", code, out)
@@ -127,6 +138,7 @@ func TestHTTPSWithInternalCA(t *testing.T) {
 	})
 }
 
+// getRetry GETs url until it answers 200 or 15 s pass.
 func getRetry(c *http.Client, url string) (*http.Response, error) {
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		resp, err := c.Get(url)
@@ -134,7 +146,7 @@ func getRetry(c *http.Client, url string) (*http.Response, error) {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-		if err == nil || time.Now().After(deadline) {
+		if err == nil && resp.StatusCode == 200 || time.Now().After(deadline) {
 			return resp, err
 		}
 	}

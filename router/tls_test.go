@@ -197,6 +197,15 @@ func TestACMECertificates(t *testing.T) {
 		}
 	})
 
+	t.Run("pier's own host is issued on demand", func(t *testing.T) {
+		// Nothing asked for it ahead: the handshake does, and the decision
+		// lets it through.
+		resp, _ := getTLS(t, httpsAddr, "pier.example.com", p.roots)
+		if resp.StatusCode != 404 || !slices.Contains(p.orderedNames(), "pier.example.com") {
+			t.Fatalf("GET https://pier.example.com: %d, ordered %q", resp.StatusCode, p.orderedNames())
+		}
+	})
+
 	t.Run("a name not served gets no certificate", func(t *testing.T) {
 		c := httpsClient(httpsAddr, p.roots)
 		if _, err := c.Get("https://evil.example.com/"); err == nil {
@@ -206,7 +215,7 @@ func TestACMECertificates(t *testing.T) {
 			t.Fatal("a handshake for a name under an app's host succeeded")
 		}
 		for _, n := range p.orderedNames() {
-			if n != "hello.example.com" && n != "www.example.org" {
+			if n != "hello.example.com" && n != "www.example.org" && n != "pier.example.com" {
 				t.Errorf("Pebble was asked for %q", n)
 			}
 		}
