@@ -45,8 +45,12 @@ type accessRules struct {
 }
 
 // dummyHash is compared against for unknown users, so that a wrong user
-// name takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pier"), bcrypt.DefaultCost)
+// name takes as long as a wrong password. It is made on first use: bcrypt
+// at start would slow every run of the binary, CLI included.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("pier"), bcrypt.DefaultCost)
+	return h
+})
 
 // SetAccess implements app.Routes: app's requests must pass rules (see
 // app.AccessRules) before they count as activity, wake the app or reach it.
@@ -128,7 +132,7 @@ func (a *accessRules) check(req *http.Request) error {
 	user, pass, ok := req.BasicAuth()
 	hash, known := a.users[user]
 	if !known {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || !ok || !known {
 		return errAuthRequired
