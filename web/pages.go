@@ -104,11 +104,15 @@ func (d *Dashboard) appPage(c echo.Context) error {
 		}
 		domains = append(domains, st)
 	}
+	access, err := d.p.AccessOf(ctx, name)
+	if err != nil {
+		return err
+	}
 	config := r.App.Config
 	return d.render(c, http.StatusOK, "app", map[string]any{
 		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": state(r.App),
 		"Memory": d.memory(c, name), "Releases": rels, "ConfigKeys": slices.Sorted(maps.Keys(config)),
-		"Config": config, "Cron": jobs, "Sleep": pol, "Domains": domains,
+		"Config": config, "Cron": jobs, "Sleep": pol, "Domains": domains, "Access": access,
 	})
 }
 

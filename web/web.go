@@ -39,6 +39,7 @@ type Platform interface {
 	Restart(ctx context.Context, name string, out io.Writer) error
 	SleepNow(ctx context.Context, name string, deep bool) error
 	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	AccessOf(ctx context.Context, name string) (app.AccessReport, error)
 	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
 	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
 	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"pier/app"
+	"pier/router"
 	"pier/store"
 	"pier/web"
 )
@@ -66,8 +68,13 @@ func dashboard(t *testing.T) (*httptest.Server, *app.Service, lines) {
 	}
 	src := lines{gone: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := app.New(app.Settings{}, app.Deps{Store: st, Audit: st, CronRuns: st, Runtime: noContainers{}, Logs: src, Log: log})
+	svc := app.New(app.Settings{}, app.Deps{Store: st, Audit: st, CronRuns: st, Runtime: noContainers{}, Logs: src, Log: log,
+		Routes: router.New(router.Config{Log: log})})
 	if err := svc.SetAdminPassword(ctx, password); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(svc.SetHTTPAuth(ctx, "hello", true), svc.AddHTTPUser(ctx, "hello", "alice", "s3cret"),
+		svc.AddAllowedIP(ctx, "hello", "10.0.0.0/8")); err != nil {
 		t.Fatal(err)
 	}
 	d := web.New(web.Config{Platform: svc, Log: log, Version: "test",
@@ -202,7 +209,8 @@ func TestPagesAndActions(t *testing.T) {
 	}{
 		{"/", []string{"hello", "http://hello.example.test", "running", "v2", "0/1 running"}, nil},
 		{"/apps/hello", []string{"node server.js", "Roll back to v1", "SECRET_KEY", "ver********", "cron1", "python3 report.py",
-			"Frozen after 15m0s", `name="scale.web"`, "/apps/hello/logs", "hello.localhost", "https disabled"}, []string{"very-secret-value"}},
+			"Frozen after 15m0s", `name="scale.web"`, "/apps/hello/logs", "hello.localhost", "https disabled",
+			"HTTP basic auth for <code>alice</code>", "<code>10.0.0.0/8</code>"}, []string{"very-secret-value"}},
 		{"/keys", []string{"No keys yet"}, nil},
 		{"/events", []string{"dashboard:admin", "login"}, nil},
 	}
