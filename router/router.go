@@ -67,6 +67,7 @@ type Router struct {
 
 	dashboard http.Handler // for pier.<domain>; nil: that host is unknown
 	tls       *certs       // nil until EnableTLS
+	requests  *requestMetrics
 }
 
 // New returns a Router with an empty route table: every host answers 404
@@ -89,6 +90,7 @@ func New(cfg Config) *Router {
 		transport: newTransport(),
 		probe:     newProbeClient(),
 		metrics:   newMetrics(cfg.Metrics),
+		requests:  newRequestMetrics(cfg.Metrics),
 	}
 	r.wakeTimeout = cfg.WakeTimeout
 	if r.wakeTimeout == 0 {
@@ -125,7 +127,8 @@ func (r *Router) URL(app string) string {
 // backend gets a 502 page (see serveError).
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rec := &recorder{ResponseWriter: w}
-	defer r.logRequest(req, rec, time.Now())
+	start := time.Now()
+	defer r.logRequest(req, rec, start)
 
 	if r.dashboard != nil && r.isDashboard(req.Host) {
 		r.dashboard.ServeHTTP(rec, req)
@@ -136,6 +139,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveError(rec, req, "", errUnknownHost)
 		return
 	}
+	defer r.requests.observe(rt.app, rec, start)
 	if r.tls != nil && r.tls.redirect(rec, req) {
 		return
 	}

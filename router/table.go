@@ -75,6 +75,7 @@ func (r *Router) Set(app string, addrs []string) {
 func (r *Router) Delete(app string) {
 	r.update(func(t table) { delete(t, strings.ToLower(app)) })
 	r.SetDomains(app, nil)
+	r.requests.forget(strings.ToLower(app))
 	r.log.Debug("route deleted", "app", app)
 }
 
