@@ -58,8 +58,11 @@ func (s *Service) SetAdminPassword(ctx context.Context, password string) error {
 }
 
 // dummyHash is compared against when no password is set, so that a refusal
-// takes as long either way.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pier-no-password-set"), bcrypt.MinCost)
+// takes as long either way. It is made on first use, not at start.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("pier-no-password-set"), bcrypt.DefaultCost)
+	return h
+})
 
 // CheckAdminPassword returns nil if password is the admin password,
 // ErrWrongPassword if not, ErrNoPassword if none is set. The comparison is
@@ -67,7 +70,7 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pier-no-password-set"), b
 func (s *Service) CheckAdminPassword(ctx context.Context, password string) error {
 	hash, err := s.store.Setting(ctx, settingAdminPassword)
 	if errors.Is(err, ErrNotFound) {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return ErrNoPassword
 	}
 	if err != nil {

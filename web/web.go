@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -91,7 +92,7 @@ type Dashboard struct {
 	p        Platform
 	log      *slog.Logger
 	cfg      Config
-	pages    map[string]*template.Template
+	pages    func() map[string]*template.Template // parsed on first use
 	sessions *sessions
 	limiter  *limiter
 }
@@ -102,8 +103,9 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// New returns the dashboard. It panics if cfg lacks Platform or Log, or if
-// the embedded templates do not parse.
+// New returns the dashboard. It panics if cfg lacks Platform or Log. The
+// embedded templates are parsed when the first page is rendered (a pier
+// nobody looks at does not pay for them); TestTemplates checks they parse.
 func New(cfg Config) *Dashboard {
 	if cfg.Platform == nil || cfg.Log == nil {
 		panic("web: Config.Platform and Config.Log are required")
@@ -113,7 +115,7 @@ func New(cfg Config) *Dashboard {
 	}
 	d := &Dashboard{
 		e: echo.New(), p: cfg.Platform, log: cfg.Log.With("component", "web"), cfg: cfg,
-		pages:    parsePages(),
+		pages:    sync.OnceValue(parsePages),
 		sessions: newSessions(cfg.SessionTTL),
 		limiter:  newLimiter(maxFailures, failureWindow),
 	}
@@ -175,7 +177,7 @@ func (d *Dashboard) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // render writes page with data, in the layout, with status code.
 func (d *Dashboard) render(c echo.Context, code int, page string, data map[string]any) error {
-	t, ok := d.pages[page]
+	t, ok := d.pages()[page]
 	if !ok {
 		return errors.New("web: no page " + page)
 	}

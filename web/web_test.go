@@ -319,3 +319,11 @@ func TestWrongPasswordRateLimited(t *testing.T) {
 		t.Fatalf("6th attempt: %d, Retry-After %q\n%s", code, h.Get("Retry-After"), body)
 	}
 }
+
+// The embedded templates parse (New defers parsing to the first page).
+func TestTemplates(t *testing.T) {
+	srv, _, _ := dashboard(t)
+	if code, body, _ := newBrowser(t, srv).get("/login"); code != http.StatusOK || !strings.Contains(body, "Admin password") {
+		t.Fatalf("login page: %d\n%s", code, body)
+	}
+}
