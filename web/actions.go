@@ -104,25 +104,12 @@ func (d *Dashboard) configUnset(c echo.Context) error {
 	})
 }
 
-// cronRun starts a cron entry now. It runs on after the response (its
-// output and exit code are recorded as for cron:run): the request's
-// cancellation does not reach it; its own timeout does.
+// cronRun starts a cron entry now. The run goes on after the response;
+// its output and exit code are recorded as for cron:run.
 func (d *Dashboard) cronRun(c echo.Context) error {
 	id := c.FormValue("id")
 	return d.act(c, "cron:run", id, "Started "+id+": its run shows below once it ends.", func(ctx context.Context, name string) error {
-		jobs, err := d.p.CronJobs(ctx, name)
-		if err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(jobs, func(j app.CronJob) bool { return j.Entry.ID == id }) {
-			return fmt.Errorf("%s has no cron entry %q", name, id)
-		}
-		go func() {
-			if _, err := d.p.RunCronJob(context.WithoutCancel(ctx), name, id, nil); err != nil {
-				d.log.Warn("cron run from the dashboard", "app", name, "job", id, "err", err)
-			}
-		}()
-		return nil
+		return d.p.StartCronJob(ctx, name, id)
 	})
 }
 

@@ -42,7 +42,7 @@ type Platform interface {
 	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
 	AccessOf(ctx context.Context, name string) (app.AccessReport, error)
 	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
-	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
+	StartCronJob(ctx context.Context, name, id string) error
 	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
 	Keys(ctx context.Context) ([]app.Key, error)
 	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
