@@ -7,8 +7,9 @@ import (
 )
 
 // SetDashboard makes the router serve h for requests to pier.<domain>
-// (app.ReservedName: no app can take that name). Call it before Serve.
-func (r *Router) SetDashboard(h http.Handler) { r.dashboard = h }
+// (app.ReservedName: no app can take that name), redirected to HTTPS once
+// that host has a public certificate, as apps' hosts are.
+func (r *Router) SetDashboard(h http.Handler) { r.dashboard.Store(&h) }
 
 // isDashboard reports whether host names the dashboard.
 func (r *Router) isDashboard(host string) bool {

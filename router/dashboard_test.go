@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 func TestDashboardHost(t *testing.T) {
@@ -35,5 +36,29 @@ func TestDashboardHost(t *testing.T) {
 	}
 	if got, want := r.DashboardURL(), "http://pier.example.com"; got != want {
 		t.Errorf("DashboardURL: got %q, want %q", got, want)
+	}
+}
+
+func TestDashboardOverHTTPS(t *testing.T) {
+	p := startPebble(t, 0)
+	r, httpAddr, httpsAddr, _ := tlsRouter(t, "example.com", p, nil)
+	r.SetDashboard(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		io.WriteString(w, "dashboard over "+req.Proto)
+	}))
+	resp, body := getTLS(t, httpsAddr, "pier.example.com", p.roots)
+	if resp.StatusCode != 200 || body != "dashboard over HTTP/2.0" {
+		t.Fatalf("GET https://pier.example.com: %d %q", resp.StatusCode, body)
+	}
+	// Once the certificate is there, plain HTTP is redirected, as for apps.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _, h := getHeader(t, httpAddr, "pier.example.com", "/login")
+		if want := "https://pier.example.com:" + port(httpsAddr) + "/login"; code == http.StatusPermanentRedirect && h.Get("Location") == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plain HTTP to the dashboard: %d %q, want a redirect to HTTPS", code, h.Get("Location"))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

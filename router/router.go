@@ -65,8 +65,8 @@ type Router struct {
 	wakeState
 	metrics metrics
 
-	dashboard http.Handler // for pier.<domain>; nil: that host is unknown
-	tls       *certs       // nil until EnableTLS
+	dashboard atomic.Pointer[http.Handler] // for pier.<domain>; nil: that host is unknown
+	tls       *certs                       // nil until EnableTLS
 	requests  *requestMetrics
 }
 
@@ -130,8 +130,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	defer r.logRequest(req, rec, start)
 
-	if r.dashboard != nil && r.isDashboard(req.Host) {
-		r.dashboard.ServeHTTP(rec, req)
+	if dash := r.dashboard.Load(); dash != nil && r.isDashboard(req.Host) {
+		if r.tls == nil || !r.tls.redirect(rec, req) {
+			(*dash).ServeHTTP(rec, req)
+		}
 		return
 	}
 	rt := r.lookup(req.Host)
