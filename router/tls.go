@@ -43,6 +43,10 @@ type TLSConfig struct {
 	// on; challenges are answered there (default 80 and 443). HTTPSPort is
 	// also the port of redirect URLs.
 	HTTPPort, HTTPSPort int
+	// DisableHTTP01 and DisableTLSALPN01 turn one ACME challenge type off
+	// (the listener still serves; the challenge is just not attempted).
+	// pier serve uses both; tests exercise one at a time.
+	DisableHTTP01, DisableTLSALPN01 bool
 	// RenewCheckInterval and RenewalWindowRatio tune renewal; for tests.
 	// Zero takes certmagic's defaults (10 minutes, the last third of a
 	// certificate's lifetime).
@@ -120,6 +124,9 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 		AltHTTPPort:    cfg.HTTPPort,
 		AltTLSALPNPort: cfg.HTTPSPort,
 		Logger:         zlog,
+
+		DisableHTTPChallenge:    cfg.DisableHTTP01,
+		DisableTLSALPNChallenge: cfg.DisableTLSALPN01,
 	})
 	if cfg.ACMEDirectory != "" && cfg.ACMEDirectory != LetsEncrypt {
 		c.acme.TestCA = cfg.ACMEDirectory

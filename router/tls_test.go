@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/letsencrypt/challtestsrv"
 	"github.com/letsencrypt/pebble/v2/ca"
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
@@ -44,9 +46,31 @@ type pebble struct {
 }
 
 // startPebble starts Pebble issuing certificates valid for validity
-// (0: Pebble's default of 90 days).
+// (0: Pebble's default of 90 days). Every challenge passes.
 func startPebble(t *testing.T, validity time.Duration) *pebble {
 	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "1")
+	return newPebble(t, validity, 80, 443, "")
+}
+
+// startValidatingPebble starts Pebble validating challenges for real, on
+// loopback: every name resolves to 127.0.0.1 (through a DNS server in the
+// test process) and HTTP-01 and TLS-ALPN-01 are checked on httpPort and
+// tlsPort.
+func startValidatingPebble(t *testing.T, httpPort, tlsPort int) *pebble {
+	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0")
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
+	dns, err := challtestsrv.New(challtestsrv.Config{DNSAddrs: []string{dnsAddr}, Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns.SetDefaultDNSIPv4("127.0.0.1")
+	dns.SetDefaultDNSIPv6("")
+	go dns.Run()
+	t.Cleanup(dns.Shutdown)
+	return newPebble(t, 0, httpPort, tlsPort, dnsAddr)
+}
+
+func newPebble(t *testing.T, validity time.Duration, httpPort, tlsPort int, resolver string) *pebble {
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
 	logger := log.New(io.Discard, "", 0)
@@ -54,7 +78,7 @@ func startPebble(t *testing.T, validity time.Duration) *pebble {
 	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{
 		"default": {Description: "test", ValidityPeriod: uint64(validity / time.Second)},
 	})
-	front := wfe.New(logger, store, va.New(logger, 80, 443, false, "", store), authority,
+	front := wfe.New(logger, store, va.New(logger, httpPort, tlsPort, false, resolver, store), authority,
 		[]string{"pebble.letsencrypt.org"}, false, false, 0, 0)
 	p := &pebble{roots: x509.NewCertPool(), tlsRoots: x509.NewCertPool()}
 	srv := httptest.NewTLSServer(p.recordOrders(front.Handler()))
@@ -63,6 +87,15 @@ func startPebble(t *testing.T, validity time.Duration) *pebble {
 	p.tlsRoots.AddCert(srv.Certificate())
 	p.roots.AddCert(authority.GetRootCert(0).Cert)
 	return p
+}
+
+func freeTCPPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // recordOrders notes the names of every new order (the JWS payload of a
@@ -98,15 +131,21 @@ func (p *pebble) orderedNames() []string {
 // real store, serving HTTP and HTTPS on loopback until the test ends.
 func tlsRouter(t *testing.T, domain string, p *pebble, tune func(*TLSConfig)) (r *Router, httpAddr, httpsAddr string, reg *prometheus.Registry) {
 	t.Helper()
+	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	httpsLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	r, reg = tlsRouterOn(t, domain, p, tune, httpLn, httpsLn)
+	return r, httpLn.Addr().String(), httpsLn.Addr().String(), reg
+}
+
+func tlsRouterOn(t *testing.T, domain string, p *pebble, tune func(*TLSConfig), httpLn, httpsLn net.Listener) (*Router, *prometheus.Registry) {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg = prometheus.NewRegistry()
-	r = New(Config{Domain: domain, Log: testLog(t), Metrics: reg})
-	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	httpsLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	reg := prometheus.NewRegistry()
+	r := New(Config{Domain: domain, Log: testLog(t), Metrics: reg})
 	cfg := TLSConfig{
 		Storage:   st.Certs(),
 		HTTPPort:  httpLn.Addr().(*net.TCPAddr).Port,
@@ -126,7 +165,7 @@ func tlsRouter(t *testing.T, domain string, p *pebble, tune func(*TLSConfig)) (r
 	go func() { r.Serve(ctx, httpLn); done <- struct{}{} }()
 	go func() { r.ServeTLS(ctx, httpsLn); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
-	return r, httpLn.Addr().String(), httpsLn.Addr().String(), reg
+	return r, reg
 }
 
 // httpsClient connects to addr whatever the URL's host, verifying the
@@ -235,6 +274,30 @@ func TestACMECertificates(t *testing.T) {
 		t.Errorf("pier_certificates_total{issuer=acme,result=obtained} = %v", n)
 	}
 	_ = reg
+}
+
+// With challenges really validated, pier answers each kind on its own
+// listeners: HTTP-01 on the HTTP router, TLS-ALPN-01 on the HTTPS one.
+func TestACMEChallenges(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tune func(*TLSConfig)
+	}{
+		{"http-01", func(c *TLSConfig) { c.DisableTLSALPN01 = true }},
+		{"tls-alpn-01", func(c *TLSConfig) { c.DisableHTTP01 = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
+			httpsLn, _ := net.Listen("tcp", "127.0.0.1:0")
+			p := startValidatingPebble(t, httpLn.Addr().(*net.TCPAddr).Port, httpsLn.Addr().(*net.TCPAddr).Port)
+			r, _ := tlsRouterOn(t, "example.com", p, tc.tune, httpLn, httpsLn)
+			r.Set("hello", []string{namedBackend(t, "hello")})
+			resp, body := getTLS(t, httpsLn.Addr().String(), "hello.example.com", p.roots)
+			if resp.StatusCode != 200 || body != "hello" {
+				t.Fatalf("GET https://hello.example.com: %d %q", resp.StatusCode, body)
+			}
+		})
+	}
 }
 
 // A certificate near its end is renewed in the background and the new one
