@@ -30,6 +30,11 @@ func TestAppKeyPermissions(t *testing.T) {
 		{"destroy", ci, []string{"apps:destroy", "hello", "--force"}, false},
 		{"add a key", ci, []string{"ssh-keys:add", "evil"}, false},
 		{"apps:list", ci, []string{"apps:list"}, false},
+		{"domains of its app", ci, []string{"domains:report", "hello"}, true},
+		{"access rules of its app", ci, []string{"http-auth:report", "hello"}, true},
+		{"add a domain", ci, []string{"domains:add", "hello", "www.example.com"}, false},
+		{"open its app", ci, []string{"http-auth:disable", "hello"}, false},
+		{"allow a network", ci, []string{"http-auth:add-allowed-ip", "hello", "0.0.0.0/0"}, false},
 		{"admin scales", Identity{Name: "alice"}, []string{"ps:scale", "hello", "web=2"}, true},
 	}
 	for _, tt := range tests {
