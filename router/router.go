@@ -1,8 +1,12 @@
 // Package router serves every app's web traffic: a request for
-// http://<app>.<domain> is proxied to one of the app's web instances.
+// http(s)://<app>.<domain>, or one of the app's custom domains, is checked
+// against the app's access rules and proxied to one of its web instances.
+// Certificates come from certmagic (tls.go): ACME for public names, pier's
+// own CA for internal ones (internalca.go).
 //
-// The route table is replaced whole on every change and read without a lock,
-// so the request path never waits for the deploy pipeline.
+// The route table, domains and access rules are replaced whole on every
+// change and read without a lock, so the request path never waits for the
+// deploy pipeline.
 package router
 
 import (
