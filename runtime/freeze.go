@@ -18,10 +18,13 @@ import (
 func (c *Containerd) Pause(ctx context.Context, id string) error {
 	c.resumed(id)
 	_, err := c.client.TaskService().Pause(c.ctx(ctx), &tasksapi.PauseTaskRequest{ContainerID: id})
-	if err != nil && !strings.Contains(err.Error(), "paused") {
-		return fmt.Errorf("pause %s: %w", id, errdefs.FromGRPC(err))
+	err = errdefs.FromGRPC(err)
+	switch {
+	case err == nil, errdefs.IsNotFound(err), strings.Contains(err.Error(), "paused"):
+		// Gone (an instance being retired) or already paused: nothing to freeze.
+		return nil
 	}
-	return nil
+	return fmt.Errorf("pause %s: %w", id, err)
 }
 
 // Resume thaws a paused instance; resuming a running one does nothing.
