@@ -241,9 +241,6 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Errorf("cron:runs after a run from the dashboard:\n%s", out)
 		}
 
-		// sleep:now fails while the config change's retired instances are
-		// still being stopped ("pause ...: task not found"): let them go first.
-		d.settle()
 		step("sleep now", submit("#sleep-now"), waitText(".flash", "Frozen"), waitText("h1", "frozen"), shot("app-frozen"))
 		if got := d.body("hello", "/"); got != "v1" {
 			t.Errorf("a request to the frozen app: %q, want v1", got)
