@@ -108,8 +108,10 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 		}
 	}
 	// The exit event can come before the shim copied the last output into
-	// the file; deleting the task waits for that copy.
+	// the file; deleting the task waits for that copy, and the file must
+	// then stop growing before the rest is read.
 	_, _ = task.Delete(cleanup, containerd.WithProcessKill)
+	settle(logFile.Name(), 20*time.Millisecond, 300*time.Millisecond)
 	close(stop)
 	if err := <-tailed; err != nil {
 		return -1, err
@@ -118,6 +120,27 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 		return -1, ctx.Err()
 	}
 	return int(status.ExitCode()), status.Error()
+}
+
+// settle returns once path has the same size twice, step apart, or after
+// max.
+func settle(path string, step, max time.Duration) {
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return -1
+		}
+		return fi.Size()
+	}
+	last := size()
+	for waited := time.Duration(0); waited < max; waited += step {
+		time.Sleep(step)
+		cur := size()
+		if cur == last {
+			return
+		}
+		last = cur
+	}
 }
 
 // tail copies path to w as it grows until stop is closed, then copies the rest.
