@@ -58,7 +58,7 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 		if err != nil {
 			// Leave nothing behind: the container, its snapshot, task, network.
 			cleanup := context.WithoutCancel(ctx)
-			if rmErr := c.remove(cleanup, in.ID); rmErr != nil {
+			if rmErr := c.remove(cleanup, in.ID, 0); rmErr != nil {
 				c.log.Warn("cleanup after failed start", "id", in.ID, "err", rmErr)
 			}
 			c.net.destroy(cleanup, in.ID, nsPath)
@@ -123,10 +123,12 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 // timeout, then removes its task, network, container and snapshot. Stopping
 // an unknown instance succeeds.
 func (c *Containerd) Stop(ctx context.Context, id string) error {
-	return c.remove(c.ctx(ctx), id)
+	return c.remove(c.ctx(ctx), id, c.cfg.StopTimeout)
 }
 
-func (c *Containerd) remove(ctx context.Context, id string) error {
+// remove stops a container's task (SIGTERM, SIGKILL after grace) and
+// removes the task, its network, the container and its snapshot.
+func (c *Containerd) remove(ctx context.Context, id string, grace time.Duration) error {
 	c.resumed(id)
 	container, err := c.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
@@ -140,7 +142,7 @@ func (c *Containerd) remove(ctx context.Context, id string) error {
 		return fmt.Errorf("labels of %s: %w", id, err)
 	}
 	if task, err := container.Task(ctx, nil); err == nil {
-		c.stopTask(ctx, task)
+		c.stopTask(ctx, task, grace)
 		if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("delete task %s: %w", id, err)
 		}
@@ -156,7 +158,7 @@ func (c *Containerd) remove(ctx context.Context, id string) error {
 }
 
 // stopTask signals every process of the task, gracefully first.
-func (c *Containerd) stopTask(ctx context.Context, task containerd.Task) {
+func (c *Containerd) stopTask(ctx context.Context, task containerd.Task, grace time.Duration) {
 	st, err := task.Status(ctx)
 	if err != nil {
 		return
@@ -177,7 +179,7 @@ func (c *Containerd) stopTask(ctx context.Context, task containerd.Task) {
 	select {
 	case <-exited:
 		return
-	case <-time.After(c.cfg.StopTimeout):
+	case <-time.After(grace):
 	case <-ctx.Done():
 	}
 	_ = task.Kill(context.WithoutCancel(ctx), syscall.SIGKILL, containerd.WithKillAll)
@@ -238,6 +240,8 @@ func (c *Containerd) instances(ctx context.Context, filter string) ([]app.Instan
 
 // RemoveLeftovers removes build and one-off containers: none outlives the
 // daemon that started it, so at start any that exist were cut off by a crash.
+// They are killed at once: nobody waits for them and their runs are already
+// recorded as interrupted.
 func (c *Containerd) RemoveLeftovers(ctx context.Context) error {
 	ctx = c.ctx(ctx)
 	var errs []error
@@ -247,7 +251,7 @@ func (c *Containerd) RemoveLeftovers(ctx context.Context) error {
 			return err
 		}
 		for _, ctr := range containers {
-			errs = append(errs, c.remove(ctx, ctr.ID()))
+			errs = append(errs, c.remove(ctx, ctr.ID(), 0))
 		}
 	}
 	return errors.Join(errs...)
@@ -263,7 +267,7 @@ func (c *Containerd) RemoveAll(ctx context.Context) error {
 	}
 	var errs []error
 	for _, ctr := range containers {
-		errs = append(errs, c.remove(ctx, ctr.ID()))
+		errs = append(errs, c.remove(ctx, ctr.ID(), 0))
 	}
 	return errors.Join(errs...)
 }
