@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,14 +78,7 @@ func (p *platform) ResumeCron(_ context.Context, name, id string) error {
 // Cron commands: good arguments reach the platform as meant; bad ones exit 2
 // with the usage and change nothing.
 func TestCronCommands(t *testing.T) {
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		call   string // recorded platform call, "" for none
-		stdout string // substring
-		stderr string // substring
-	}{
+	tests := []opCase{
 		{"list", []string{"cron:list", "hello"}, 0, "", "fail   @daily (Europe/Berlin)", ""},
 		{"list shows the last exit code", []string{"cron:list", "hello"}, 0, "", "failed (exit 3)", ""},
 		{"list shows suspended", []string{"cron:list", "hello"}, 0, "", "suspended", ""},
@@ -113,28 +105,7 @@ func TestCronCommands(t *testing.T) {
 		{"resume one", []string{"cron:resume", "hello", "fail"}, 0, `ResumeCron hello "fail"`, "Resumed cron entry fail of hello", ""},
 		{"resume without app", []string{"cron:resume"}, 2, "", "", "usage: cron:resume APP [ID]"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := newPlatform()
-			p.apps["hello"] = app.App{Name: "hello", Release: 2}
-			tb := New(p, Info{Version: "test"})
-			var stdout, stderr strings.Builder
-			code := tb.Run(context.Background(), Call{User: Identity{Name: "alice"}, Args: tt.args, Stdout: &stdout, Stderr: &stderr})
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, stdout.String(), stderr.String())
-			}
-			switch {
-			case tt.call == "" && len(p.calls) > 0:
-				t.Errorf("got calls %q, want none", p.calls)
-			case tt.call != "" && (len(p.calls) != 1 || p.calls[0] != tt.call):
-				t.Errorf("got calls %q, want %q", p.calls, tt.call)
-			}
-			if !strings.Contains(stdout.String(), tt.stdout) {
-				t.Errorf("stdout %q, want it to contain %q", stdout.String(), tt.stdout)
-			}
-			if !strings.Contains(stderr.String(), tt.stderr) {
-				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.stderr)
-			}
-		})
-	}
+	runOpCases(t, tests, Info{Version: "test"}, func(p *platform) {
+		p.apps["hello"] = app.App{Name: "hello", Release: 2}
+	})
 }

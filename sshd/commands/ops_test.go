@@ -11,14 +11,7 @@ import (
 // Config, releases, processes, storage and run: good arguments reach the
 // platform as meant; bad ones exit 2 with the usage and change nothing.
 func TestOperations(t *testing.T) {
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		call   string // recorded platform call, "" for none
-		stdout string // substring
-		stderr string // substring
-	}{
+	tests := []opCase{
 		{"config:set", []string{"config:set", "hello", "A=1", "B=two words"}, 0, "ChangeConfig hello set=map[A:1 B:two words] unset=[] norestart=false", "", ""},
 		{"config:set --no-restart", []string{"config:set", "--no-restart", "hello", "A="}, 0, "ChangeConfig hello set=map[A:] unset=[] norestart=true", "", ""},
 		{"config:set without pairs", []string{"config:set", "hello"}, 2, "", "", "usage: config:set"},
@@ -63,13 +56,32 @@ func TestOperations(t *testing.T) {
 		{"run passes the exit code", []string{"run", "hello", "false"}, 1, "Run hello false", "", ""},
 		{"run without command", []string{"run", "hello", "--"}, 2, "", "", "no command"},
 	}
-	for _, tt := range tests {
+	runOpCases(t, tests, Info{Version: "test"}, func(p *platform) {
+		p.apps["hello"] = app.App{Name: "hello", Release: 2}
+	})
+}
+
+// opCase is one run of the command table as alice: the exit code, the one
+// platform call it must make ("" for none), and what stdout and stderr must
+// contain.
+type opCase struct {
+	name   string
+	args   []string
+	code   int
+	call   string
+	stdout string
+	stderr string
+}
+
+// runOpCases runs each case against a fresh fake platform set up by setup.
+func runOpCases(t *testing.T, cases []opCase, info Info, setup func(*platform)) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPlatform()
-			p.apps["hello"] = app.App{Name: "hello", Release: 2}
-			tb := New(p, Info{Version: "test"})
+			setup(p)
 			var stdout, stderr strings.Builder
-			code := tb.Run(context.Background(), Call{User: Identity{Name: "alice"}, Args: tt.args, Stdout: &stdout, Stderr: &stderr})
+			code := New(p, info).Run(context.Background(), Call{User: Identity{Name: "alice"}, Args: tt.args, Stdout: &stdout, Stderr: &stderr})
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, stdout.String(), stderr.String())
 			}

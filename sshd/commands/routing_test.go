@@ -48,13 +48,7 @@ func (fakeCerts) Certificate(_ context.Context, host string) app.CertStatus {
 }
 
 func TestRoutingCommands(t *testing.T) {
-	tests := []struct {
-		name           string
-		args           []string
-		code           int
-		call           string
-		stdout, stderr string
-	}{
+	tests := []opCase{
 		{"domains:add", []string{"domains:add", "hello", "www.example.com"}, 0, "AddDomain hello www.example.com", "answers at www.example.com", ""},
 		{"domains:add a wildcard", []string{"domains:add", "hello", "*.example.com"}, 2, "", "", "wildcards"},
 		{"domains:add an IP", []string{"domains:add", "hello", "10.0.0.1"}, 2, "", "", "IP address"},
@@ -64,30 +58,9 @@ func TestRoutingCommands(t *testing.T) {
 		{"domains:report json", []string{"domains:report", "hello", "--format", "json"}, 0, "", `"not_after": "2030-01-02T03:04:05Z"`, ""},
 		{"ca:export", []string{"ca:export"}, 0, "", "BEGIN CERTIFICATE", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := newPlatform()
-			p.apps["hello"] = app.App{Name: "hello", Release: 2, Domains: []string{"www.example.com"}}
-			tb := New(p, Info{Version: "test", Certs: fakeCerts{}})
-			var stdout, stderr strings.Builder
-			code := tb.Run(context.Background(), Call{User: Identity{Name: "alice"}, Args: tt.args, Stdout: &stdout, Stderr: &stderr})
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, stdout.String(), stderr.String())
-			}
-			switch {
-			case tt.call == "" && len(p.calls) > 0:
-				t.Errorf("got calls %q, want none", p.calls)
-			case tt.call != "" && (len(p.calls) != 1 || p.calls[0] != tt.call):
-				t.Errorf("got calls %q, want %q", p.calls, tt.call)
-			}
-			if !strings.Contains(stdout.String(), tt.stdout) {
-				t.Errorf("stdout %q, want it to contain %q", stdout.String(), tt.stdout)
-			}
-			if !strings.Contains(stderr.String(), tt.stderr) {
-				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.stderr)
-			}
-		})
-	}
+	runOpCases(t, tests, Info{Version: "test", Certs: fakeCerts{}}, func(p *platform) {
+		p.apps["hello"] = app.App{Name: "hello", Release: 2, Domains: []string{"www.example.com"}}
+	})
 	// Without HTTPS there is no CA to export.
 	var stderr strings.Builder
 	if code := New(newPlatform(), Info{}).Run(context.Background(), Call{Args: []string{"ca:export"}, Stderr: &stderr}); code != 1 || !strings.Contains(stderr.String(), "HTTPS is disabled") {
