@@ -55,40 +55,34 @@ func appAndDomain(args []string) (string, string, error) {
 // domainsReport lists an app's hosts with their certificates' status and
 // expiry. With --format json: an array of app.CertStatus.
 func (t *Table) domainsReport(ctx context.Context, c Call, args []string) error {
-	pos, flags, err := splitFlags(args, "--format")
+	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
-	asJSON, err := formatFlag(flags)
+	hosts, err := t.p.Domains(ctx, name)
 	if err != nil {
 		return err
 	}
-	return oneApp(pos, func(name string) error {
-		hosts, err := t.p.Domains(ctx, name)
-		if err != nil {
-			return err
+	rows := make([]app.CertStatus, 0, len(hosts))
+	for _, h := range hosts {
+		st := app.CertStatus{Host: h, Status: "https disabled"}
+		if t.info.Certs != nil {
+			st = t.info.Certs.Certificate(ctx, h)
 		}
-		rows := make([]app.CertStatus, 0, len(hosts))
-		for _, h := range hosts {
-			st := app.CertStatus{Host: h, Status: "https disabled"}
-			if t.info.Certs != nil {
-				st = t.info.Certs.Certificate(ctx, h)
-			}
-			rows = append(rows, st)
+		rows = append(rows, st)
+	}
+	if asJSON {
+		return writeJSON(c.Stdout, rows)
+	}
+	fmt.Fprintf(c.Stdout, "=== %s domains\n", name)
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tCERTIFICATE\tEXPIRES\tISSUER")
+	for _, r := range rows {
+		expires := "-"
+		if !r.NotAfter.IsZero() {
+			expires = r.NotAfter.UTC().Format(time.DateTime) + " UTC"
 		}
-		if asJSON {
-			return writeJSON(c.Stdout, rows)
-		}
-		fmt.Fprintf(c.Stdout, "=== %s domains\n", name)
-		tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "HOST\tCERTIFICATE\tEXPIRES\tISSUER")
-		for _, r := range rows {
-			expires := "-"
-			if !r.NotAfter.IsZero() {
-				expires = r.NotAfter.UTC().Format(time.DateTime) + " UTC"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Host, r.Status, expires, orDash(r.Issuer))
-		}
-		return tw.Flush()
-	})
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Host, r.Status, expires, orDash(r.Issuer))
+	}
+	return tw.Flush()
 }

@@ -104,24 +104,18 @@ func (t *Table) changeAllowed(ctx context.Context, c Call, args []string, change
 }
 
 func (t *Table) httpAuthReport(ctx context.Context, c Call, args []string) error {
-	pos, flags, err := splitFlags(args, "--format")
+	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
-	asJSON, err := formatFlag(flags)
+	if !asJSON {
+		return t.httpAuthShow(ctx, c, name)
+	}
+	rep, err := t.p.AccessOf(ctx, name)
 	if err != nil {
 		return err
 	}
-	return oneApp(pos, func(name string) error {
-		if !asJSON {
-			return t.httpAuthShow(ctx, c, name)
-		}
-		rep, err := t.p.AccessOf(ctx, name)
-		if err != nil {
-			return err
-		}
-		return writeJSON(c.Stdout, rep)
-	})
+	return writeJSON(c.Stdout, rep)
 }
 
 // httpAuthShow prints an app's access rules and what they mean.
