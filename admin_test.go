@@ -100,6 +100,11 @@ func TestAdmin(t *testing.T) {
 		if out := d.mustPier("apps:list"); strings.Contains(out, "world") {
 			t.Errorf("apps:list still lists world:\n%s", out)
 		}
+		for _, dir := range []string{"git/world.git", "runtime/logs/world", "cache/world"} {
+			if _, err := os.Stat(filepath.Join(d.data, dir)); !os.IsNotExist(err) {
+				t.Errorf("%s of the destroyed app is left (%v)", dir, err)
+			}
+		}
 	})
 
 	t.Run("resource:limit restarts the app with the limits", func(t *testing.T) {
@@ -112,6 +117,68 @@ func TestAdmin(t *testing.T) {
 		}
 		if got := d.body("hello", "/"); got != "awake" {
 			t.Errorf("hello after the limits: %q", got)
+		}
+	})
+
+	t.Run("apps:rename moves the app with its data, history and keys", func(t *testing.T) {
+		d.mustPier("storage:mount", "hello", "data:/data")
+		d.mustPier("ps:restart", "hello")
+		d.mustPier("run", "hello", "--", "sh", "-c", "echo kept > /data/note")
+		d.mustPier("domains:add", "hello", "www.hello.test")
+		if out, code := d.pier(nil, "apps:create", "taken"); code != 0 {
+			t.Fatalf("apps:create: %s", out)
+		}
+		if out, code := d.pier(nil, "apps:rename", "hello", "taken"); code != 1 || !strings.Contains(out, "exists already") {
+			t.Fatalf("rename to a taken name: %d %s", code, out)
+		}
+		if out, code := d.pier(nil, "apps:rename", "hello", "Greeter"); code != 2 {
+			t.Fatalf("rename to an invalid name: %d %s", code, out)
+		}
+		if got := d.body("hello", "/"); got != "awake" {
+			t.Fatalf("hello after refused renames: %q", got)
+		}
+
+		releases := d.mustPier("releases", "hello", "--format", "json")
+		version := d.current()
+		out := d.mustPier("apps:rename", "hello", "greeter")
+		if !strings.Contains(out, "Renamed hello to greeter") || !strings.Contains(out, "greeter answers at http://greeter.") {
+			t.Errorf("apps:rename said:\n%s", out)
+		}
+		if got := d.body("greeter", "/"); got != "awake" {
+			t.Errorf("greeter answers %q", got)
+		}
+		if code, _, _ := d.get("hello", "/"); code != 404 {
+			t.Errorf("the old name answers %d, want 404", code)
+		}
+		if code, body, err := d.getHost("www.hello.test", "/"); code != 200 || body != "awake" {
+			t.Errorf("the custom domain answers %d %q %v", code, body, err)
+		}
+		if got := strings.TrimSpace(d.mustPier("run", "greeter", "--", "cat", "/data/note")); got != "kept" {
+			t.Errorf("the volume after the rename holds %q", got)
+		}
+		if got := d.mustPier("releases", "greeter", "--format", "json"); got != strings.ReplaceAll(releases, `"hello"`, `"greeter"`) {
+			t.Errorf("greeter's releases:\n%s\nwant hello's:\n%s", got, releases)
+		}
+		if got := d.mustPier("events", "greeter"); !strings.Contains(got, "apps:rename") || !strings.Contains(got, "git push") {
+			t.Errorf("greeter's events lack its history or the rename:\n%s", got)
+		}
+		if out, code := d.ssh(ci, "releases", "greeter"); code != 0 {
+			t.Errorf("the key limited to hello, reading greeter: %d %s", code, out)
+		}
+		for _, dir := range []string{"git/hello.git", "runtime/logs/hello", "runtime/volumes/hello"} {
+			if _, err := os.Stat(filepath.Join(d.data, dir)); !os.IsNotExist(err) {
+				t.Errorf("%s is left under the old name (%v)", dir, err)
+			}
+		}
+		list, _ := d.rt.Instances(context.Background())
+		for _, in := range list {
+			if in.App == "hello" {
+				t.Errorf("instance %s under the old name is left", in.ID)
+			}
+		}
+		commit(t, repo, map[string]string{"README": "renamed\n"})
+		if out, ok := d.push(repo, "greeter", d.key); !ok || !strings.Contains(out, fmt.Sprintf("Released v%d of greeter", version+1)) {
+			t.Fatalf("push to the new name:\n%s", out)
 		}
 	})
 }

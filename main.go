@@ -223,6 +223,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Base: cfg.Base, CacheDir: filepath.Join(cfg.DataDir, "cache"),
 		CABundle: rt.CABundle(), Log: log,
 	}, rt)
+	gitDir := filepath.Join(cfg.DataDir, "git")
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log,
@@ -237,6 +238,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
 		Activity: rtr, Memory: runtime.Memory, Audit: st, Usage: rt,
 		CronRuns: st,
+		Files:    []app.Files{rt, bld, sshd.Repos{Dir: gitDir}},
 	})
 	rtr.OnWake(svc.Wake)
 	var certs commands.Certs
@@ -256,7 +258,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Dashboard: svc, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
-		SocketPath: cfg.Socket, GitDir: filepath.Join(cfg.DataDir, "git"), Binary: self,
+		SocketPath: cfg.Socket, GitDir: gitDir, Binary: self,
 		Log: log,
 	}, svc, cmds)
 	if err != nil {

@@ -42,7 +42,8 @@ func (s *Service) Events(ctx context.Context, app string, limit int) ([]Event, e
 }
 
 // Destroy removes an app: its processes, route, images, releases, config,
-// cron entries and history. Its volumes' data stays on disk.
+// cron entries and history, logs, build cache and git repository. Its
+// volumes' data stays on disk.
 func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error {
 	a, unlock, err := s.locked(ctx, name)
 	if err != nil {
@@ -57,13 +58,16 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 		return err
 	}
 	s.routes.Delete(name)
-	for _, in := range s.instancesOf(ctx, name, func(Instance) bool { return true }) {
-		s.stop(in.ID)
-	}
+	s.stopAll(ctx, name)
 	if err := s.apply(ctx, DestroyApp{Name: name}); err != nil {
 		return err
 	}
 	s.stopCron(name)
+	for _, f := range s.files {
+		if err := f.RemoveFiles(name); err != nil {
+			s.log.Warn("remove files of a destroyed app", "app", name, "err", err)
+		}
+	}
 	images := map[string]bool{}
 	for _, r := range rs {
 		if !images[r.Image] {

@@ -44,7 +44,7 @@ func cronKey(app, entry string) string { return app + "/" + entry }
 var (
 	errCronTimeout   = errors.New("timed out")
 	errCronReplaced  = errors.New("replaced by a newer run")
-	errCronDestroyed = errors.New("the app was destroyed")
+	errCronDestroyed = errors.New("the app was destroyed or renamed")
 )
 
 // RunCron runs the cron scheduler until ctx ends: it marks runs left
@@ -165,7 +165,7 @@ func (s *Service) setCron(app string, entries []CronEntry) {
 	}
 }
 
-// stopCron ends a destroyed app's schedule and kills its runs in flight.
+// stopCron ends a destroyed (or renamed) app's schedule and kills its runs in flight.
 // The caller holds the app's lock.
 func (s *Service) stopCron(app string) {
 	s.setCron(app, nil)

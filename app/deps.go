@@ -97,6 +97,19 @@ type Routes interface {
 	SetAccess(app string, rules AccessRules)
 }
 
+// Files is one part's files kept on disk under an app's name, outside the
+// store: logs, the build cache, the git repository, volumes. Both methods
+// are called under the app's lock with none of its processes running, and
+// succeed when there is nothing to move or remove.
+type Files interface {
+	// RenameFiles moves app from's files to the name to; it fails, moving
+	// nothing, if to already has files.
+	RenameFiles(from, to string) error
+	// RemoveFiles deletes app name's files, except data users keep on
+	// purpose (volumes).
+	RemoveFiles(name string) error
+}
+
 // Health checks web instances.
 type Health interface {
 	// Ready returns nil once addr accepts connections and "/" answers with a

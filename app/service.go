@@ -87,6 +87,9 @@ type Deps struct {
 
 	// CronRuns keeps the history of cron runs.
 	CronRuns CronRuns
+	// Files are the parts' per-app files on disk, moved by a rename and
+	// removed by a destroy.
+	Files []Files
 }
 
 // Service is the entry point for everything users ask of pier. It is safe for
@@ -101,6 +104,7 @@ type Service struct {
 	activity Activity
 	memory   MemoryProbe
 	usage    Usage
+	files    []Files
 	audit    Audit
 	log      *slog.Logger
 	set      Settings
@@ -124,7 +128,7 @@ func New(set Settings, d Deps) *Service {
 		store: d.Store, builder: d.Builder, runtime: d.Runtime,
 		routes: d.Routes, health: d.Health, logs: d.Logs, log: d.Log, set: set,
 		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
-		activity: d.Activity, memory: d.Memory, audit: d.Audit, usage: d.Usage,
+		activity: d.Activity, memory: d.Memory, audit: d.Audit, usage: d.Usage, files: d.Files,
 		cron: newScheduler(), cronp: cronParser{seconds: set.CronSeconds}, cronRuns: d.CronRuns,
 	}
 }

@@ -78,6 +78,11 @@ type SetAccess struct {
 // DestroyApp forgets an app and everything recorded about it.
 type DestroyApp struct{ Name string }
 
+// RenameApp gives an app a new name, with everything recorded about it:
+// releases, config, domains, cron history, keys limited to it, its audit
+// log. ErrNotFound if From does not exist, ErrExists if To does.
+type RenameApp struct{ From, To string }
+
 // AddKey records an SSH key. ErrExists if the name or key is taken.
 type AddKey struct{ Key Key }
 
@@ -98,6 +103,7 @@ func (SetSleepPolicy) isChange() {}
 func (SetSleepState) isChange()  {}
 func (SetLimits) isChange()      {}
 func (DestroyApp) isChange()     {}
+func (RenameApp) isChange()      {}
 func (AddDomain) isChange()      {}
 func (RemoveDomain) isChange()   {}
 func (SetAccess) isChange()      {}
@@ -121,6 +127,10 @@ func (s *Service) apply(ctx context.Context, c Change) error {
 	case DestroyApp:
 		s.routes.SetDomains(c.Name, nil)
 		s.routes.SetAccess(c.Name, AccessRules{})
+	case RenameApp:
+		s.routes.SetDomains(c.From, nil)
+		s.routes.SetAccess(c.From, AccessRules{})
+		s.publish(ctx, c.To)
 	}
 	return nil
 }

@@ -80,7 +80,7 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 	}()
 
 	if stack.Script != "" {
-		cache := filepath.Join(b.cfg.CacheDir, req.App)
+		cache := b.cacheDir(req.App)
 		if err := os.MkdirAll(cache, 0o750); err != nil {
 			return app.Build{}, err
 		}

@@ -20,6 +20,14 @@ var (
 	errForbidden    = errors.New("access rules: client address not allowed")
 )
 
+// tooManyAttempts refuses a client address that sent wrong credentials
+// too often, for Wait.
+type tooManyAttempts struct{ wait time.Duration }
+
+func (e *tooManyAttempts) Error() string {
+	return "access rules: too many wrong passwords from this address"
+}
+
 // Credential checks cost a bcrypt comparison (tens of milliseconds), far
 // more than proxying a request. A header that passed is remembered, by its
 // SHA-256 (never the password itself), for verifiedFor; a change of the
@@ -29,6 +37,15 @@ var (
 const (
 	verifiedFor = 5 * time.Minute
 	maxVerified = 1024
+)
+
+// Wrong credentials are limited per client address, over all apps: after
+// maxAuthFailures within authFailureWindow, the address gets 429 without a
+// bcrypt comparison until its oldest failure leaves the window. A request
+// without credentials (a browser's first) is not a failure.
+const (
+	maxAuthFailures   = 10
+	authFailureWindow = time.Minute
 )
 
 // accessRules are one app's app.AccessRules, ready for the request path.
@@ -95,15 +112,18 @@ func (r *Router) denied(appName string, req *http.Request) error {
 	if a == nil {
 		return nil
 	}
-	return a.check(req)
+	return a.check(req, r.authFails)
 }
 
-func (a *accessRules) check(req *http.Request) error {
+// check applies the rules to req; fails limits wrong credentials.
+func (a *accessRules) check(req *http.Request, fails *app.Attempts) error {
+	// The TCP peer: X-Forwarded-For and the like are the client's to forge.
+	var ip netip.Addr
+	if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {
+		ip = ap.Addr().Unmap()
+	}
 	if len(a.allow) > 0 {
-		// The TCP peer: X-Forwarded-For and the like are the client's to
-		// forge.
-		if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {
-			ip := ap.Addr().Unmap()
+		if ip.IsValid() {
 			for _, p := range a.allow {
 				if p.Contains(ip) {
 					return nil
@@ -129,12 +149,17 @@ func (a *accessRules) check(req *http.Request) error {
 	if ok && now.Before(until) {
 		return nil
 	}
+	client := ip.String()
+	if wait := fails.Wait(client); wait > 0 {
+		return &tooManyAttempts{wait: wait}
+	}
 	user, pass, ok := req.BasicAuth()
 	hash, known := a.users[user]
 	if !known {
 		hash = dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || !ok || !known {
+		fails.Fail(client)
 		return errAuthRequired
 	}
 	a.mu.Lock()

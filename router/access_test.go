@@ -172,3 +172,41 @@ func BenchmarkAccessCheck(b *testing.B) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Wrong passwords are limited per client address: past the limit the
+// address gets 429 with Retry-After, even with the right password, while
+// other addresses and remembered credentials still pass.
+func TestWrongPasswordsAreLimited(t *testing.T) {
+	r := newRouter(t)
+	front := serve(t, r)
+	r.Set("hello", []string{namedBackend(t, "hello")})
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "secret"), "bob": hash(t, "secret")}})
+	if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.3", "alice", "secret", nil); code != 200 {
+		t.Fatalf("right password: got %d", code)
+	}
+	for i := range maxAuthFailures {
+		if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.1", "alice", "guess", nil); code != 401 {
+			t.Fatalf("wrong password %d: got %d, want 401", i+1, code)
+		}
+	}
+	for _, tc := range []struct {
+		name, src, user, pass string
+		want                  int
+	}{
+		{"wrong password past the limit", "127.0.0.1", "alice", "guess", 429},
+		{"a right password from the limited address", "127.0.0.1", "bob", "secret", 429},
+		{"credentials verified before, from the limited address", "127.0.0.1", "alice", "secret", 200},
+		{"another address", "127.0.0.2", "bob", "secret", 200},
+	} {
+		code, resp := getFrom(t, front, "hello.localhost", tc.src, tc.user, tc.pass, nil)
+		if code != tc.want {
+			t.Errorf("%s: got %d, want %d", tc.name, code, tc.want)
+		}
+		if code == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: no Retry-After", tc.name)
+		}
+	}
+	if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.1", "", "", nil); code != 401 {
+		t.Errorf("no credentials from the limited address: got %d, want 401", code)
+	}
+}

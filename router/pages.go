@@ -53,6 +53,12 @@ func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string
 		writePage(w, http.StatusForbidden, forbiddenPage)
 		return
 	}
+	var tm *tooManyAttempts
+	if errors.As(err, &tm) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(tm.wait.Seconds())+1))
+		writePage(w, http.StatusTooManyRequests, tooManyPage)
+		return
+	}
 	var we *wakeError
 	if errors.As(err, &we) {
 		w.Header().Set("Retry-After", "10")
@@ -66,6 +72,7 @@ var (
 	notFoundPage  = page("No app here", "Nothing is deployed at this address.")
 	authPage      = page("Sign in required", "This app asks for a user name and password.")
 	forbiddenPage = page("Not allowed", "This app does not accept requests from your address.")
+	tooManyPage   = page("Too many wrong passwords", "Wait a minute before you try again.")
 )
 
 func unavailablePage(app string) []byte {

@@ -63,6 +63,8 @@ type Router struct {
 	routes  atomic.Pointer[table]
 	domains atomic.Pointer[map[string]string]       // custom domain -> app
 	access  atomic.Pointer[map[string]*accessRules] // app -> its rules, if any
+	// authFails counts wrong basic auth credentials per client address.
+	authFails *app.Attempts
 
 	inflight sync.Map // backend address -> *atomic.Int64, requests in flight
 
@@ -95,6 +97,7 @@ func New(cfg Config) *Router {
 		probe:     newProbeClient(),
 		metrics:   newMetrics(cfg.Metrics),
 		requests:  newRequestMetrics(cfg.Metrics),
+		authFails: app.NewAttempts(maxAuthFailures, authFailureWindow),
 	}
 	r.wakeTimeout = cfg.WakeTimeout
 	if r.wakeTimeout == 0 {

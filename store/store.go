@@ -110,6 +110,8 @@ func (s *Store) Apply(ctx context.Context, c app.Change) error {
 		return s.setJSON(ctx, "set limits", c.App, "limits", c.Limits, "{}")
 	case app.DestroyApp:
 		return s.destroyApp(ctx, c.Name)
+	case app.RenameApp:
+		return s.renameApp(ctx, c.From, c.To)
 	case app.SetSleepPolicy:
 		return s.setJSON(ctx, "set sleep policy", c.App, "sleep_policy", c.Policy, "")
 	case app.SetSleepState:

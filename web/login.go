@@ -6,7 +6,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,58 +23,6 @@ const (
 	maxFailures   = 5
 	failureWindow = time.Minute
 )
-
-type limiter struct {
-	max    int
-	window time.Duration
-	mu     sync.Mutex
-	fails  map[string][]time.Time
-}
-
-func newLimiter(max int, window time.Duration) *limiter {
-	return &limiter{max: max, window: window, fails: map[string][]time.Time{}}
-}
-
-// wait returns how long ip must wait before it may try again; 0 if it may
-// now.
-func (l *limiter) wait(ip string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	recent := l.recent(ip, time.Now())
-	if len(recent) < l.max {
-		return 0
-	}
-	return time.Until(recent[len(recent)-l.max].Add(l.window))
-}
-
-// fail records a failed attempt from ip.
-func (l *limiter) fail(ip string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if len(l.fails) > 10000 {
-		for k := range l.fails {
-			l.recent(k, now)
-		}
-	}
-	l.fails[ip] = append(l.recent(ip, now), now)
-}
-
-// recent keeps only ip's failures within the window. The caller holds mu.
-func (l *limiter) recent(ip string, now time.Time) []time.Time {
-	f := l.fails[ip]
-	i := 0
-	for i < len(f) && now.Sub(f[i]) >= l.window {
-		i++
-	}
-	f = f[i:]
-	if len(f) == 0 {
-		delete(l.fails, ip)
-		return nil
-	}
-	l.fails[ip] = f
-	return f
-}
 
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -119,7 +66,7 @@ func (d *Dashboard) login(c echo.Context) error {
 	err := d.p.CheckAdminPassword(c.Request().Context(), c.FormValue("password"))
 	switch {
 	case errors.Is(err, app.ErrWrongPassword):
-		d.limiter.fail(ip)
+		d.limiter.Fail(ip)
 		d.log.Warn("dashboard login refused: wrong password", "client", ip)
 		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in",
 			"Error": "Wrong password."})
@@ -138,7 +85,7 @@ func (d *Dashboard) loginLink(c echo.Context) error {
 		return err
 	}
 	if !d.p.RedeemLoginToken(c.FormValue("token")) {
-		d.limiter.fail(ip)
+		d.limiter.Fail(ip)
 		d.log.Warn("dashboard login refused: unknown or used login link", "client", ip)
 		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in",
 			"Error": "This login link is unknown, used or expired: run pier admin:login for a new one."})
@@ -148,7 +95,7 @@ func (d *Dashboard) loginLink(c echo.Context) error {
 
 // limited answers 429 if ip failed too often lately.
 func (d *Dashboard) limited(c echo.Context, ip string) error {
-	wait := d.limiter.wait(ip)
+	wait := d.limiter.Wait(ip)
 	if wait <= 0 {
 		return nil
 	}

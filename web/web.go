@@ -94,7 +94,7 @@ type Dashboard struct {
 	cfg      Config
 	pages    func() map[string]*template.Template // parsed on first use
 	sessions *sessions
-	limiter  *limiter
+	limiter  *app.Attempts
 }
 
 //go:embed templates/*.html
@@ -117,7 +117,7 @@ func New(cfg Config) *Dashboard {
 		e: echo.New(), p: cfg.Platform, log: cfg.Log.With("component", "web"), cfg: cfg,
 		pages:    sync.OnceValue(parsePages),
 		sessions: newSessions(cfg.SessionTTL),
-		limiter:  newLimiter(maxFailures, failureWindow),
+		limiter:  app.NewAttempts(maxFailures, failureWindow),
 	}
 	d.routes()
 	return d

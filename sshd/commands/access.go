@@ -79,6 +79,9 @@ func (t *Table) audit(ctx context.Context, user Identity, cmd *command, args []s
 		detail = append(detail, a)
 	}
 	appName := appArg(args)
+	if cmd.name == "apps:rename" && len(args) == 2 {
+		appName = args[1] // the app's history moved to its new name
+	}
 	if app.ValidName(appName) != nil || strings.HasPrefix(cmd.name, "ssh-keys:") {
 		appName = ""
 	}

@@ -52,6 +52,32 @@ func (t *Table) appsDestroy(ctx context.Context, c Call, args []string) error {
 	return t.p.Destroy(ctx, name, c.Stdout)
 }
 
+// appsRename renames an app (Dokku's apps:rename OLD NEW).
+func (t *Table) appsRename(ctx context.Context, c Call, args []string) error {
+	if len(args) != 2 {
+		return badUsage("")
+	}
+	for _, n := range args {
+		if err := app.ValidName(n); err != nil {
+			return badUsage("%v", err)
+		}
+	}
+	from, to := args[0], args[1]
+	if from == to {
+		return badUsage("the new name is the app's name already")
+	}
+	if to == app.ReservedName {
+		return badUsage("the app name %q is reserved for the dashboard", to)
+	}
+	if err := t.p.Rename(ctx, from, to, c.Stdout); err != nil {
+		return err
+	}
+	if u := t.url(to); u != "" {
+		fmt.Fprintf(c.Stdout, "-----> %s answers at %s\n", to, u)
+	}
+	return nil
+}
+
 // appsReport describes one app.
 func (t *Table) appsReport(ctx context.Context, c Call, args []string) error {
 	name, asJSON, err := appListing(args)

@@ -63,6 +63,7 @@ type Platform interface {
 	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
 	SleepNow(ctx context.Context, name string, deep bool) error
 	Destroy(ctx context.Context, name string, out io.Writer) error
+	Rename(ctx context.Context, from, to string, out io.Writer) error
 	SetLimits(ctx context.Context, name string, l app.Limits) error
 	Record(ctx context.Context, e app.Event)
 	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
@@ -152,6 +153,8 @@ func New(p Platform, info Info) *Table {
 			example: "apps:create hello", run: t.appsCreate},
 		{name: "apps:destroy", args: "APP [--force]", summary: "remove an app (asks for its name again unless --force)",
 			example: "apps:destroy hello", run: t.appsDestroy},
+		{name: "apps:rename", args: "APP NEW-NAME", summary: "rename an app: it answers at its new name, with its releases, config, domains and data; restarts it",
+			example: "apps:rename hello greeter", run: t.appsRename},
 		{name: "apps:report", args: "APP [--format json]", summary: "an app at a glance: state, release, processes, config keys, volumes, limits",
 			example: "apps:report hello", run: t.appsReport},
 		{name: "resource:limit", args: "APP [--memory SIZE] [--cpu CORES]", summary: "set (or show) an app's memory and CPU limits; restarts it",

@@ -54,10 +54,18 @@ func TestOperations(t *testing.T) {
 		{"run quotes args", []string{"run", "hello", "echo", "a b"}, 0, "Run hello echo 'a b'", "", ""},
 		{"run one command line", []string{"run", "hello", "cd x && make"}, 0, "Run hello cd x && make", "", ""},
 		{"run passes the exit code", []string{"run", "hello", "false"}, 1, "Run hello false", "", ""},
+		{"apps:rename", []string{"apps:rename", "hello", "greeter"}, 0, "Rename hello greeter", "", ""},
+		{"apps:rename to a taken name", []string{"apps:rename", "hello", "world"}, 1, "", "", "exists already"},
+		{"apps:rename unknown app", []string{"apps:rename", "nope", "greeter"}, 1, "", "", `app "nope" does not exist`},
+		{"apps:rename same name", []string{"apps:rename", "hello", "hello"}, 2, "", "", "name already"},
+		{"apps:rename bad name", []string{"apps:rename", "hello", "Greeter"}, 2, "", "", "invalid"},
+		{"apps:rename reserved", []string{"apps:rename", "hello", "pier"}, 2, "", "", "reserved"},
+		{"apps:rename one name", []string{"apps:rename", "hello"}, 2, "", "", "usage: apps:rename APP NEW-NAME"},
 		{"run without command", []string{"run", "hello", "--"}, 2, "", "", "no command"},
 	}
 	runOpCases(t, tests, Info{Version: "test"}, func(p *platform) {
 		p.apps["hello"] = app.App{Name: "hello", Release: 2}
+		p.apps["world"] = app.App{Name: "world"}
 	})
 }
 

@@ -179,6 +179,17 @@ func (p *platform) Destroy(_ context.Context, name string, out io.Writer) error 
 	return nil
 }
 
+func (p *platform) Rename(_ context.Context, from, to string, out io.Writer) error {
+	if err := p.known(from); err != nil {
+		return err
+	}
+	if p.known(to) == nil {
+		return fmt.Errorf("an app named %s exists already: %w", to, app.ErrExists)
+	}
+	p.record("Rename %s %s", from, to)
+	return nil
+}
+
 func (p *platform) SetLimits(_ context.Context, name string, l app.Limits) error {
 	if err := p.known(name); err != nil {
 		return err
