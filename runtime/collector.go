@@ -175,6 +175,13 @@ func (c *collector) forget(appName, process, id string) {
 	a := c.app(appName)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if _, err := os.Lstat(a.rawPath(name)); errors.Is(err, os.ErrNotExist) {
+		// Collected already (a second stop of the instance), or the app's
+		// logs moved or went with it (apps:rename, apps:destroy): nothing
+		// to collect, and no directory to make again.
+		delete(a.files, name)
+		return
+	}
 	if err := a.load(); err != nil {
 		c.log.Warn("load log offsets", "app", appName, "err", err)
 		return
