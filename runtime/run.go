@@ -33,7 +33,7 @@ func (c *Containerd) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 		return -1, err
 	}
 	id := o.App + "-run-" + randomID()[:8]
-	return c.runToCompletion(ctx, id, o.Out, true, func(nsPath string) []containerd.NewContainerOpts {
+	return c.runToCompletion(ctx, id, o.Out, true, func(nsPath, output string) []containerd.NewContainerOpts {
 		return []containerd.NewContainerOpts{
 			containerd.WithImage(img),
 			containerd.WithSnapshotter(c.cfg.Snapshotter),
@@ -42,25 +42,33 @@ func (c *Containerd) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 			containerd.WithNewSpec(append([]oci.SpecOpts{oci.WithImageConfig(img)}, c.specOpts(process{
 				Args: []string{"/bin/sh", "-c", o.Command}, Env: o.Env, ReadOnly: true,
 				Mounts: mounts, Memory: c.memory(o.Limits), CPU: o.Limits.CPU, Netns: nsPath,
-				Hostname: o.App, ShimGroup: "pier-" + o.App,
+				Hostname: o.App, ShimGroup: "pier-" + o.App, Output: output,
 			})...)...),
 		}
 	})
 }
 
 // runToCompletion creates container id with the options opts returns for its
-// network namespace, runs its task with output streamed to out, and removes
-// the task, network and container (and its snapshot if cleanSnapshot). The
-// output goes through a file, which the shim writes reliably: FIFOs lose
-// short processes' output.
+// network namespace and output file (process.Output), runs its task with
+// the output streamed to out, and removes the task, network and container
+// (and its snapshot if cleanSnapshot). The process writes its output into
+// the file itself: through the shim, FIFOs lost short processes' output,
+// and so, rarely and under load, did a shim-written file.
 func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writer, cleanSnapshot bool,
-	opts func(nsPath string) []containerd.NewContainerOpts) (int, error) {
+	opts func(nsPath, output string) []containerd.NewContainerOpts) (int, error) {
 	logFile, err := os.CreateTemp("", "pier-run-*.log")
 	if err != nil {
 		return -1, err
 	}
-	logFile.Close()
 	defer os.Remove(logFile.Name())
+	// The process may run as the app user; nobody else may read its output.
+	err = logFile.Chown(AppUID, AppGID)
+	if cerr := logFile.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return -1, fmt.Errorf("output file: %w", err)
+	}
 
 	nsPath, err := c.net.create()
 	if err != nil {
@@ -69,7 +77,7 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	cleanup := context.WithoutCancel(ctx)
 	defer c.net.destroy(cleanup, id, nsPath)
 
-	container, err := c.client.NewContainer(ctx, id, opts(nsPath)...)
+	container, err := c.client.NewContainer(ctx, id, opts(nsPath, logFile.Name())...)
 	if err != nil {
 		return -1, fmt.Errorf("create container: %w", err)
 	}
@@ -78,7 +86,7 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	} else {
 		defer container.Delete(cleanup)
 	}
-	task, err := container.NewTask(ctx, cio.LogFile(logFile.Name()))
+	task, err := container.NewTask(ctx, cio.NullIO)
 	if err != nil {
 		return -1, fmt.Errorf("create task: %w", err)
 	}
@@ -107,9 +115,8 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 		case <-time.After(10 * time.Second):
 		}
 	}
-	// The exit event can come before the shim copied the last output into
-	// the file; deleting the task waits for that copy, and the file must
-	// then stop growing before the rest is read.
+	// Children the process left behind may still write: deleting the task
+	// kills them, and the rest is read once the file stops growing.
 	_, _ = task.Delete(cleanup, containerd.WithProcessKill)
 	settle(logFile.Name(), 20*time.Millisecond, 300*time.Millisecond)
 	close(stop)

@@ -30,6 +30,20 @@ type process struct {
 	Hostname string
 	// ShimGroup puts containers with the same value in one shim process.
 	ShimGroup string
+	// Output, if set, is a host file the process appends its stdout and
+	// stderr to itself (see outputTarget), instead of through the shim.
+	Output string
+}
+
+// outputTarget is where a process's Output file is mounted. The process's
+// own shell opens it, so every byte the process wrote is in the file by the
+// time it exits: output copied by the shim can still be in flight then,
+// and short runs lost theirs under load.
+const outputTarget = "/dev/pier-output"
+
+// withOutput runs args with stdout and stderr appended to outputTarget.
+func withOutput(args []string) []string {
+	return append([]string{"/bin/sh", "-c", `exec "$0" "$@" >>` + outputTarget + ` 2>&1`}, args...)
 }
 
 // shimGroupAnnotation makes runc.v2 serve several containers from one shim
@@ -50,8 +64,13 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 		}
 		mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: []string{"rbind", opt}})
 	}
+	args := p.Args
+	if p.Output != "" {
+		mounts = append(mounts, specs.Mount{Destination: outputTarget, Type: "bind", Source: p.Output, Options: []string{"rbind", "rw"}})
+		args = withOutput(args)
+	}
 	opts := []oci.SpecOpts{
-		oci.WithProcessArgs(p.Args...),
+		oci.WithProcessArgs(args...),
 		oci.WithEnv(p.Env),
 		oci.WithMounts(mounts),
 		oci.WithMemoryLimit(uint64(p.Memory)),

@@ -87,13 +87,12 @@ func (w *Workspace) ctx(ctx context.Context) context.Context {
 
 // Run runs one command in a container on the workspace (writable root, tmpfs
 // /tmp, its own network namespace with outbound access) and returns its exit
-// code. Output streams to spec.Out while it runs; it goes through a file,
-// which the shim writes reliably (FIFOs lose short processes' output).
+// code. Output streams to spec.Out while it runs (see runToCompletion).
 func (w *Workspace) Run(ctx context.Context, spec RunSpec) (code int, err error) {
 	c := w.c
 	id := w.key + "-" + randomID()[:6]
 	// The snapshot is the workspace: the container must not remove it.
-	return c.runToCompletion(w.ctx(ctx), id, spec.Out, false, func(nsPath string) []containerd.NewContainerOpts {
+	return c.runToCompletion(w.ctx(ctx), id, spec.Out, false, func(nsPath, output string) []containerd.NewContainerOpts {
 		return []containerd.NewContainerOpts{
 			containerd.WithSnapshotter(c.cfg.Snapshotter),
 			containerd.WithSnapshot(w.key),
@@ -101,7 +100,7 @@ func (w *Workspace) Run(ctx context.Context, spec RunSpec) (code int, err error)
 			containerd.WithNewSpec(c.specOpts(process{
 				Args: spec.Args, Env: spec.Env, User: spec.User, Cwd: spec.Cwd,
 				Mounts: spec.Mounts, Memory: c.cfg.BuildMemoryLimit, Netns: nsPath,
-				Hostname: "build",
+				Hostname: "build", Output: output,
 			})...),
 		}
 	})
