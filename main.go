@@ -132,11 +132,24 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// routerPorts are the router's ports on this host: the only ones apps may
+// connect to on the host, to reach each other through the router.
+func (c *Config) routerPorts() []int {
+	var ports []int
+	for _, addr := range []string{c.HTTPAddr, c.HTTPSAddr} {
+		if p := port(addr); p != 0 {
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
+
 func (c *Config) runtime() runtime.Config {
 	return runtime.Config{
 		Address: c.Containerd, Namespace: c.Namespace,
-		DataDir:     filepath.Join(c.DataDir, "runtime"),
-		Network:     runtime.NetworkConfig{Bridge: c.Bridge, Subnet: c.Subnet, Name: c.Namespace},
+		DataDir: filepath.Join(c.DataDir, "runtime"),
+		Network: runtime.NetworkConfig{Bridge: c.Bridge, Subnet: c.Subnet, Name: c.Namespace,
+			HostPorts: c.routerPorts()},
 		MemoryLimit: int64(c.MemoryMiB) << 20,
 	}
 }

@@ -23,6 +23,9 @@ type NetworkConfig struct {
 	PluginDir []string // default /usr/lib/cni (Debian), /opt/cni/bin
 	StateDir  string   // host-local IPAM allocations; default DataDir/cni
 	NetnsDir  string   // named network namespaces; default DataDir/netns
+	// HostPorts are the host's TCP ports instances may connect to (the
+	// router's); every other port of the host refuses them (firewall.go).
+	HostPorts []int
 }
 
 func (n *NetworkConfig) defaults(dataDir string) {
@@ -86,7 +89,11 @@ func newNetwork(cfg NetworkConfig) (*network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cni: %w", err)
 	}
-	return &network{cfg: cfg, cni: cni}, nil
+	n := &network{cfg: cfg, cni: cni}
+	if err := n.firewall(); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // create makes a new named network namespace and returns its path.
@@ -102,6 +109,9 @@ func (n *network) create() (string, error) {
 func (n *network) attach(ctx context.Context, id, nsPath string) (string, error) {
 	res, err := n.cni.Setup(ctx, id, nsPath)
 	if err != nil {
+		return "", fmt.Errorf("attach %s to network: %w", id, err)
+	}
+	if err := n.isolate(res); err != nil {
 		return "", fmt.Errorf("attach %s to network: %w", id, err)
 	}
 	for _, iface := range res.Interfaces {

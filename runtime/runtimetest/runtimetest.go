@@ -268,6 +268,7 @@ func UnmountUnder(dir string) {
 func RemoveNetwork(n runtime.NetworkConfig) {
 	if n.Bridge != "" {
 		exec.Command("ip", "link", "del", n.Bridge).Run()
+		runtime.RemoveFirewall(n)
 	}
 	if n.Name == "" {
 		return
