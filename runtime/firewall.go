@@ -53,6 +53,9 @@ func (n *network) firewall() error {
 			return fmt.Errorf("firewall: %w", err)
 		}
 	}
+	if err := n.isolatePorts(); err != nil {
+		return err
+	}
 	jump := []string{"-i", n.cfg.Bridge, "-j", chain}
 	if ok, err := ipt.Exists("filter", "INPUT", jump...); err != nil {
 		return fmt.Errorf("firewall: %w", err)
@@ -106,6 +109,27 @@ func (n *network) isolate(res *gocni.Result) error {
 	}
 	if isolated == 0 {
 		return fmt.Errorf("isolate: no port of %s among %d interfaces", n.cfg.Bridge, len(res.Interfaces))
+	}
+	return nil
+}
+
+// isolatePorts isolates every port the bridge has already: instances
+// started by an earlier pier that did not isolate them.
+func (n *network) isolatePorts() error {
+	bridge, err := netlink.LinkByName(n.cfg.Bridge)
+	if err != nil {
+		return nil // no bridge yet: the first instance creates it
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("isolate: %w", err)
+	}
+	for _, l := range links {
+		if l.Attrs().MasterIndex == bridge.Attrs().Index {
+			if err := netlink.LinkSetIsolated(l, true); err != nil {
+				return fmt.Errorf("isolate %s: %w", l.Attrs().Name, err)
+			}
+		}
 	}
 	return nil
 }
