@@ -134,10 +134,10 @@ if [ -d /cache/node_modules ] && [ "$(cat /cache/node_modules.key 2>/dev/null)" 
   cp -a /cache/node_modules node_modules
 else
   if [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then
-    echo "-----> Installing dependencies: npm ci $omit"
+    echo "-----> Installing dependencies: npm ci${omit:+ $omit}"
     npm ci $omit
   else
-    echo "-----> Installing dependencies: npm install $omit"
+    echo "-----> Installing dependencies: npm install${omit:+ $omit}"
     npm install $omit
   fi
   rm -rf /cache/node_modules /cache/node_modules.key
