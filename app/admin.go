@@ -60,6 +60,7 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 	for _, in := range s.instancesOf(ctx, name, func(Instance) bool { return true }) {
 		s.stop(in.ID)
 	}
+	s.removeSites(ctx, name)
 	if err := s.apply(ctx, DestroyApp{Name: name}); err != nil {
 		return err
 	}
