@@ -11,7 +11,7 @@ import (
 
 // Compressing on every request costs about 1 ms of CPU per 80 KB script or
 // stylesheet on the 2-core VM (gzip level 5-6; level 1 half that for a
-// fifth more bytes), several times that on a Raspberry Pi. A static site's
+// fifth more bytes), more on a Raspberry Pi. A static site's
 // files only change with a deploy, so the gzip form of the files asked for
 // compressed is kept: a hit costs a copy. The cache is one for all sites,
 // bounded in bytes and least recently used out, so sites that are not

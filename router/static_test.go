@@ -327,6 +327,7 @@ func TestStaticIndexAndNotFound(t *testing.T) {
 		{"missing", "/nope", 404, "<h1>custom not found</h1>", ""},
 		{"missing in a directory", "/docs/nope.css", 404, "<h1>custom not found</h1>", ""},
 		{"doubled slashes", "//docs//index.html", 200, "docs home", ""},
+		{"a file with a trailing slash", "/about.html/", 404, "<h1>custom not found</h1>", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
