@@ -83,7 +83,7 @@ func (s *Service) Stop(ctx context.Context, name string) error {
 	s.routes.Set(name, nil)
 	s.routes.SetAsleep(name, false)
 	old := s.instancesOf(ctx, name, func(Instance) bool { return true })
-	go s.retireSites(name, s.sitesOf(ctx, name, func(Site) bool { return true }))
+	s.retireSitesLater(name, func(Site) bool { return true })
 	s.retire(old)
 	return nil
 }

@@ -191,11 +191,11 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			go s.retireSites(a.Name, s.sitesOf(ctx, a.Name, otherThan(rel)))
+			s.retireSitesLater(a.Name, otherThan(rel))
 		}
 	} else {
 		s.routes.Set(a.Name, webAddrs(running["web"]))
-		go s.retireSites(a.Name, s.sitesOf(ctx, a.Name, func(Site) bool { return true }))
+		s.retireSitesLater(a.Name, func(Site) bool { return true })
 	}
 	for _, in := range dead {
 		s.stop(in.ID)

@@ -50,9 +50,8 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 	}
 
 	old := s.instancesOf(ctx, a.Name, func(Instance) bool { return true })
-	oldSites := s.sitesOf(ctx, a.Name, otherThan(rel))
 	// A restart or a config change serves the same image's site on.
-	hadSite := len(s.sitesOf(ctx, a.Name, func(st Site) bool { return st.Image == rel.Image })) > 0
+	hadSite := rel.Static != "" && len(s.sitesOf(ctx, a.Name, func(st Site) bool { return st.Image == rel.Image })) > 0
 	var (
 		started []Instance
 		site    string // the directory a static release is served from
@@ -112,7 +111,7 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 		s.routes.SetAsleep(a.Name, false)
 	}
 	go s.retire(old)
-	go s.retireSites(a.Name, oldSites)
+	s.retireSitesLater(a.Name, otherThan(rel))
 
 	if cmd := rel.Manifest.Scripts.Postdeploy; cmd != "" && !a.Stopped {
 		fmt.Fprintf(out, "-----> Running postdeploy: %s\n", cmd)

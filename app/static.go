@@ -57,6 +57,16 @@ func otherThan(rel Release) func(Site) bool {
 	return func(st Site) bool { return rel.Static == "" || st.Image != rel.Image }
 }
 
+// retireSitesLater retires, in the background, the sites of app that keep
+// selects (see retireSites). Listing them is left to the background too, so
+// that a wake or a deploy does not wait for it.
+func (s *Service) retireSitesLater(app string, keep func(Site) bool) {
+	if s.sites == nil {
+		return
+	}
+	go func() { s.retireSites(app, s.sitesOf(context.Background(), app, keep)) }()
+}
+
 // retireSites waits until no request is in flight to old sites (up to the
 // drain limit), then unmounts each one the app's current release does not
 // serve by then: a rollback may have made one current again meanwhile. It
