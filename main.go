@@ -248,7 +248,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		CronSeconds:  cfg.CronSeconds,
 		Domain:       cfg.Domain,
 	}, app.Deps{
-		Store: st, Builder: bld, Runtime: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
+		Store: st, Builder: bld, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
 		Activity: rtr, Memory: runtime.Memory, Audit: st, Usage: rt,
 		CronRuns: st,
 		Files:    []app.Files{rt, bld, sshd.Repos{Dir: gitDir}},

@@ -59,6 +59,7 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 	}
 	s.routes.Delete(name)
 	s.stopAll(ctx, name)
+	s.removeSites(ctx, name)
 	if err := s.apply(ctx, DestroyApp{Name: name}); err != nil {
 		return err
 	}

@@ -58,6 +58,10 @@ type App struct {
 	Domains []string
 	// Access is the app's access rules as the http-auth commands set them.
 	Access Access
+	// Static says the current release is a static site: the router serves
+	// its files and no web process runs. The store derives it from the
+	// release; it is not set by a Change.
+	Static bool
 }
 
 // SleepPolicy says when an idle app sleeps. Zero durations take the
@@ -90,8 +94,12 @@ type Release struct {
 	App     string
 	Version int
 	Image   string // runtime image reference of the app layer
-	Stack   string // node, python, procfile
+	Stack   string // node, python, procfile, static
 	Commit  string // git revision the release was built from
+	// Static, for a static site, is the directory of Image the router
+	// serves (/app/public, /app/dist or /app); empty for a release whose
+	// web process, if any, runs in containers.
+	Static string
 	// Processes maps a process type (web, worker, ...) to its command.
 	Processes map[string]string
 	// Config is the environment the release's processes get.

@@ -66,7 +66,7 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 		return Release{}, err
 	}
 
-	build, err := s.builder.Build(ctx, BuildRequest{App: req.App, Dir: req.Dir, Out: out})
+	build, err := s.builder.Build(ctx, BuildRequest{App: req.App, Dir: req.Dir, Out: out, Web: procfile["web"] != ""})
 	if err != nil {
 		return Release{}, err
 	}
@@ -77,9 +77,13 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 	for k, v := range procfile {
 		procs[k] = v
 	}
-	if len(procs) == 0 || len(procs) == 1 && procs["release"] != "" {
+	static := build.Static
+	if procs["web"] != "" {
+		static = "" // a web process always wins
+	}
+	if static == "" && (len(procs) == 0 || len(procs) == 1 && procs["release"] != "") {
 		s.removeImage(build.Image)
-		return Release{}, fmt.Errorf("nothing to run: add a Procfile with a line like `web: node server.js`")
+		return Release{}, fmt.Errorf("nothing to run: add a Procfile with a line like `web: node server.js`, or an index.html (at the top, in public/ or in dist/) to serve a static site")
 	}
 
 	version, err := s.nextVersion(ctx, req.App)
@@ -88,7 +92,7 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 		return Release{}, err
 	}
 	rel := Release{
-		App: req.App, Version: version, Image: build.Image, Stack: build.Stack,
+		App: req.App, Version: version, Image: build.Image, Stack: build.Stack, Static: static,
 		Commit: req.Commit, Processes: procs, Config: config, Manifest: manifest, Cron: cron,
 		Description: "deploy " + short(req.Commit), CreatedBy: req.User, CreatedAt: time.Now().UTC(),
 	}

@@ -30,6 +30,9 @@ type BuildRequest struct {
 	App string
 	Dir string    // the checked-out source; the builder only reads it
 	Out io.Writer // build progress for the pusher
+	// Web says the Procfile names a web process: the build is then never
+	// a static site.
+	Web bool
 }
 
 // Build is a built app layer and what the builder learned about the source.
@@ -39,6 +42,10 @@ type Build struct {
 	// Processes are the stack's default processes (e.g. web from package.json's
 	// start script); the Procfile overrides them.
 	Processes map[string]string
+	// Static, for a build with no web process that holds an index.html, is
+	// the directory of the image the router serves (/app/public, /app/dist
+	// or /app); empty otherwise.
+	Static string
 }
 
 // Builder turns source into an app image.
@@ -69,6 +76,26 @@ type Runtime interface {
 	RunOnce(ctx context.Context, o OneOff) (int, error)
 }
 
+// Sites gives static sites their files without a container: an app image's
+// files, mounted read-only on the host, for the router to serve.
+type Sites interface {
+	// MountSite returns a host directory holding dir (an absolute path in
+	// the image, e.g. /app/dist) of app's image, read-only, mounting the
+	// image first if need be. Idempotent; mounts outlive the daemon.
+	MountSite(ctx context.Context, app, image, dir string) (string, error)
+	// UnmountSite releases an image's mount; an image without one is not
+	// an error.
+	UnmountSite(ctx context.Context, image string) error
+	// Sites lists what MountSite mounted, every app's.
+	Sites(ctx context.Context) ([]Site, error)
+}
+
+// Site is an image mounted for a static site.
+type Site struct {
+	App, Image string
+	Dir        string // the host directory MountSite returned
+}
+
 // OneOff is a command run to completion in a fresh container of an app's
 // image: the release phase, deploy scripts, `run`.
 type OneOff struct {
@@ -82,10 +109,15 @@ type OneOff struct {
 }
 
 // Routes is the router's table: which addresses serve an app's web traffic.
-// Set replaces the app's backends atomically. Drain returns once no request
-// to addr is in flight (or ctx ends).
+// Set replaces the app's backends atomically; SetStatic instead routes the
+// app to the files of a directory (a static site), atomically too, and
+// fails if dir cannot be opened (the route is then left as it was). Each
+// replaces what the other set. Drain returns once no request to addr (a
+// backend address, or a directory SetStatic named) is in flight (or ctx
+// ends).
 type Routes interface {
 	Set(app string, addrs []string)
+	SetStatic(app, dir string) error
 	Delete(app string)
 	Drain(ctx context.Context, addr string) error
 	// SetAsleep makes the app's requests wait for a wake (true) or go to its

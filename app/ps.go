@@ -25,6 +25,9 @@ func (s *Service) Scale(ctx context.Context, name string, counts map[string]int)
 	defer unlock()
 	formation := formationFor(a, rel)
 	for proc, n := range counts {
+		if proc == "web" && rel.Static != "" {
+			return errStaticScale(name, rel)
+		}
 		if rel.Processes[proc] == "" || proc == "release" {
 			return fmt.Errorf("%s v%d has no process type %q (it has: %s)", name, rel.Version, proc, processList(rel))
 		}
@@ -80,6 +83,7 @@ func (s *Service) Stop(ctx context.Context, name string) error {
 	s.routes.Set(name, nil)
 	s.routes.SetAsleep(name, false)
 	old := s.instancesOf(ctx, name, func(Instance) bool { return true })
+	s.retireSitesLater(name, func(Site) bool { return true })
 	s.retire(old)
 	return nil
 }

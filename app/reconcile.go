@@ -104,6 +104,7 @@ func (s *Service) reconcile(ctx context.Context, m mode) error {
 				s.stop(in.ID)
 			}
 		}
+		s.removeOrphanSites(ctx, known)
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -149,7 +150,7 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 	}
 	formation := formationFor(a, rel)
 	have := s.instancesOf(ctx, a.Name, func(Instance) bool { return true })
-	if a.Asleep != Awake && !a.Stopped {
+	if a.Asleep != Awake && !a.Stopped && rel.Static == "" {
 		return s.restoreSleep(ctx, a, rel, have)
 	}
 
@@ -179,17 +180,31 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 		}
 	}
 	// Route away from dead and extra instances first: a dial to an address
-	// whose network namespace is gone hangs instead of failing.
-	s.routes.Set(a.Name, webAddrs(running["web"]))
+	// whose network namespace is gone hangs instead of failing. A static
+	// site's files are mounted again if a reboot unmounted them.
+	var errs []error
+	if rel.Static != "" && !a.Stopped {
+		site, err := s.mountSite(ctx, rel)
+		if err == nil {
+			err = s.routes.SetStatic(a.Name, site)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			s.retireSitesLater(a.Name, otherThan(rel))
+		}
+	} else {
+		s.routes.Set(a.Name, webAddrs(running["web"]))
+		s.retireSitesLater(a.Name, func(Site) bool { return true })
+	}
 	for _, in := range dead {
 		s.stop(in.ID)
 	}
 	go s.retire(extra)
 	if a.Stopped {
-		return nil
+		return errors.Join(errs...)
 	}
 
-	var errs []error
 	for _, proc := range slices.Sorted(maps.Keys(formation)) {
 		missing := formation[proc] - len(running[proc])
 		if missing <= 0 || rel.Processes[proc] == "" || proc == "release" {

@@ -54,6 +54,7 @@ func (s *Service) Rename(ctx context.Context, from, to string, out io.Writer) er
 	s.routes.Delete(from)
 	s.stopCron(from)
 	s.stopAll(ctx, from)
+	s.removeSites(ctx, from)
 	s.clearCrashes(from)
 
 	if err := s.renameFiles(from, to); err != nil {

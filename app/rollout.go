@@ -18,9 +18,12 @@ import (
 // instances next to the running ones, waits until every web instance passes
 // its checks, records rel (if isNew), moves the route, and retires the
 // previous instances once their in-flight requests finished; a new release's
-// cron entries replace the app's schedule as it is recorded. On any failure
-// before the route moves, the new instances are removed and the previous
-// ones (and schedule) keep serving. The caller holds the app's lock.
+// cron entries replace the app's schedule as it is recorded. A static
+// site's files are mounted in place of starting web instances, and the route
+// moves to them; sites of earlier releases are unmounted once drained. On
+// any failure before the route moves, what was started or mounted for rel
+// is removed and the previous release (and schedule) keeps serving. The
+// caller holds the app's lock.
 func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
 	formation := formationFor(a, rel)
 	for _, phase := range []struct{ name, cmd string }{
@@ -47,31 +50,57 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 	}
 
 	old := s.instancesOf(ctx, a.Name, func(Instance) bool { return true })
-	var started []Instance
+	// A restart or a config change serves the same image's site on.
+	hadSite := rel.Static != "" && len(s.sitesOf(ctx, a.Name, func(st Site) bool { return st.Image == rel.Image })) > 0
+	var (
+		started []Instance
+		site    string // the directory a static release is served from
+	)
+	// undo removes what was started for rel, if rel does not go live.
+	undo := func() {
+		for _, in := range started {
+			s.stop(in.ID)
+		}
+		if site != "" && !hadSite {
+			if err := s.sites.UnmountSite(context.WithoutCancel(ctx), rel.Image); err != nil {
+				s.log.Warn("unmount site", "app", a.Name, "image", rel.Image, "err", err)
+			}
+		}
+	}
 	if a.Stopped {
 		fmt.Fprintf(out, "-----> %s is stopped: v%d is recorded and starts with ps:start\n", a.Name, rel.Version)
 	} else {
-		fmt.Fprintf(out, "-----> Starting v%d: %s\n", rel.Version, describeFormation(formation, rel))
 		var err error
-		started, err = s.startAll(ctx, a, rel, formation)
-		if err != nil {
-			for _, in := range started {
-				s.stop(in.ID)
+		if rel.Static != "" {
+			if site, err = s.mountSite(ctx, rel); err != nil {
+				return err
 			}
-			return err
+			fmt.Fprintf(out, "-----> Serving v%d as a static site: the router serves its files, no container runs for web\n", rel.Version)
+		}
+		if desc := describeFormation(formation, rel); desc != "" || rel.Static == "" {
+			fmt.Fprintf(out, "-----> Starting v%d: %s\n", rel.Version, desc)
+			started, err = s.startAll(ctx, a, rel, formation)
+			if err != nil {
+				undo()
+				return err
+			}
 		}
 	}
 	if isNew {
 		if err := s.apply(ctx, PutRelease{Release: rel}); err != nil {
-			for _, in := range started {
-				s.stop(in.ID)
-			}
+			undo()
 			return fmt.Errorf("record release v%d: %w", rel.Version, err)
 		}
 		s.setCron(a.Name, rel.Cron)
 	}
 	if !a.Stopped {
-		s.routes.Set(a.Name, webAddrs(started))
+		if site != "" {
+			if err := s.routes.SetStatic(a.Name, site); err != nil {
+				return fmt.Errorf("route %s to the files of v%d: %w", a.Name, rel.Version, err)
+			}
+		} else {
+			s.routes.Set(a.Name, webAddrs(started))
+		}
 		s.clearCrashes(a.Name)
 		if a.Asleep != Awake {
 			if err := s.apply(ctx, SetSleepState{App: a.Name, State: Awake}); err != nil {
@@ -82,6 +111,7 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 		s.routes.SetAsleep(a.Name, false)
 	}
 	go s.retire(old)
+	s.retireSitesLater(a.Name, otherThan(rel))
 
 	if cmd := rel.Manifest.Scripts.Postdeploy; cmd != "" && !a.Stopped {
 		fmt.Fprintf(out, "-----> Running postdeploy: %s\n", cmd)

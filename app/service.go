@@ -74,9 +74,11 @@ type Deps struct {
 	Store   Store
 	Builder Builder
 	Runtime Runtime
-	Routes  Routes
-	Health  Health
-	Logs    LogSource
+	// Sites mounts static sites' files; nil: a static site cannot deploy.
+	Sites  Sites
+	Routes Routes
+	Health Health
+	Logs   LogSource
 	// Activity tells idle apps from busy ones; Memory reports free memory.
 	Activity Activity
 	Memory   MemoryProbe
@@ -98,6 +100,7 @@ type Service struct {
 	store    Store
 	builder  Builder
 	runtime  Runtime
+	sites    Sites
 	routes   Routes
 	health   Health
 	logs     LogSource
@@ -125,7 +128,7 @@ type Service struct {
 func New(set Settings, d Deps) *Service {
 	set.defaults()
 	return &Service{
-		store: d.Store, builder: d.Builder, runtime: d.Runtime,
+		store: d.Store, builder: d.Builder, runtime: d.Runtime, sites: d.Sites,
 		routes: d.Routes, health: d.Health, logs: d.Logs, log: d.Log, set: set,
 		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
 		activity: d.Activity, memory: d.Memory, audit: d.Audit, usage: d.Usage, files: d.Files,

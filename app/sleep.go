@@ -80,6 +80,9 @@ func (s *Service) SleepNow(ctx context.Context, name string, deep bool) error {
 	if a.Release == 0 || a.Stopped {
 		return fmt.Errorf("%s is not running", name)
 	}
+	if a.Static {
+		return fmt.Errorf("%s is a static site: the router serves its files and no process runs, so there is nothing to put to sleep", name)
+	}
 	to := Frozen
 	if deep {
 		to = Stopped
@@ -177,8 +180,8 @@ func (s *Service) idleTick(ctx context.Context) {
 	}
 	var sleepers []frozen
 	for _, a := range apps {
-		if a.Release == 0 || a.Stopped || a.Asleep == Stopped {
-			continue
+		if a.Release == 0 || a.Stopped || a.Asleep == Stopped || a.Static {
+			continue // a static site costs nothing idle: it never sleeps
 		}
 		rel, err := s.store.Release(ctx, a.Name, a.Release)
 		if err != nil {
@@ -232,7 +235,7 @@ func (s *Service) sleepIdle(ctx context.Context, name string, to SleepState) {
 		return
 	}
 	defer unlock()
-	if a.Stopped || a.Release == 0 {
+	if a.Stopped || a.Release == 0 || a.Static {
 		return
 	}
 	if err := s.sleep(ctx, a, to); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -110,6 +111,27 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		}
 	}
 
+	// No web process: an index.html makes it a static site. It is looked
+	// for after the build, which may have made it (npm run build → dist/).
+	static := ""
+	if !req.Web && stack.Processes["web"] == "" {
+		find := func(root string) error {
+			if d, ok := siteDir(root); ok {
+				static = path.Join("/app", d)
+				fmt.Fprintf(req.Out, "-----> Static site: serving %s\n", siteLabel(d))
+			}
+			return nil
+		}
+		if stack.Script == "" {
+			err = find(req.Dir) // nothing ran: the source is what was copied
+		} else {
+			err = ws.Look(ctx, func(root string) error { return find(filepath.Join(root, "app")) })
+		}
+		if err != nil {
+			return app.Build{}, fmt.Errorf("look for a static site: %w", err)
+		}
+	}
+
 	ref := fmt.Sprintf("%s%s:%s", runtime.AppImagePrefix, req.App, time.Now().UTC().Format("20060102-150405.000000"))
 	err = ws.Commit(ctx, ref, runtime.ImageConfig{
 		Env:        RunEnv,
@@ -122,7 +144,7 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		return app.Build{}, fmt.Errorf("commit app layer: %w", err)
 	}
 	fmt.Fprintf(req.Out, "-----> Built %s in %.1fs\n", req.App, time.Since(start).Seconds())
-	return app.Build{Image: ref, Stack: stack.Name, Processes: stack.Processes}, nil
+	return app.Build{Image: ref, Stack: stack.Name, Processes: stack.Processes, Static: static}, nil
 }
 
 // indent prefixes build output lines so they stand under the -----> steps,

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,54 @@ http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever(
 	}
 	if list, _ := rt.Instances(ctx); len(list) != 0 {
 		t.Fatalf("after Stop: %+v, want none", list)
+	}
+}
+
+// Builds without a web process that end with an index.html are static
+// sites: served from public/, dist/ (here made by package.json's build
+// script) or the top; a Procfile's web line wins.
+func TestBuildStaticSites(t *testing.T) {
+	env := runtimetest.Start(t)
+	rt := env.Runtime(t, "")
+	ctx := context.Background()
+	b := builder.New(builder.Config{Base: builder.DefaultBase, CacheDir: t.TempDir(), CABundle: rt.CABundle()}, rt)
+	tests := []struct {
+		name       string
+		files      map[string]string
+		web        bool // the Procfile names a web process
+		wantStack  string
+		wantStatic string
+		wantOut    string
+	}{
+		{"plain site", map[string]string{"index.html": "<h1>hi</h1>", "css/site.css": "h1{}"}, false,
+			"static", "/app", "Static site: serving the top of the repository"},
+		{"public", map[string]string{"public/index.html": "hi", "README.md": "x"}, false,
+			"static", "/app/public", "Static site: serving public/"},
+		{"node build to dist", map[string]string{
+			"package.json": `{"name":"site","version":"1.0.0","scripts":{"build":"node build.js"}}`,
+			"build.js":     `const fs = require('fs'); fs.mkdirSync('dist', {recursive: true}); fs.writeFileSync('dist/index.html', '<h1>built</h1>');`,
+		}, false, "node", "/app/dist", "Static site: serving dist/"},
+		{"node build without an index.html", map[string]string{
+			"package.json": `{"name":"site","version":"1.0.0","scripts":{"build":"node -e 0"}}`,
+		}, false, "node", "", "npm run build"},
+		{"a Procfile web line wins", map[string]string{"Procfile": "web: python3 -m http.server $PORT\n", "index.html": "hi"}, true,
+			"procfile", "", "Built"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			build, err := b.Build(ctx, app.BuildRequest{App: "site", Dir: writeFiles(t, tt.files), Out: &out, Web: tt.web})
+			t.Logf("build output:\n%s", out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.RemoveImage(ctx, build.Image)
+			if build.Stack != tt.wantStack || build.Static != tt.wantStatic {
+				t.Errorf("got stack %q static %q, want %q %q", build.Stack, build.Static, tt.wantStack, tt.wantStatic)
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("build output lacks %q", tt.wantOut)
+			}
+		})
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // Stack is how a kind of source is built and started.
 type Stack struct {
-	Name string // node, python, procfile
+	Name string // node, python, procfile, static
 	// Script is the build command run in the workspace as the app user; empty
 	// for stacks that need no build step.
 	Script string
@@ -20,11 +20,14 @@ type Stack struct {
 }
 
 // ErrUnknownStack means pier cannot tell how to build the source.
-var ErrUnknownStack = errors.New("cannot tell how to build this app: add a package.json (Node), a requirements.txt (Python) or a Procfile")
+var ErrUnknownStack = errors.New("cannot tell how to build this app: add a package.json (Node), a requirements.txt (Python), a Procfile, or an index.html (a static site: at the top, in public/ or in dist/)")
 
 // Detect inspects the source in dir and returns its stack. Checked in order:
 // package.json (Node), requirements.txt (Python), Procfile (any command the
-// base can run), then app.py/main.py/server.py (Python, standard library).
+// base can run), app.py/main.py/server.py (Python, standard library), then
+// an index.html in public/, dist/ or the top (a static site: no build, no
+// process). Whatever the stack, a build that ends without a web process
+// but with such an index.html is served as a static site (see Build).
 func Detect(dir string) (Stack, error) {
 	switch {
 	case exists(dir, "package.json"):
@@ -36,6 +39,9 @@ func Detect(dir string) (Stack, error) {
 	}
 	if p := pythonDefaults(dir); len(p) > 0 {
 		return Stack{Name: "python", Script: pythonCompile, Processes: p}, nil
+	}
+	if _, ok := siteDir(dir); ok {
+		return Stack{Name: "static", Processes: map[string]string{}}, nil
 	}
 	return Stack{}, ErrUnknownStack
 }
@@ -68,7 +74,11 @@ func nodeStack(dir string) (Stack, error) {
 			}
 		}
 	}
-	return Stack{Name: "node", Script: nodeScript, Processes: procs}, nil
+	script := nodeScript
+	if pkg.Scripts["build"] != "" {
+		script = "build=1\n" + script
+	}
+	return Stack{Name: "node", Script: script, Processes: procs}, nil
 }
 
 func pythonDefaults(dir string) map[string]string {
@@ -107,26 +117,40 @@ func shellQuote(s string) string {
 // The build scripts run as the app user in /app with /cache (the app's build
 // cache, kept between builds) mounted. A dependency set that did not change
 // since the last build is copied from the cache instead of installed again.
+//
+// With build=1 set before it (package.json has a "build" script), the Node
+// script installs devDependencies too (bundlers and compilers are), runs
+// `npm run build`, then prunes the devDependencies, as Heroku's Node
+// buildpack does; the cache then holds the full set, under its own key.
 const nodeScript = `set -e
 cd /app
 export npm_config_cache=/cache/npm npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-key=$(cat package.json package-lock.json npm-shrinkwrap.json 2>/dev/null | sha256sum | cut -c1-64)
+omit=--omit=dev
+if [ -n "$build" ]; then omit=; fi
+key=$( (cat package.json package-lock.json npm-shrinkwrap.json 2>/dev/null; echo "omit=$omit") | sha256sum | cut -c1-64)
 if [ -d /cache/node_modules ] && [ "$(cat /cache/node_modules.key 2>/dev/null)" = "$key" ]; then
   echo "-----> Dependencies unchanged: reusing node_modules from the build cache"
   rm -rf node_modules
   cp -a /cache/node_modules node_modules
 else
   if [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then
-    echo "-----> Installing dependencies: npm ci --omit=dev"
-    npm ci --omit=dev
+    echo "-----> Installing dependencies: npm ci${omit:+ $omit}"
+    npm ci $omit
   else
-    echo "-----> Installing dependencies: npm install --omit=dev"
-    npm install --omit=dev
+    echo "-----> Installing dependencies: npm install${omit:+ $omit}"
+    npm install $omit
   fi
   rm -rf /cache/node_modules /cache/node_modules.key
   if [ -d node_modules ]; then
     cp -a node_modules /cache/node_modules
     echo "$key" > /cache/node_modules.key
+  fi
+fi
+if [ -n "$build" ]; then
+  echo "-----> Building: npm run build"
+  npm run build
+  if [ -d node_modules ]; then
+    npm prune --omit=dev >/dev/null
   fi
 fi
 `

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -25,15 +26,18 @@ func TestDetect(t *testing.T) {
 		{"procfile only", map[string]string{"Procfile": "web: ./run.sh\n"}, "procfile", "", nil},
 		{"node wins over procfile", map[string]string{"package.json": `{}`, "Procfile": "web: x\n"}, "node", "", nil},
 		{"nothing", map[string]string{"README.md": "hi"}, "", "", ErrUnknownStack},
+		{"static index.html at the top", map[string]string{"index.html": "<h1>hi</h1>", "style.css": ""}, "static", "", nil},
+		{"static public", map[string]string{"public/index.html": "hi"}, "static", "", nil},
+		{"static dist", map[string]string{"dist/index.html": "hi"}, "static", "", nil},
+		{"index.html in another directory is no site", map[string]string{"docs/index.html": "hi"}, "", "", ErrUnknownStack},
+		{"procfile wins over index.html", map[string]string{"Procfile": "web: ./run.sh\n", "index.html": "hi"}, "procfile", "", nil},
+		{"python entry point wins over index.html", map[string]string{"app.py": "", "index.html": "hi"}, "python", "python3 app.py", nil},
+		{"node start script wins over index.html", map[string]string{"package.json": `{"scripts":{"start":"node s.js"}}`, "public/index.html": "hi"},
+			"node", "node s.js", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for name, body := range tt.files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			dir := writeTree(t, tt.files)
 			st, err := Detect(dir)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tt.wantErr)
@@ -50,5 +54,95 @@ func TestDetectBadPackageJSON(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "package.json"), []byte("{not json"), 0o644)
 	if _, err := Detect(dir); err == nil {
 		t.Fatal("got nil error for a malformed package.json")
+	}
+}
+
+// writeTree writes files (slash-separated names) under a new directory.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A package.json build script is run, with devDependencies installed for
+// it and pruned after; without one, only production dependencies are.
+func TestDetectNodeBuildScript(t *testing.T) {
+	tests := []struct {
+		name      string
+		pkg       string
+		wantBuild bool
+	}{
+		{"build script", `{"scripts":{"build":"vite build"},"devDependencies":{"vite":"5"}}`, true},
+		{"build script and start script", `{"scripts":{"build":"tsc","start":"node dist/server.js"}}`, true},
+		{"no build script", `{"scripts":{"start":"node server.js"}}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := Detect(writeTree(t, map[string]string{"package.json": tt.pkg}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.HasPrefix(st.Script, "build=1\n"); got != tt.wantBuild {
+				t.Fatalf("script runs the build: got %v, want %v", got, tt.wantBuild)
+			}
+			if !strings.Contains(st.Script, "npm run build") || !strings.Contains(st.Script, "npm prune --omit=dev") {
+				t.Fatalf("node script lacks the build step:\n%s", st.Script)
+			}
+		})
+	}
+}
+
+// The directory a static site is served from: public/, else dist/, else
+// the top, each only if it is a real directory with an index.html that is
+// a file inside it.
+func TestSiteDir(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "index.html"), []byte("elsewhere"), 0o644)
+	tests := []struct {
+		name   string
+		files  map[string]string
+		links  map[string]string // name -> link target
+		want   string
+		wantOK bool
+	}{
+		{"top", map[string]string{"index.html": "x"}, nil, ".", true},
+		{"public first", map[string]string{"public/index.html": "x", "dist/index.html": "x", "index.html": "x"}, nil, "public", true},
+		{"dist before the top", map[string]string{"dist/index.html": "x", "index.html": "x"}, nil, "dist", true},
+		{"public without index.html", map[string]string{"public/app.css": "x", "dist/index.html": "x"}, nil, "dist", true},
+		{"none", map[string]string{"README.md": "x", "src/index.html": "x"}, nil, "", false},
+		{"index.html is a directory", map[string]string{"index.html/x": "x"}, nil, "", false},
+		{"public is a link", map[string]string{"site/index.html": "x"}, map[string]string{"public": "site"}, "", false},
+		{"dist is a link out", nil, map[string]string{"dist": outside}, "", false},
+		{"index.html links out of the site", map[string]string{"public/a": "x"},
+			map[string]string{"public/index.html": filepath.Join(outside, "index.html")}, "", false},
+		{"index.html links up and out of the site", map[string]string{"README.html": "x", "public/a": "x"},
+			map[string]string{"public/index.html": "../README.html"}, "", false},
+		{"index.html links inside the site", map[string]string{"public/home.html": "x"},
+			map[string]string{"public/index.html": "home.html"}, "public", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t, tt.files)
+			for name, target := range tt.links {
+				p := filepath.Join(dir, filepath.FromSlash(name))
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.Symlink(target, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, ok := siteDir(dir)
+			if got != tt.want || ok != tt.wantOK {
+				t.Fatalf("got %q %v, want %q %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,17 @@ func (w *recorder) Write(p []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom passes a copy to the server's ResponseWriter, so that a static
+// site's files go out with sendfile(2) where the connection allows it.
+func (w *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := io.Copy(w.ResponseWriter, src)
+	w.bytes += n
 	return n, err
 }
 

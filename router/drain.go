@@ -12,10 +12,11 @@ func (r *Router) counter(addr string) *atomic.Int64 {
 	return c.(*atomic.Int64)
 }
 
-// Drain implements app.Routes: it returns nil once no request to addr is in
-// flight, polling every 10ms, or ctx's error when ctx ends first. Call it
-// after the route moved away from addr; open WebSockets and streams count
-// as in flight until they close.
+// Drain implements app.Routes: it returns nil once no request to addr (a
+// backend address, or a static site's directory) is in flight, polling
+// every 10ms, or ctx's error when ctx ends first. Call it after the route
+// moved away from addr; open WebSockets and streams count as in flight
+// until they close.
 func (r *Router) Drain(ctx context.Context, addr string) error {
 	c := r.counter(addr)
 	t := time.NewTicker(10 * time.Millisecond)

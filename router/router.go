@@ -71,6 +71,8 @@ type Router struct {
 	wakeState
 	metrics metrics
 
+	gzipCache *gzipCache // static sites' compressed files
+
 	dashboard atomic.Pointer[http.Handler] // for pier.<domain>; nil: that host is unknown
 	tls       *certs                       // nil until EnableTLS
 	requests  *requestMetrics
@@ -98,6 +100,7 @@ func New(cfg Config) *Router {
 		metrics:   newMetrics(cfg.Metrics),
 		requests:  newRequestMetrics(cfg.Metrics),
 		authFails: app.NewAttempts(maxAuthFailures, authFailureWindow),
+		gzipCache: newGzipCache(gzipCacheBytes),
 	}
 	r.wakeTimeout = cfg.WakeTimeout
 	if r.wakeTimeout == 0 {
@@ -129,9 +132,10 @@ func (r *Router) URL(app string) string {
 	return u
 }
 
-// ServeHTTP proxies req to a backend of the app its Host names, and logs one
-// line for it. Unknown hosts get a 404 page; an app without a working
-// backend gets a 502 page (see serveError).
+// ServeHTTP proxies req to a backend of the app its Host names, or answers
+// it from the app's files for a static site, and logs one line for it.
+// Unknown hosts get a 404 page; an app without a working backend gets a 502
+// page (see serveError).
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rec := &recorder{ResponseWriter: w}
 	start := time.Now()
@@ -143,7 +147,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		return
 	}
-	rt := r.lookup(req.Host)
+	rt, done := r.lookupHeld(req.Host)
+	defer func() { done() }()
 	if rt == nil {
 		r.serveError(rec, req, "", errUnknownHost)
 		return
@@ -165,7 +170,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		act.last.Store(time.Now().UnixNano())
 		act.inflight.Add(-1)
 	}()
-	if rt.asleep {
+	if rt.asleep && rt.site == nil {
 		from := "frozen"
 		if len(rt.backends) == 0 {
 			from = "stopped"
@@ -174,12 +179,15 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.serveError(rec, req, rt.app, &wakeError{err})
 			return
 		}
-		if rt = r.lookup(req.Host); rt == nil {
+		done()
+		if rt, done = r.lookupHeld(req.Host); rt == nil {
 			r.serveError(rec, req, "", errUnknownHost)
 			return
 		}
 	}
 	switch {
+	case rt.site != nil:
+		r.serveSite(rec, req, rt.site)
 	case rt.asleep:
 		r.serveError(rec, req, rt.app, &wakeError{errStillAsleep})
 	case len(rt.backends) == 0:

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"maps"
 	"net"
 	"net/http/httputil"
@@ -13,11 +14,12 @@ import (
 // Set and Delete build a new one and swap the pointer.
 type table map[string]*route
 
-// route is one app's backends. Only the round-robin counter changes after
-// the route is published.
+// route is one app's backends, or its static site. Only the round-robin
+// counter changes after the route is published.
 type route struct {
 	app      string
 	backends []backend // empty when the app has none
+	site     *site     // set for a static site, which has no backends
 	next     atomic.Uint64
 	// asleep: requests wait for a wake instead of going to the backends
 	// (which, for a frozen app, are there but paused).
@@ -42,9 +44,10 @@ func (rt *route) pick() backend {
 }
 
 // Set replaces app's backends (each "host:port") in one step: a request sees
-// either the old set or the new one. Whether the app is asleep is kept. Empty addrs keeps the app known with no
-// backends, so its requests get the 502 page rather than the 404 one. An
-// address that is not host:port is logged and left out.
+// either the old set or the new one. Whether the app is asleep is kept; a
+// static site the app had is no longer served. Empty addrs keeps the app
+// known with no backends, so its requests get the 502 page rather than the
+// 404 one. An address that is not host:port is logged and left out.
 func (r *Router) Set(app string, addrs []string) {
 	app = strings.ToLower(app)
 	rt := &route{app: app, backends: make([]backend, 0, len(addrs))}
@@ -55,14 +58,11 @@ func (r *Router) Set(app string, addrs []string) {
 		}
 		rt.backends = append(rt.backends, backend{addr: addr, proxy: r.newProxy(app, addr), inflight: r.counter(addr)})
 	}
-	isNew := false
-	r.update(func(t table) {
-		if old := t[app]; old != nil {
+	isNew := r.replace(app, func(old *route) *route {
+		if old != nil {
 			rt.asleep, rt.asleepSince = old.asleep, old.asleepSince
-		} else {
-			isNew = true
 		}
-		t[app] = rt
+		return rt
 	})
 	r.log.Debug("route set", "app", app, "backends", len(rt.backends))
 	if isNew && r.tls != nil {
@@ -70,25 +70,77 @@ func (r *Router) Set(app string, addrs []string) {
 	}
 }
 
+// SetStatic implements app.Routes: app's requests are answered from the
+// files in dir (see static.go) instead of backends, from the moment it
+// returns; a request sees either the old route or the new one. The app is
+// awake from then on (a static site never sleeps). dir is opened here, once;
+// an error opening it leaves the route as it was. Setting the directory the
+// app is already served from again changes nothing.
+func (r *Router) SetStatic(app, dir string) error {
+	app = strings.ToLower(app)
+	if cur := (*r.routes.Load())[app]; cur != nil && cur.site != nil && cur.site.dir == dir && !cur.asleep {
+		return nil
+	}
+	s, err := r.openSite(dir)
+	if err != nil {
+		return fmt.Errorf("static site of %s: %w", app, err)
+	}
+	isNew := r.replace(app, func(*route) *route { return &route{app: app, site: s} })
+	r.log.Debug("route set", "app", app, "static", dir)
+	if isNew && r.tls != nil {
+		r.tls.manage(app + r.suffix)
+	}
+	return nil
+}
+
 // Delete removes app from the table; its host answers 404 from then on.
 // Deleting an unknown app does nothing.
 func (r *Router) Delete(app string) {
-	r.update(func(t table) { delete(t, strings.ToLower(app)) })
+	r.replace(strings.ToLower(app), func(*route) *route { return nil })
 	r.SetDomains(app, nil)
 	r.requests.forget(strings.ToLower(app))
 	r.log.Debug("route deleted", "app", app)
 }
 
-// update publishes a copy of the table changed by change.
-func (r *Router) update(change func(table)) {
+// replace publishes a copy of the table in which app's route is what next
+// returns given the current one (nil: none), and reports whether the app
+// was not in the table before. A static site the old route served and the
+// new one does not is released once the new table is published.
+func (r *Router) replace(app string, next func(old *route) *route) (isNew bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next := maps.Clone(*r.routes.Load())
-	if next == nil {
-		next = table{}
+	t := maps.Clone(*r.routes.Load())
+	if t == nil {
+		t = table{}
 	}
-	change(next)
-	r.routes.Store(&next)
+	old := t[app]
+	rt := next(old)
+	if rt == nil {
+		delete(t, app)
+	} else {
+		t[app] = rt
+	}
+	r.routes.Store(&t)
+	if old != nil && old.site != nil && (rt == nil || rt.site != old.site) {
+		old.site.release()
+	}
+	return old == nil
+}
+
+// lookupHeld is lookup that also takes a reference on a static site's
+// directory, so it stays open while the request uses it; done drops it.
+// A site released between the lookup and the reference means a newer route
+// is already published: the lookup is made again.
+func (r *Router) lookupHeld(host string) (rt *route, done func()) {
+	for {
+		rt = r.lookup(host)
+		if rt == nil || rt.site == nil {
+			return rt, func() {}
+		}
+		if rt.site.acquire() {
+			return rt, rt.site.release
+		}
+	}
 }
 
 // lookup returns the route for a request's Host, <app>.<domain> or one of

@@ -45,9 +45,13 @@ func (r *Router) OnWake(w Waker) { r.waker = w }
 // SetAsleep implements app.Routes: an asleep app's requests are held while
 // one shared wake runs, instead of going to its backends. Set keeps the flag;
 // only SetAsleep changes it.
+//
+// A static site's route never sleeps: asleep is ignored for it.
 func (r *Router) SetAsleep(app string, asleep bool) {
-	r.update(func(t table) {
-		old := t[app]
+	r.replace(app, func(old *route) *route {
+		if old != nil && old.site != nil {
+			return old
+		}
 		rt := &route{app: app, asleep: asleep}
 		if old != nil {
 			rt.backends = old.backends
@@ -61,7 +65,7 @@ func (r *Router) SetAsleep(app string, asleep bool) {
 		if !asleep && old != nil && old.asleep {
 			r.metrics.asleep.WithLabelValues(app).Add(time.Since(old.asleepSince).Seconds())
 		}
-		t[app] = rt
+		return rt
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd"
@@ -86,6 +87,7 @@ type Containerd struct {
 	logs    *collector
 	log     *slog.Logger
 	freezer freezerState
+	sites   sync.Mutex // serializes mounting and unmounting static sites
 }
 
 // Open connects to containerd and prepares networking. Close releases it.

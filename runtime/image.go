@@ -197,13 +197,16 @@ func (c *Containerd) ImageSize(ctx context.Context, ref string) (int64, error) {
 // image is ever removed by RemoveImage.
 const AppImagePrefix = "pier/apps/"
 
-// RemoveImage deletes an app image; containerd's garbage collector frees its
-// layers and snapshots once nothing else references them. Unknown images are
-// not an error; any other image (a base, an image a user imported) is
-// refused.
+// RemoveImage deletes an app image, and its static site's mount if it has
+// one; containerd's garbage collector frees its layers and snapshots once
+// nothing else references them. Unknown images are not an error; any other
+// image (a base, an image a user imported) is refused.
 func (c *Containerd) RemoveImage(ctx context.Context, ref string) error {
 	if !strings.HasPrefix(ref, AppImagePrefix) {
 		return fmt.Errorf("remove image %s: not an app image pier built", ref)
+	}
+	if err := c.UnmountSite(ctx, ref); err != nil {
+		return err
 	}
 	err := c.client.ImageService().Delete(c.ctx(ctx), ref)
 	if err != nil && !errdefs.IsNotFound(err) {

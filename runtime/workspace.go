@@ -81,6 +81,30 @@ func (c *Containerd) Prepare(ctx context.Context, base string, fill func(root st
 	return w, fillErr
 }
 
+// Look mounts the workspace on the host and calls f with the mounted root,
+// so the caller can see what a build left; f only reads, and must not keep
+// the path: the mount is gone when Look returns. f's error is returned as is.
+func (w *Workspace) Look(ctx context.Context, f func(root string) error) error {
+	ctx = w.ctx(ctx)
+	mounts, err := w.c.client.SnapshotService(w.c.cfg.Snapshotter).Mounts(ctx, w.key)
+	if err != nil {
+		return fmt.Errorf("workspace mounts: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "pier-mnt-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	if err := mount.All(mounts, dir); err != nil {
+		return fmt.Errorf("mount workspace: %w", err)
+	}
+	fErr := f(dir)
+	if err := mount.UnmountAll(dir, 0); err != nil {
+		return fmt.Errorf("unmount workspace: %w", err)
+	}
+	return fErr
+}
+
 func (w *Workspace) ctx(ctx context.Context) context.Context {
 	return leases.WithLease(w.c.ctx(ctx), w.lease.ID)
 }

@@ -59,9 +59,9 @@ func (s *Store) putRelease(ctx context.Context, r app.Release) error {
 		return fmt.Errorf("app %s: %w", r.App, app.ErrNotFound)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO releases
-		(app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at, cron)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.App, r.Version, r.Image, r.Stack, r.Commit, pj, cj, string(mj), r.Description, r.CreatedBy, formatTime(r.CreatedAt), cronj)
+		(app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at, cron, static)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.App, r.Version, r.Image, r.Stack, r.Commit, pj, cj, string(mj), r.Description, r.CreatedBy, formatTime(r.CreatedAt), cronj, r.Static)
 	if err != nil {
 		return mapErr(fmt.Sprintf("insert release v%d", r.Version), err)
 	}
@@ -102,7 +102,8 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 }
 
 const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access,
-	(SELECT json_group_array(domain) FROM (SELECT domain FROM domains WHERE app = apps.name ORDER BY domain))`
+	(SELECT json_group_array(domain) FROM (SELECT domain FROM domains WHERE app = apps.name ORDER BY domain)),
+	COALESCE((SELECT static != '' FROM releases WHERE app = apps.name AND version = apps.release), 0)`
 
 // scanApp reads one row of appColumns. Maps are never nil.
 func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
@@ -111,7 +112,7 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 		created, config, formation, volume, policy, limits string
 		domains, access                                    string
 	)
-	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &domains); err != nil {
+	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &domains, &a.Static); err != nil {
 		return app.App{}, err
 	}
 	if policy != "" {
@@ -192,7 +193,7 @@ func (s *Store) deleteReleases(ctx context.Context, name string, versions []int)
 	return nil
 }
 
-const releaseColumns = `app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at, cron`
+const releaseColumns = `app, version, image, stack, commit_sha, processes, config, manifest, description, created_by, created_at, cron, static`
 
 // Release returns one release of an app; app.ErrNotFound if there is no such
 // app or version. Processes is never nil.
@@ -237,7 +238,7 @@ func scanRelease(row interface{ Scan(...any) error }) (app.Release, error) {
 		cron                               string
 	)
 	err := row.Scan(&r.App, &r.Version, &r.Image, &r.Stack, &r.Commit, &procs, &config, &manifest,
-		&r.Description, &r.CreatedBy, &createdAt, &cron)
+		&r.Description, &r.CreatedBy, &createdAt, &cron, &r.Static)
 	if err != nil {
 		return app.Release{}, err
 	}

@@ -272,6 +272,37 @@ func TestReleases(t *testing.T) {
 	}
 }
 
+// A static site's release keeps its directory, and the app says it is a
+// static site while that release is current.
+func TestStaticRelease(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	mustApply(t, s, app.CreateApp{App: app.App{Name: "site", CreatedAt: t0}})
+	if a, _ := s.App(ctx, "site"); a.Static {
+		t.Error("an app never deployed is a static site")
+	}
+	static := release("site", 1)
+	static.Stack, static.Static, static.Processes = "static", "/app/dist", map[string]string{}
+	mustApply(t, s, app.PutRelease{Release: static})
+	got, err := s.Release(ctx, "site", 1)
+	if err != nil || got.Static != "/app/dist" {
+		t.Fatalf("release: Static %q, %v", got.Static, err)
+	}
+	apps, _ := s.Apps(ctx)
+	if a, _ := s.App(ctx, "site"); !a.Static || len(apps) != 1 || !apps[0].Static {
+		t.Errorf("App.Static %v, Apps()[0].Static %v; want true", a.Static, apps)
+	}
+	mustApply(t, s, app.PutRelease{Release: release("site", 2)})
+	if a, _ := s.App(ctx, "site"); a.Static {
+		t.Error("App.Static after a release with a web process")
+	}
+	static.Version = 3
+	mustApply(t, s, app.PutRelease{Release: static})
+	if a, _ := s.App(ctx, "site"); !a.Static {
+		t.Error("App.Static false after rolling back to a static release")
+	}
+}
+
 func TestPutReleaseAtomic(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()

@@ -174,6 +174,8 @@ func state(a app.App) string {
 		return "not deployed"
 	case a.Stopped:
 		return "stopped"
+	case a.Static:
+		return "static"
 	case a.Asleep == app.Frozen:
 		return "frozen"
 	case a.Asleep == app.Stopped:

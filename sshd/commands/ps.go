@@ -138,6 +138,9 @@ func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
 	}
 	fmt.Fprintln(c.Stdout)
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	if r.Release.Static != "" {
+		fmt.Fprintf(tw, "web:\tstatic site\t%s, served by the router (no container)\n", r.Release.Static)
+	}
 	for _, p := range r.Processes {
 		running := 0
 		for _, in := range p.Instances {
@@ -165,12 +168,14 @@ func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
 	return tw.Flush()
 }
 
-// stateWord is an app's state in one word: running, frozen, stopped or
-// not-deployed.
+// stateWord is an app's state in one word: running, static, frozen,
+// stopped or not-deployed.
 func stateWord(a app.App) string {
 	switch {
 	case a.Release == 0:
 		return "not-deployed"
+	case a.Static && !a.Stopped:
+		return "static"
 	case a.Stopped || a.Asleep == app.Stopped:
 		return "stopped"
 	case a.Asleep == app.Frozen:

@@ -100,6 +100,9 @@ func (t *Table) sleepShow(ctx context.Context, c Call, name string) error {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "=== %s: %s\n", name, sleepState(a))
+	if a.Static {
+		fmt.Fprintln(c.Stdout, "(the policy below applies to a release that runs a web process)")
+	}
 	if p.Never {
 		fmt.Fprintln(c.Stdout, "sleep:    never")
 		return nil
@@ -114,6 +117,8 @@ func sleepState(a app.App) string {
 		return "not deployed"
 	case a.Stopped:
 		return "stopped (ps:stop)"
+	case a.Static:
+		return "static site (never sleeps)"
 	case a.Asleep == app.Frozen:
 		return "frozen (asleep)"
 	case a.Asleep == app.Stopped:
