@@ -66,6 +66,12 @@ func dashboard(t *testing.T) (*httptest.Server, *app.Service, lines) {
 			t.Fatal(err)
 		}
 	}
+	site := app.Release{App: "site", Version: 1, Image: "site-img", Static: "/app/public", Processes: map[string]string{},
+		Description: "deploy 1", CreatedBy: "laptop", CreatedAt: time.Now()}
+	if err := errors.Join(st.Apply(ctx, app.CreateApp{App: app.App{Name: "site", CreatedAt: time.Now()}}),
+		st.Apply(ctx, app.PutRelease{Release: site})); err != nil {
+		t.Fatal(err)
+	}
 	src := lines{gone: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := app.New(app.Settings{}, app.Deps{Store: st, Audit: st, CronRuns: st, Runtime: noContainers{}, Logs: src, Log: log,
@@ -211,6 +217,8 @@ func TestPagesAndActions(t *testing.T) {
 		{"/apps/hello", []string{"node server.js", "Roll back to v1", "SECRET_KEY", "ver********", "cron1", "python3 report.py",
 			"Frozen after 15m0s", `name="scale.web"`, "/apps/hello/logs", "hello.localhost", "https disabled",
 			"HTTP basic auth for <code>alice</code>", "<code>10.0.0.0/8</code>"}, []string{"very-secret-value"}},
+		{"/apps/site", []string{"static", "the router serves <code>/app/public</code>", "Never sleeps: a static site"},
+			[]string{`id="sleep-now"`, `id="stop-now"`, "Frozen after", "push the app first"}},
 		{"/keys", []string{"No keys yet"}, nil},
 		{"/events", []string{"dashboard:admin", "login"}, nil},
 	}
