@@ -73,7 +73,7 @@ func TestRouterBenchProcess(t *testing.T) {
 	httpLn, httpsLn, pprofLn := listen(t), listen(t), listen(t)
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rtr := router.New(router.Config{Log: log, Metrics: metrics, PublicPort: port(httpLn.Addr().String())})
+	rtr := router.New(router.Config{Log: log, AccessLog: os.Stderr, Metrics: metrics, PublicPort: port(httpLn.Addr().String())})
 	err = rtr.EnableTLS(ctx, router.TLSConfig{
 		Storage:  st.Certs(),
 		HTTPPort: port(httpLn.Addr().String()), HTTPSPort: port(httpsLn.Addr().String()),

@@ -225,7 +225,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}, rt)
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log,
+	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log, AccessLog: os.Stderr,
 		WakeTimeout: cfg.WakeTimeout, Metrics: metrics})
 	svc := app.New(app.Settings{
 		Sleep:        app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter},

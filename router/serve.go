@@ -79,6 +79,7 @@ func (r *Router) serve(ctx context.Context, ln net.Listener, h http.Handler, tls
 	}
 	<-served
 	r.transport.CloseIdleConnections()
+	r.flushAccessLog()
 	if err != nil {
 		return fmt.Errorf("shut down http on %s: %w", ln.Addr(), err)
 	}
