@@ -54,7 +54,21 @@ type Config struct {
 	WakeTimeout time.Duration
 	// Metrics registers the router's Prometheus metrics; nil for none.
 	Metrics prometheus.Registerer
+	// MaxBodyBytes is the largest request body the router passes to an app.
+	// A request whose Content-Length is larger gets a 413 page naming the
+	// limit and never reaches the app (nor wakes it). A body of unknown
+	// length (chunked) is cut off once it grows past the limit: the app
+	// sees its read fail, and the client gets the 413 page unless the app
+	// had begun to answer. Zero takes DefaultMaxBodyBytes; a negative value
+	// means no limit.
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is
+// zero: 100 MiB, room for uploads of photos and documents (Dokku's nginx
+// default of 1 MiB breaks them) while a runaway client cannot stream
+// without end into an app.
+const DefaultMaxBodyBytes = 100 << 20
 
 // Router routes requests by Host to app backends. It implements app.Routes
 // and app.Health. All methods are safe for concurrent use.
@@ -62,6 +76,7 @@ type Router struct {
 	domain    string
 	suffix    string // "." + domain, what a routed host ends with
 	port      int
+	maxBody   int64 // 0: no limit
 	log       *slog.Logger
 	errLog    *log.Logger // for net/http's own complaints, at Warn
 	accessLog *slog.Logger
@@ -112,6 +127,12 @@ func New(cfg Config) *Router {
 	if cfg.AccessLog != nil {
 		r.batch = &batchWriter{w: cfg.AccessLog}
 		r.accessLog = slog.New(slog.NewTextHandler(r.batch, nil)).With("component", "router")
+	}
+	switch r.maxBody = cfg.MaxBodyBytes; {
+	case r.maxBody == 0:
+		r.maxBody = DefaultMaxBodyBytes
+	case r.maxBody < 0:
+		r.maxBody = 0
 	}
 	r.wakeTimeout = cfg.WakeTimeout
 	if r.wakeTimeout == 0 {
@@ -169,6 +190,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// Access rules come before the request counts as activity and before
 	// it can wake a sleeping app.
 	if err := r.denied(rt.app, req); err != nil {
+		r.serveError(rec, req, rt.app, err)
+		return
+	}
+	if err := r.limitBody(w, req); err != nil {
 		r.serveError(rec, req, rt.app, err)
 		return
 	}
