@@ -19,7 +19,8 @@ type recorder struct {
 	status   int // final status; 0 until one is written
 	bytes    int64
 	hijacked bool
-	err      error // why the request could not be proxied, if it could not
+	err      error     // why the request could not be proxied, if it could not
+	held     *heldConn // holding the response's writes (see maxHeld), if set
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -27,7 +28,18 @@ func (w *recorder) WriteHeader(code int) {
 	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
+	if code < 200 {
+		w.release() // an informational status leaves at once
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// release stops holding the response's writes.
+func (w *recorder) release() {
+	if w.held != nil {
+		w.held.release()
+		w.held = nil
+	}
 }
 
 func (w *recorder) Write(p []byte) (int, error) {
@@ -44,6 +56,7 @@ func (w *recorder) FlushError() error {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	w.release()
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
@@ -53,6 +66,7 @@ func (w *recorder) Flush() { _ = w.FlushError() }
 // Hijack implements http.Hijacker. A hijacked request is logged as 101: the
 // proxy hijacks only to complete a protocol switch.
 func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.release()
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
 		w.hijacked = true

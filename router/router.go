@@ -84,6 +84,7 @@ type Router struct {
 
 	transport *http.Transport // shared by the proxies of every backend
 	buffers   bufferPool
+	held      sync.Pool    // of *[]byte, for heldConn
 	probe     *http.Client // for Ready
 
 	mu      sync.Mutex // serializes Set, Delete and SetDomains; readers never take it
@@ -137,6 +138,10 @@ func New(cfg Config) *Router {
 	r.wakeTimeout = cfg.WakeTimeout
 	if r.wakeTimeout == 0 {
 		r.wakeTimeout = 30 * time.Second
+	}
+	r.held.New = func() any {
+		b := make([]byte, 0, 8<<10)
+		return &b
 	}
 	r.routes.Store(&table{})
 	r.domains.Store(&map[string]string{})
@@ -227,6 +232,6 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		b := rt.pick()
 		b.inflight.Add(1)
 		defer b.inflight.Add(-1)
-		b.proxy.ServeHTTP(rec, req)
+		r.proxyHeld(w, rec, req, b)
 	}
 }

@@ -53,8 +53,10 @@ func (r *Router) serve(ctx context.Context, ln net.Listener, h http.Handler, tls
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          r.errLog,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		ConnContext:       withHeldConn,
 		TLSConfig:         tlsConfig,
 	}
+	ln = heldListener{Listener: ln, buffers: &r.held}
 
 	served := make(chan error, 1)
 	go func() {
