@@ -27,8 +27,8 @@ const statusClientClosed = 499
 // serveError is the one place where a failure to route or proxy becomes a
 // status code and a page: ServeHTTP calls it for unknown hosts, apps
 // without backends, denied requests and bodies over the limit, and it is
-// every proxy's ErrorHandler. The page names at
-// most the app; the error itself goes only to the access log.
+// every proxy's ErrorHandler. The page names at most the app (or the body
+// limit); the error itself goes only to the access log.
 func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string, err error) {
 	rec, _ := w.(*recorder)
 	if errors.Is(err, errUnknownHost) {
