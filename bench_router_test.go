@@ -210,8 +210,8 @@ func routerTable(targets []target, scenarios []scenario, results map[[2]int][]re
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nrouter: 4 KiB responses through each proxy to one backend (nginx); proxies pinned to CPU %d, wrk (1 thread) and the backend to CPU %d\n", proxyCPU, clientCPU)
-	fmt.Fprintf(&b, "pier: 200 apps, IP allowlist (or basic auth) on the app, Prometheus metrics, access log at Info; medians of %d alternating rounds, %s per 64-connection run, %s per 1-connection run\n",
-		rounds, dur, dur/2)
+	fmt.Fprintf(&b, "pier: 200 apps, IP allowlist (or basic auth) on the app, Prometheus metrics, access log to a file; nginx: access log to a file; caddy: its defaults (no access log)\n")
+	fmt.Fprintf(&b, "medians of %d alternating rounds, %s per 64-connection run, %s per 1-connection run\n", rounds, dur, dur/2)
 	fmt.Fprintf(&b, "%s\n%-26s", strings.Repeat("-", 120), "")
 	for _, sc := range scenarios {
 		fmt.Fprintf(&b, "  %-22s", fmt.Sprintf("%s, %d conn", sc.name, sc.conns))
