@@ -76,6 +76,7 @@ type Config struct {
 	SleepTick      time.Duration // how often idleness is checked
 	WakeTimeout    time.Duration // held requests of a sleeping app wait this long
 	MinAvailMiB    int           // stop frozen apps while less memory is available
+	MaxBodyMiB     int           // largest request body the router passes on; 0: no limit
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -102,6 +103,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SleepTick, "sleep-tick", 5*time.Second, "how often idle apps are looked for")
 	fs.DurationVar(&c.WakeTimeout, "wake-timeout", 30*time.Second, "how long requests to a sleeping app wait for it to start")
 	fs.IntVar(&c.MinAvailMiB, "min-available", 0, "stop frozen apps while less memory than this is available, MiB (default: 10% of RAM)")
+	fs.IntVar(&c.MaxBodyMiB, "max-body", router.DefaultMaxBodyBytes>>20, "largest request body the router passes to an app, MiB (0 for no limit); larger ones get 413")
 }
 
 func (c *Config) validate() error {
@@ -119,6 +121,9 @@ func (c *Config) validate() error {
 	}
 	if c.SleepTick < 10*time.Millisecond || c.WakeTimeout < time.Second {
 		return fmt.Errorf("--sleep-tick must be at least 10ms and --wake-timeout at least 1s")
+	}
+	if c.MaxBodyMiB < 0 {
+		return fmt.Errorf("--max-body must be 0 (no limit) or more (MiB), got %d", c.MaxBodyMiB)
 	}
 	if c.HTTPSAddr != "" && port(c.HTTPSAddr) == 0 {
 		return fmt.Errorf("--https must be a listen address like :443 or 127.0.0.1:8443, got %q", c.HTTPSAddr)
@@ -142,6 +147,15 @@ func (c *Config) routerPorts() []int {
 		}
 	}
 	return ports
+}
+
+// maxBodyBytes is --max-body as router.Config takes it, where 0 is the
+// default and a negative value no limit.
+func (c *Config) maxBodyBytes() int64 {
+	if c.MaxBodyMiB == 0 {
+		return -1
+	}
+	return int64(c.MaxBodyMiB) << 20
 }
 
 func (c *Config) runtime() runtime.Config {
@@ -239,8 +253,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	gitDir := filepath.Join(cfg.DataDir, "git")
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log,
-		WakeTimeout: cfg.WakeTimeout, Metrics: metrics})
+	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log, AccessLog: os.Stderr,
+		WakeTimeout: cfg.WakeTimeout, Metrics: metrics, MaxBodyBytes: cfg.maxBodyBytes()})
 	svc := app.New(app.Settings{
 		Sleep:        app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter},
 		WakeTimeout:  cfg.WakeTimeout,

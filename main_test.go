@@ -25,7 +25,15 @@ import (
 
 var pierBin string
 
+// helperEnv marks a process that a test started from the test binary itself
+// to run one helper test (see TestRouterBenchProcess): it needs no pier
+// binary.
+const helperEnv = "PIER_TEST_HELPER"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "pier-bin-")
 	if err != nil {
 		panic(err)

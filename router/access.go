@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/singleflight"
 
 	"pier/app"
 )
@@ -30,7 +31,10 @@ func (e *tooManyAttempts) Error() string {
 
 // Credential checks cost a bcrypt comparison (tens of milliseconds), far
 // more than proxying a request. A header that passed is remembered, by its
-// SHA-256 (never the password itself), for verifiedFor; a change of the
+// SHA-256 (never the password itself), until verifiedFor after its last
+// use: a busy client never waits for bcrypt again, nor do all its requests
+// in flight run it at once when the memory runs out. Requests that bring a
+// header not yet remembered together share one comparison. A change of the
 // rules (a password set, a user removed) builds new rules with an empty
 // memory. At most maxVerified headers are remembered per app; past that the
 // memory starts over. Failed checks are never remembered.
@@ -59,6 +63,7 @@ type accessRules struct {
 
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]time.Time // header hash -> until when
+	checks   singleflight.Group              // bcrypt comparisons under way, by header hash
 }
 
 // dummyHash is compared against for unknown users, so that a wrong user
@@ -142,31 +147,44 @@ func (a *accessRules) check(req *http.Request, fails *app.Attempts) error {
 		return errAuthRequired
 	}
 	key := sha256.Sum256([]byte(h))
-	now := time.Now()
 	a.mu.Lock()
-	until, ok := a.verified[key]
-	a.mu.Unlock()
-	if ok && now.Before(until) {
+	now := time.Now()
+	if until, ok := a.verified[key]; ok && now.Before(until) {
+		a.verified[key] = now.Add(verifiedFor)
+		a.mu.Unlock()
 		return nil
 	}
+	a.mu.Unlock()
 	client := ip.String()
 	if wait := fails.Wait(client); wait > 0 {
 		return &tooManyAttempts{wait: wait}
 	}
+	passed, _, _ := a.checks.Do(string(key[:]), func() (any, error) {
+		return a.verify(req, key), nil
+	})
+	if !passed.(bool) {
+		fails.Fail(client)
+		return errAuthRequired
+	}
+	return nil
+}
+
+// verify compares req's credentials with the user's bcrypt hash, and
+// remembers the header of key if they match.
+func (a *accessRules) verify(req *http.Request, key [sha256.Size]byte) bool {
 	user, pass, ok := req.BasicAuth()
 	hash, known := a.users[user]
 	if !known {
 		hash = dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || !ok || !known {
-		fails.Fail(client)
-		return errAuthRequired
+		return false
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.verified == nil || len(a.verified) >= maxVerified {
 		a.verified = map[[sha256.Size]byte]time.Time{}
 	}
-	a.verified[key] = now.Add(verifiedFor)
-	a.mu.Unlock()
-	return nil
+	a.verified[key] = time.Now().Add(verifiedFor)
+	return true
 }

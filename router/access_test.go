@@ -2,12 +2,14 @@ package router
 
 import (
 	"context"
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,6 +151,43 @@ func TestDeniedRequestDoesNotWake(t *testing.T) {
 	}
 	if n, last := r.Activity("hello"); n != 0 || !last.IsZero() {
 		t.Errorf("denied requests counted as activity: %d in flight, last %v", n, last)
+	}
+}
+
+// Remembered credentials stay remembered while they are in use, and
+// requests that bring new ones together all pass.
+func TestVerifiedCredentialsWhileInUse(t *testing.T) {
+	r := newRouter(t)
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "secret")}})
+	a := (*r.access.Load())["hello"]
+	req := httptest.NewRequest("GET", "http://hello.localhost/", nil)
+	req.SetBasicAuth("alice", "secret")
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() { errs <- a.check(req, r.authFails) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a request with new credentials among others: %v", err)
+		}
+	}
+
+	key := sha256.Sum256([]byte(req.Header.Get("Authorization")))
+	a.mu.Lock()
+	a.verified[key] = time.Now().Add(time.Second) // about to be forgotten
+	a.mu.Unlock()
+	if err := a.check(req, r.authFails); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	left := time.Until(a.verified[key])
+	a.mu.Unlock()
+	if left < verifiedFor-time.Minute {
+		t.Errorf("after a use, remembered for %s more, want %s", left, verifiedFor)
 	}
 }
 

@@ -25,9 +25,10 @@ func (e *wakeError) Unwrap() error { return e.err }
 const statusClientClosed = 499
 
 // serveError is the one place where a failure to route or proxy becomes a
-// status code and a page: ServeHTTP calls it for unknown hosts and apps
-// without backends, and it is every proxy's ErrorHandler. The page names at
-// most the app; the error itself goes only to the access log.
+// status code and a page: ServeHTTP calls it for unknown hosts, apps
+// without backends, denied requests and bodies over the limit, and it is
+// every proxy's ErrorHandler. The page names at most the app (or the body
+// limit); the error itself goes only to the access log.
 func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string, err error) {
 	rec, _ := w.(*recorder)
 	if errors.Is(err, errUnknownHost) {
@@ -59,6 +60,11 @@ func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string
 		writePage(w, http.StatusTooManyRequests, tooManyPage)
 		return
 	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writePage(w, http.StatusRequestEntityTooLarge, tooLargePage(tooLarge.Limit))
+		return
+	}
 	var we *wakeError
 	if errors.As(err, &we) {
 		w.Header().Set("Retry-After", "10")
@@ -74,6 +80,23 @@ var (
 	forbiddenPage = page("Not allowed", "This app does not accept requests from your address.")
 	tooManyPage   = page("Too many wrong passwords", "Wait a minute before you try again.")
 )
+
+func tooLargePage(limit int64) []byte {
+	return page("Request too large", "This server accepts request bodies of up to "+sizeText(limit)+".")
+}
+
+// sizeText is n bytes for people: "100 MiB", "512 KiB", "1000 bytes".
+func sizeText(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
 
 func unavailablePage(app string) []byte {
 	return page(html.EscapeString(app)+" is not answering right now", "Try again in a moment.")

@@ -18,6 +18,7 @@ const (
 	idleConnTimeout     = 90 * time.Second
 	dialTimeout         = 5 * time.Second
 	copyBufferSize      = 32 << 10
+	readBufferSize      = 16 << 10 // a small response's header and body in one read
 )
 
 // newTransport returns the Transport every backend's proxy shares.
@@ -33,6 +34,7 @@ func newTransport() *http.Transport {
 		ForceAttemptHTTP2:     false,
 		// Pass Accept-Encoding and compressed bodies through untouched.
 		DisableCompression: true,
+		ReadBufferSize:     readBufferSize,
 	}
 }
 
@@ -43,8 +45,11 @@ func newTransport() *http.Transport {
 // Forwarded and X-Forwarded-* headers before Rewrite runs, so a client cannot
 // spoof its address; X-Real-Ip is dropped here for the same reason.
 //
-// FlushInterval -1 flushes after every write, so server-sent events and other
-// streams reach the client as the app writes them. Upgrades (WebSocket) are
+// Responses of unknown length (chunked streams) and server-sent events are
+// flushed after every write, so they reach the client as the app writes
+// them: ReverseProxy does that whatever its FlushInterval. A response whose
+// length is known goes out as buffers fill: flushing each write of it too
+// cost a write system call more per response. Upgrades (WebSocket) are
 // handled by ReverseProxy through the recorder's Hijack.
 func (r *Router) newProxy(app, addr string) *httputil.ReverseProxy {
 	target := &url.URL{Scheme: "http", Host: addr}
@@ -55,10 +60,9 @@ func (r *Router) newProxy(app, addr string) *httputil.ReverseProxy {
 			pr.Out.Header.Del("X-Real-Ip")
 			pr.SetXForwarded()
 		},
-		Transport:     r.transport,
-		FlushInterval: -1,
-		BufferPool:    &r.buffers,
-		ErrorLog:      r.errLog,
+		Transport:  r.transport,
+		BufferPool: &r.buffers,
+		ErrorLog:   r.errLog,
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 			r.serveError(w, req, app, err)
 		},

@@ -53,8 +53,10 @@ func (r *Router) serve(ctx context.Context, ln net.Listener, h http.Handler, tls
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          r.errLog,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		ConnContext:       withHeldConn,
 		TLSConfig:         tlsConfig,
 	}
+	ln = heldListener{Listener: ln, buffers: &r.held}
 
 	served := make(chan error, 1)
 	go func() {
@@ -79,6 +81,7 @@ func (r *Router) serve(ctx context.Context, ln net.Listener, h http.Handler, tls
 	}
 	<-served
 	r.transport.CloseIdleConnections()
+	r.flushAccessLog()
 	if err != nil {
 		return fmt.Errorf("shut down http on %s: %w", ln.Addr(), err)
 	}

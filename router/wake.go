@@ -20,6 +20,9 @@ type activity struct {
 }
 
 func (r *Router) activityOf(app string) *activity {
+	if a, ok := r.activity.Load(app); ok {
+		return a.(*activity)
+	}
 	a, _ := r.activity.LoadOrStore(app, new(activity))
 	return a.(*activity)
 }

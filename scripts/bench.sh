@@ -1,15 +1,45 @@
 #!/usr/bin/env bash
-# bench.sh — measure pier on this machine and print a table: first deploy and
+# bench.sh — measure pier on this machine and print tables: first deploy and
 # code-only redeploy of a Node app (push -> new version answering, median of
 # 5), pier's RSS idle, the base image's size, and how late cron jobs start
 # after their scheduled instant (bench_cron_test.go). Runs against a private
 # containerd, like the tests; the base image comes from /var/cache/pier.
+# Then requests/s and p99 latency through pier's router against Caddy and
+# nginx (bench_router_test.go), which needs no containerd.
+#
+#   scripts/bench.sh          every benchmark
+#   scripts/bench.sh router   the router benchmark alone (about 10 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
+case "${1:-all}" in
+  all) run='^TestBench' ;;
+  router) run='^TestBenchRouter$' ;;
+  *) die "usage: $0 [router]" ;;
+esac
+
+# quiet_daemons stops the daemons of packages that were just installed and
+# keeps them from starting at boot: the router benchmark starts its own
+# Caddy and nginx, and the packages' would hold port 80.
+quiet_daemons() {
+  for s in "$@"; do
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now "$s" >/dev/null 2>&1 || true
+    elif [ -x "/etc/init.d/$s" ]; then
+      "/etc/init.d/$s" stop >/dev/null 2>&1 || true
+      update-rc.d "$s" disable >/dev/null 2>&1 || true
+    fi
+  done
+}
+
 need_root
-install_packages
+fresh=()
+for p in caddy nginx; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || fresh+=("$p")
+done
+install_packages caddy nginx wrk
+quiet_daemons "${fresh[@]}"
 ensure_go
-go test -tags bench -run '^TestBench' -count=1 -timeout 30m -v . 2>&1 |
+go test -tags bench -run "$run" -count=1 -timeout 60m -v . 2>&1 |
   grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS' -e '^ok ' || true
