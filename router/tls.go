@@ -60,9 +60,14 @@ type TLSConfig struct {
 // route table serves.
 type certs struct {
 	cache    *certmagic.Cache
-	public   *certmagic.Config
+	public   *certmagic.Config // on demand at handshakes, and renewals
 	internal *certmagic.Config
-	acme     *certmagic.ACMEIssuer
+	// eager obtains the certificate of a host as soon as it is served:
+	// with OnDemand set, certmagic's Manage only allows a name and waits
+	// for a handshake, so a public name would have no certificate (and
+	// plain HTTP no redirect) until someone opened https:// first.
+	eagerPublic, eagerInternal *certmagic.Config
+	acme                       *certmagic.ACMEIssuer
 	ca       *internalCA
 	port     int // HTTPS port of redirect URLs; 443 is left out
 	log      *slog.Logger
@@ -134,6 +139,12 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 	c.public.Issuers = []certmagic.Issuer{c.acme}
 	c.internal = certmagic.New(c.cache, base)
 	c.internal.Issuers = []certmagic.Issuer{ca}
+	eager := base
+	eager.OnDemand = nil
+	c.eagerPublic = certmagic.New(c.cache, eager)
+	c.eagerPublic.Issuers = c.public.Issuers
+	c.eagerInternal = certmagic.New(c.cache, eager)
+	c.eagerInternal.Issuers = c.internal.Issuers
 	r.tls = c
 	go func() {
 		<-ctx.Done()
@@ -154,9 +165,13 @@ func (c *certs) configFor(name string) *certmagic.Config {
 }
 
 // manage starts obtaining (or loading from storage) and renewing a
-// certificate for host, in the background.
+// certificate for host, in the background, now.
 func (c *certs) manage(host string) {
-	if err := c.configFor(host).ManageAsync(context.Background(), []string{host}); err != nil {
+	cfg := c.eagerPublic
+	if isInternal(host) {
+		cfg = c.eagerInternal
+	}
+	if err := cfg.ManageAsync(context.Background(), []string{host}); err != nil {
 		c.log.Warn("no certificate", "host", host, "err", err)
 	}
 }

@@ -210,6 +210,26 @@ func TestACMECertificates(t *testing.T) {
 	r, httpAddr, httpsAddr, reg := tlsRouter(t, "example.com", p, nil)
 	r.Set("hello", []string{namedBackend(t, "hello")})
 
+	// The certificate comes as soon as the app is routed, before anyone
+	// opens https://, and plain HTTP is redirected from then on.
+	deadline := time.Now().Add(30 * time.Second)
+	for r.Certificate(context.Background(), "hello.example.com").Status != "valid" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate without a handshake: %+v", r.Certificate(context.Background(), "hello.example.com"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for {
+		code, _, _ := getHeader(t, httpAddr, "hello.example.com", "/")
+		if code == http.StatusPermanentRedirect {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plain HTTP with a certificate obtained: %d, want a redirect", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	resp, body := getTLS(t, httpsAddr, "hello.example.com", p.roots)
 	if resp.StatusCode != 200 || body != "hello" {
 		t.Fatalf("GET https://hello.example.com: %d %q", resp.StatusCode, body)
