@@ -21,6 +21,9 @@ func (r *Router) Drain(ctx context.Context, addr string) error {
 	c := r.counter(addr)
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
+	// Kept-alive connections to a drained backend are of no more use: it
+	// is about to stop.
+	defer r.transport.closeIdle(addr)
 	for c.Load() > 0 {
 		select {
 		case <-ctx.Done():

@@ -21,7 +21,8 @@ const (
 	readBufferSize      = 16 << 10 // a small response's header and body in one read
 )
 
-// newTransport returns the Transport every backend's proxy shares.
+// newTransport returns the Transport every backend's proxy shares for what
+// backendTransport leaves to it (requests with bodies, upgrades).
 func newTransport() *http.Transport {
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{

@@ -82,7 +82,7 @@ type Router struct {
 	accessLog *slog.Logger
 	batch     *batchWriter // under accessLog, if Config.AccessLog is set
 
-	transport *http.Transport // shared by the proxies of every backend
+	transport *backendTransport // shared by the proxies of every backend
 	buffers   bufferPool
 	held      sync.Pool    // of *[]byte, for heldConn
 	probe     *http.Client // for Ready
@@ -123,7 +123,7 @@ func New(cfg Config) *Router {
 		port:      cfg.PublicPort,
 		log:       lg,
 		errLog:    slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
-		transport: newTransport(),
+		transport: newBackendTransport(newTransport()),
 		probe:     newProbeClient(),
 		metrics:   newMetrics(cfg.Metrics),
 		requests:  newRequestMetrics(cfg.Metrics),

@@ -1,0 +1,261 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"time"
+)
+
+// backendTransport sends GET and HEAD requests without a body or an
+// upgrade, the bulk of web traffic, to backends over kept-alive HTTP/1.1
+// connections on the calling goroutine. http.Transport hands each request
+// to a writer and a reader goroutine of its connection and back, which was
+// a large part of the router's time per request. Every other request goes
+// through next, which handles bodies, 100-continue and upgrades.
+//
+// An idle connection the backend has closed is only found out when it is
+// used: GET and HEAD are then sent again, once, on a new connection, as
+// http.Transport does. Safe for concurrent use.
+type backendTransport struct {
+	next    *http.Transport
+	dialer  *net.Dialer
+	maxIdle int // per backend address
+
+	mu    sync.Mutex
+	idle  map[string][]*backendConn // by address, most recently used last
+	sweep *time.Timer               // closes connections idle too long; nil while none are
+}
+
+func newBackendTransport(next *http.Transport) *backendTransport {
+	return &backendTransport{
+		next:    next,
+		dialer:  &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
+		maxIdle: maxIdleConnsPerHost,
+		idle:    map[string][]*backendConn{},
+	}
+}
+
+// backendConn is one kept-alive connection to a backend.
+type backendConn struct {
+	addr      string
+	c         net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
+}
+
+// fast reports whether req can take the direct path.
+func fast(req *http.Request) bool {
+	return (req.Method == http.MethodGet || req.Method == http.MethodHead) &&
+		(req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&
+		req.URL.Scheme == "http" && req.Header.Get("Upgrade") == "" && !req.Close
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *backendTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !fast(req) {
+		return t.next.RoundTrip(req)
+	}
+	for attempt := 0; ; attempt++ {
+		bc, reused, err := t.get(req.Context(), req.URL.Host)
+		if err != nil {
+			return nil, err
+		}
+		resp, started, err := bc.roundTrip(req, t)
+		if err == nil {
+			return resp, nil
+		}
+		bc.c.Close()
+		if !reused || started || attempt > 0 || req.Context().Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+// get returns an idle connection to addr, or dials one.
+func (t *backendTransport) get(ctx context.Context, addr string) (*backendConn, bool, error) {
+	t.mu.Lock()
+	if list := t.idle[addr]; len(list) > 0 {
+		bc := list[len(list)-1]
+		t.idle[addr] = list[:len(list)-1]
+		t.mu.Unlock()
+		return bc, true, nil
+	}
+	t.mu.Unlock()
+	c, err := t.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &backendConn{addr: addr, c: c, br: bufio.NewReaderSize(c, readBufferSize), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
+}
+
+// put keeps bc for the next request to its address, or closes it.
+func (t *backendTransport) put(bc *backendConn) {
+	bc.idleSince = time.Now()
+	t.mu.Lock()
+	if list := t.idle[bc.addr]; len(list) < t.maxIdle {
+		t.idle[bc.addr] = append(list, bc)
+		if t.sweep == nil {
+			t.sweep = time.AfterFunc(idleConnTimeout, t.closeExpired)
+		}
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	bc.c.Close()
+}
+
+// closeExpired closes the connections idle for idleConnTimeout, as
+// http.Transport does, and comes back while any are left.
+func (t *backendTransport) closeExpired() {
+	cutoff := time.Now().Add(-idleConnTimeout)
+	t.mu.Lock()
+	var expired []*backendConn
+	for addr, list := range t.idle {
+		i := 0 // the list is oldest first
+		for i < len(list) && list[i].idleSince.Before(cutoff) {
+			i++
+		}
+		expired = append(expired, list[:i]...)
+		if i == len(list) {
+			delete(t.idle, addr)
+		} else {
+			t.idle[addr] = list[i:]
+		}
+	}
+	t.sweep = nil
+	if len(t.idle) > 0 {
+		t.sweep = time.AfterFunc(idleConnTimeout/2, t.closeExpired)
+	}
+	t.mu.Unlock()
+	for _, bc := range expired {
+		bc.c.Close()
+	}
+}
+
+// closeIdle closes the idle connections to addr (a drained backend).
+func (t *backendTransport) closeIdle(addr string) {
+	t.mu.Lock()
+	list := t.idle[addr]
+	delete(t.idle, addr)
+	t.mu.Unlock()
+	for _, bc := range list {
+		bc.c.Close()
+	}
+}
+
+// CloseIdleConnections closes every idle connection, here and in next.
+func (t *backendTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = map[string][]*backendConn{}
+	if t.sweep != nil {
+		t.sweep.Stop()
+		t.sweep = nil
+	}
+	t.mu.Unlock()
+	for _, list := range idle {
+		for _, bc := range list {
+			bc.c.Close()
+		}
+	}
+	t.next.CloseIdleConnections()
+}
+
+// roundTrip writes req and reads the response head. started reports
+// whether any of the response arrived: a request is only sent again if
+// nothing did.
+func (bc *backendConn) roundTrip(req *http.Request, t *backendTransport) (resp *http.Response, started bool, err error) {
+	// Cancelling the request unblocks the connection's reads and writes;
+	// the connection is then closed, never reused.
+	stop := context.AfterFunc(req.Context(), func() { bc.c.SetDeadline(time.Unix(1, 0)) })
+	if err := req.Write(bc.bw); err != nil {
+		stop()
+		return nil, false, err
+	}
+	if err := bc.bw.Flush(); err != nil {
+		stop()
+		return nil, false, err
+	}
+	trace := httptrace.ContextClientTrace(req.Context())
+	for {
+		if _, err := bc.br.Peek(1); err != nil {
+			stop()
+			return nil, false, err
+		}
+		resp, err = http.ReadResponse(bc.br, req)
+		if err != nil {
+			stop()
+			return nil, true, err
+		}
+		if resp.StatusCode >= 200 {
+			break
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			stop()
+			return nil, true, errors.New("backend switched protocols on a request without an upgrade")
+		}
+		if trace != nil && trace.Got1xxResponse != nil { // early hints, forwarded by ReverseProxy
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				stop()
+				return nil, true, err
+			}
+		}
+	}
+	resp.Body = &backendBody{r: resp.Body, bc: bc, t: t, stop: stop, reuse: !resp.Close}
+	return resp, true, nil
+}
+
+// backendBody is a response body that gives its connection back once read
+// to the end, and closes it if abandoned before.
+type backendBody struct {
+	r     io.ReadCloser
+	bc    *backendConn
+	t     *backendTransport
+	stop  func() bool
+	reuse bool
+	done  bool
+}
+
+func (b *backendBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.finish(true)
+	} else if err != nil {
+		b.finish(false)
+		err = fmt.Errorf("read response from %s: %w", b.bc.addr, err)
+	}
+	return n, err
+}
+
+func (b *backendBody) Close() error {
+	b.finish(false)
+	return nil
+}
+
+// finish ends the body once: the connection goes back to the pool if the
+// body was read to its end, the backend keeps it open, and the request
+// was not cancelled meanwhile; otherwise it is closed.
+func (b *backendBody) finish(complete bool) {
+	if b.done {
+		return
+	}
+	b.done = true
+	if complete && b.reuse && b.stop() && b.bc.br.Buffered() == 0 {
+		b.t.put(b.bc)
+		return
+	}
+	b.stop()
+	b.bc.c.Close()
+}
