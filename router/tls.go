@@ -68,9 +68,9 @@ type certs struct {
 	// plain HTTP no redirect) until someone opened https:// first.
 	eagerPublic, eagerInternal *certmagic.Config
 	acme                       *certmagic.ACMEIssuer
-	ca       *internalCA
-	port     int // HTTPS port of redirect URLs; 443 is left out
-	log      *slog.Logger
+	ca                         *internalCA
+	port                       int // HTTPS port of redirect URLs; 443 is left out
+	log                        *slog.Logger
 
 	mu     sync.Mutex // serializes writes of secure
 	secure atomic.Pointer[map[string]bool]
