@@ -246,8 +246,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	} else if !ok {
 		return fmt.Errorf("base image %s is not imported: run `pier base build` (or scripts/run.sh)", cfg.Base)
 	}
+	cacheDir := filepath.Join(cfg.DataDir, "cache")
 	bld := builder.New(builder.Config{
-		Base: cfg.Base, CacheDir: filepath.Join(cfg.DataDir, "cache"),
+		Base: cfg.Base, CacheDir: cacheDir,
 		CABundle: rt.CABundle(), Log: log,
 	}, rt)
 	gitDir := filepath.Join(cfg.DataDir, "git")
@@ -265,7 +266,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Store: st, Builder: bld, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
 		Activity: rtr, Memory: runtime.Memory, Audit: st, Usage: rt,
 		CronRuns: st,
-		Files:    []app.Files{rt, bld, sshd.Repos{Dir: gitDir}},
+		// Logs and volumes, build caches, git repositories.
+		Files: []app.Files{rt, app.AppDirs{Dir: cacheDir}, app.AppDirs{Dir: gitDir, Suffix: ".git"}},
 	})
 	rtr.OnWake(svc.Wake)
 	var certs commands.Certs

@@ -12,7 +12,6 @@ import (
 
 	"pier/app"
 	"pier/router"
-	"pier/sshd"
 	"pier/store"
 )
 
@@ -38,7 +37,7 @@ func TestRenameFailsWhole(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	repos := sshd.Repos{Dir: t.TempDir()}
+	repos := app.AppDirs{Dir: t.TempDir(), Suffix: ".git"}
 	if err := os.MkdirAll(filepath.Join(repos.Dir, "hello.git"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 	}()
 
 	if stack.Script != "" {
-		cache := b.cacheDir(req.App)
+		cache := filepath.Join(b.cfg.CacheDir, req.App)
 		if err := os.MkdirAll(cache, 0o750); err != nil {
 			return app.Build{}, err
 		}

@@ -25,9 +25,8 @@ import (
 // used: GET and HEAD are then sent again, once, on a new connection, as
 // http.Transport does. Safe for concurrent use.
 type backendTransport struct {
-	next    *http.Transport
-	dialer  *net.Dialer
-	maxIdle int // per backend address
+	next    *http.Transport // and its DialContext for new connections
+	maxIdle int             // per backend address
 
 	mu    sync.Mutex
 	idle  map[string][]*backendConn // by address, most recently used last
@@ -37,8 +36,7 @@ type backendTransport struct {
 func newBackendTransport(next *http.Transport) *backendTransport {
 	return &backendTransport{
 		next:    next,
-		dialer:  &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
-		maxIdle: maxIdleConnsPerHost,
+		maxIdle: next.MaxIdleConnsPerHost,
 		idle:    map[string][]*backendConn{},
 	}
 }
@@ -90,7 +88,7 @@ func (t *backendTransport) get(ctx context.Context, addr string) (*backendConn, 
 		return bc, true, nil
 	}
 	t.mu.Unlock()
-	c, err := t.dialer.DialContext(ctx, "tcp", addr)
+	c, err := t.next.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
 	}
@@ -189,7 +187,7 @@ func (bc *backendConn) roundTrip(req *http.Request, t *backendTransport) (resp *
 	for {
 		if _, err := bc.br.Peek(1); err != nil {
 			stop()
-			return nil, false, err
+			return nil, resp != nil, err // after an early hint, not sent again
 		}
 		resp, err = http.ReadResponse(bc.br, req)
 		if err != nil {

@@ -2,9 +2,6 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"pier/app"
@@ -12,50 +9,36 @@ import (
 
 var _ app.Files = (*Containerd)(nil)
 
+func (c *Containerd) volumeDirs() app.AppDirs {
+	return app.AppDirs{Dir: filepath.Join(c.cfg.DataDir, "volumes")}
+}
+
 // RenameFiles moves app from's logs and volumes to the name to. Call it
 // only while none of from's instances run. It fails, moving nothing, if to
 // has logs or volumes already.
 func (c *Containerd) RenameFiles(from, to string) error {
-	if app.ValidName(from) != nil || app.ValidName(to) != nil {
-		return fmt.Errorf("rename files: invalid app name %q or %q", from, to)
-	}
-	vols := filepath.Join(c.cfg.DataDir, "volumes")
-	if err := free(filepath.Join(vols, to)); err != nil {
-		return err
-	}
 	if err := c.logs.rename(from, to); err != nil {
 		return err
 	}
-	if err := moveDir(filepath.Join(vols, from), filepath.Join(vols, to)); err != nil {
-		if back := c.logs.rename(to, from); back != nil {
-			return errors.Join(err, back)
-		}
-		return err
+	if err := c.volumeDirs().RenameFiles(from, to); err != nil {
+		return errors.Join(err, c.logs.rename(to, from))
 	}
 	return nil
 }
 
 // RemoveFiles deletes app name's logs. Its volumes stay: they hold the
 // user's data, which only the user deletes.
-func (c *Containerd) RemoveFiles(name string) error {
-	if app.ValidName(name) != nil {
-		return fmt.Errorf("remove files: invalid app name %q", name)
-	}
-	return c.logs.remove(name)
-}
+func (c *Containerd) RemoveFiles(name string) error { return c.logs.remove(name) }
 
 // rename moves an app's log directory, with the collector's state of it.
 func (c *collector) rename(from, to string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := free(filepath.Join(c.dir, to)); err != nil {
-		return err
-	}
 	if a := c.apps[from]; a != nil {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 	}
-	if err := moveDir(filepath.Join(c.dir, from), filepath.Join(c.dir, to)); err != nil {
+	if err := (app.AppDirs{Dir: c.dir}).RenameFiles(from, to); err != nil {
 		return err
 	}
 	delete(c.apps, from)
@@ -72,32 +55,5 @@ func (c *collector) remove(name string) error {
 		defer a.mu.Unlock()
 	}
 	delete(c.apps, name)
-	if err := os.RemoveAll(filepath.Join(c.dir, name)); err != nil {
-		return fmt.Errorf("remove logs of %s: %w", name, err)
-	}
-	return nil
-}
-
-// free fails if path exists.
-func free(path string) error {
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s exists already: move it away first", path)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// moveDir renames from to to; a missing from is nothing to move.
-func moveDir(from, to string) error {
-	if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err := free(to); err != nil {
-		return err
-	}
-	if err := os.Rename(from, to); err != nil {
-		return fmt.Errorf("move %s: %w", from, err)
-	}
-	return nil
+	return app.AppDirs{Dir: c.dir}.RemoveFiles(name)
 }

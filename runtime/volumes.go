@@ -10,7 +10,7 @@ import (
 
 // VolumePath is the host directory of an app's named volume.
 func (c *Containerd) VolumePath(appName, volume string) string {
-	return filepath.Join(c.cfg.DataDir, "volumes", appName, volume)
+	return filepath.Join(c.volumeDirs().Path(appName), volume)
 }
 
 // volumeMounts creates the app's volume directories (owned by the app user)

@@ -39,7 +39,7 @@ func (s *Server) git(ctx context.Context, sess ssh.Session, id commands.Identity
 		fmt.Fprintf(sess.Stderr(), "pier: this key may only push to and read %s\n", id.App)
 		return 1
 	}
-	repo := Repos{Dir: s.cfg.GitDir}.path(name)
+	repo := app.AppDirs{Dir: s.cfg.GitDir, Suffix: ".git"}.Path(name)
 	env := os.Environ()
 	if v, ok := sessionEnv(sess, "GIT_PROTOCOL"); ok {
 		env = append(env, "GIT_PROTOCOL="+v)
