@@ -25,6 +25,16 @@ type Store interface {
 	Setting(ctx context.Context, key string) (string, error)
 }
 
+// Watcher streams applied changes: what reacts to desired state (this
+// machine's actuator, cron) watches instead of being called by whoever
+// made the change.
+type Watcher interface {
+	// Watch returns the changes applied after the call, in index order,
+	// until ctx ends; then the channel is closed. A watcher that falls
+	// behind gets one Resync in place of what it missed.
+	Watch(ctx context.Context) <-chan Applied
+}
+
 // BuildRequest asks for an app's source to be built into an image.
 type BuildRequest struct {
 	App string

@@ -89,6 +89,18 @@ type AddKey struct{ Key Key }
 // RemoveKey deletes the SSH key with this name. ErrNotFound if none.
 type RemoveKey struct{ Name string }
 
+// Applied is a change as the store recorded it. Index orders every change
+// ever applied to desired state; it only grows.
+type Applied struct {
+	Index  uint64
+	Change Change
+}
+
+// Resync stands in a watch for changes the watcher missed: it must read
+// the desired state again. The store never records one.
+type Resync struct{}
+
+func (Resync) isChange()     {}
 func (CreateApp) isChange()  {}
 func (PutRelease) isChange() {}
 func (AddKey) isChange()     {}

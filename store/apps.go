@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -10,8 +11,8 @@ import (
 
 // createApp inserts a; app.ErrExists if the name is taken. a.Release is
 // stored as given (normally 0).
-func (s *Store) createApp(ctx context.Context, a app.App) error {
-	_, err := s.db.ExecContext(ctx,
+func (s *Store) createApp(ctx context.Context, tx *sql.Tx, a app.App) error {
+	_, err := tx.ExecContext(ctx,
 		`INSERT INTO apps (name, created_at, release) VALUES (?, ?, ?)`,
 		a.Name, formatTime(a.CreatedAt), a.Release)
 	if err != nil {
@@ -27,7 +28,7 @@ func (s *Store) createApp(ctx context.Context, a app.App) error {
 //
 // The app row is updated first so a missing app is found without relying on
 // the foreign key, and so a failed insert rolls the update back.
-func (s *Store) putRelease(ctx context.Context, r app.Release) error {
+func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release) error {
 	pj, err := encodeJSON(r.Processes, "{}")
 	if err != nil {
 		return fmt.Errorf("encode processes: %w", err)
@@ -44,11 +45,6 @@ func (s *Store) putRelease(ctx context.Context, r app.Release) error {
 	if err != nil {
 		return fmt.Errorf("encode cron: %w", err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr("begin", err)
-	}
-	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE apps SET release = ?, config = ? WHERE name = ?`, r.Version, cj, r.App)
 	if err != nil {
 		return mapErr("set current release", err)
@@ -64,9 +60,6 @@ func (s *Store) putRelease(ctx context.Context, r app.Release) error {
 		r.App, r.Version, r.Image, r.Stack, r.Commit, pj, cj, string(mj), r.Description, r.CreatedBy, formatTime(r.CreatedAt), cronj, r.Static)
 	if err != nil {
 		return mapErr(fmt.Sprintf("insert release v%d", r.Version), err)
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr("commit", err)
 	}
 	return nil
 }
@@ -153,8 +146,8 @@ func encodeJSON(v any, empty string) (string, error) {
 }
 
 // updateApp runs one UPDATE on an app row; app.ErrNotFound if there is none.
-func (s *Store) updateApp(ctx context.Context, step, name, set string, arg any) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE apps SET `+set+` = ? WHERE name = ?`, arg, name)
+func (s *Store) updateApp(ctx context.Context, tx *sql.Tx, step, name, set string, arg any) error {
+	res, err := tx.ExecContext(ctx, `UPDATE apps SET `+set+` = ? WHERE name = ?`, arg, name)
 	if err != nil {
 		return mapErr(step, err)
 	}
@@ -167,28 +160,20 @@ func (s *Store) updateApp(ctx context.Context, step, name, set string, arg any) 
 }
 
 // setJSON stores v as JSON in column set of app name.
-func (s *Store) setJSON(ctx context.Context, step, name, set string, v any, empty string) error {
+func (s *Store) setJSON(ctx context.Context, tx *sql.Tx, step, name, set string, v any, empty string) error {
 	j, err := encodeJSON(v, empty)
 	if err != nil {
 		return fmt.Errorf("%s: %w", step, err)
 	}
-	return s.updateApp(ctx, step, name, set, j)
+	return s.updateApp(ctx, tx, step, name, set, j)
 }
 
 // deleteReleases forgets the given versions of an app.
-func (s *Store) deleteReleases(ctx context.Context, name string, versions []int) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr("begin", err)
-	}
-	defer tx.Rollback()
+func (s *Store) deleteReleases(ctx context.Context, tx *sql.Tx, name string, versions []int) error {
 	for _, v := range versions {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM releases WHERE app = ? AND version = ?`, name, v); err != nil {
 			return mapErr(fmt.Sprintf("delete release v%d", v), err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr("commit", err)
 	}
 	return nil
 }

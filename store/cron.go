@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -11,12 +12,7 @@ import (
 var _ app.CronRuns = (*Store)(nil)
 
 // setCronSuspended replaces the suspended cron entries of an app.
-func (s *Store) setCronSuspended(ctx context.Context, name string, ids []string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr("begin", err)
-	}
-	defer tx.Rollback()
+func (s *Store) setCronSuspended(ctx context.Context, tx *sql.Tx, name string, ids []string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM apps WHERE name = ?`, name).Scan(&n); err != nil {
 		return mapErr("suspend cron", err)
@@ -30,9 +26,6 @@ func (s *Store) setCronSuspended(ctx context.Context, name string, ids []string)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cron_suspended (app, entry) VALUES (?, ?)`, name, id); err != nil {
 			return mapErr("suspend cron "+id, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr("commit", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"pier/app"
@@ -9,8 +10,8 @@ import (
 
 // addDomain routes domain to an app: app.ErrExists if any app has it,
 // app.ErrNotFound if the app does not exist.
-func (s *Store) addDomain(ctx context.Context, name, domain string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO domains (domain, app) VALUES (?, ?)`, domain, name)
+func (s *Store) addDomain(ctx context.Context, tx *sql.Tx, name, domain string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO domains (domain, app) VALUES (?, ?)`, domain, name)
 	if err != nil {
 		return mapErr("add domain "+domain, err)
 	}
@@ -19,8 +20,8 @@ func (s *Store) addDomain(ctx context.Context, name, domain string) error {
 
 // removeDomain removes one of an app's domains; app.ErrNotFound if the app
 // does not have it.
-func (s *Store) removeDomain(ctx context.Context, name, domain string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM domains WHERE domain = ? AND app = ?`, domain, name)
+func (s *Store) removeDomain(ctx context.Context, tx *sql.Tx, name, domain string) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE domain = ? AND app = ?`, domain, name)
 	if err != nil {
 		return mapErr("remove domain "+domain, err)
 	}

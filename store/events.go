@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"pier/app"
@@ -9,8 +10,8 @@ import (
 
 // destroyApp deletes an app; its releases, cron entries and runs go with it
 // (foreign keys cascade). app.ErrNotFound if there is none.
-func (s *Store) destroyApp(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM apps WHERE name = ?`, name)
+func (s *Store) destroyApp(ctx context.Context, tx *sql.Tx, name string) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM apps WHERE name = ?`, name)
 	if err != nil {
 		return mapErr("delete app", err)
 	}

@@ -2,14 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"pier/app"
 )
 
 // addKey inserts k; app.ErrExists if its name or its fingerprint is taken.
-func (s *Store) addKey(ctx context.Context, k app.Key) error {
-	_, err := s.db.ExecContext(ctx,
+func (s *Store) addKey(ctx context.Context, tx *sql.Tx, k app.Key) error {
+	_, err := tx.ExecContext(ctx,
 		`INSERT INTO ssh_keys (name, fingerprint, public_key, app, created_at) VALUES (?, ?, ?, ?, ?)`,
 		k.Name, k.Fingerprint, k.PublicKey, k.App, formatTime(k.CreatedAt))
 	if err != nil {
@@ -19,8 +20,8 @@ func (s *Store) addKey(ctx context.Context, k app.Key) error {
 }
 
 // removeKey deletes the named key; app.ErrNotFound if there is none.
-func (s *Store) removeKey(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM ssh_keys WHERE name = ?`, name)
+func (s *Store) removeKey(ctx context.Context, tx *sql.Tx, name string) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM ssh_keys WHERE name = ?`, name)
 	if err != nil {
 		return mapErr("delete key", err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"pier/app"
@@ -15,12 +16,7 @@ var appColumnsOf = []string{"releases", "cron_suspended", "cron_runs", "domains"
 // renameApp gives app from the name to in every table, in one transaction.
 // app.ErrNotFound if from does not exist, app.ErrExists if to does. The
 // foreign keys are checked at the commit, once parent and children agree.
-func (s *Store) renameApp(ctx context.Context, from, to string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr("begin", err)
-	}
-	defer tx.Rollback()
+func (s *Store) renameApp(ctx context.Context, tx *sql.Tx, from, to string) error {
 	if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
 		return mapErr("rename app", err)
 	}
@@ -37,9 +33,6 @@ func (s *Store) renameApp(ctx context.Context, from, to string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET app = ? WHERE app = ?`, to, from); err != nil {
 			return mapErr("rename app in "+table, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr("commit", err)
 	}
 	return nil
 }

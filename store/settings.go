@@ -10,8 +10,8 @@ import (
 )
 
 // setSetting stores an installation-wide setting, replacing its value.
-func (s *Store) setSetting(ctx context.Context, key, value string) error {
-	_, err := s.db.ExecContext(ctx,
+func (s *Store) setSetting(ctx context.Context, tx *sql.Tx, key, value string) error {
+	_, err := tx.ExecContext(ctx,
 		`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 		key, value)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -27,6 +28,10 @@ var _ app.Store = (*Store)(nil)
 // failing with "database is locked". Only one process should open the file.
 type Store struct {
 	db *sql.DB
+	// applyMu orders Apply's commits, so that watchers see changes in
+	// the order of their indexes.
+	applyMu sync.Mutex
+	feed    feed
 }
 
 // busyTimeout is how long a statement waits for another writer's lock.
@@ -85,49 +90,82 @@ func dsn(path string) string {
 // Close closes the database. Calls after Close fail.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Apply makes one change to desired state; each change is atomic. It returns
+// Apply makes one change to desired state; each change is atomic, and is
+// recorded with the next applied index in the same transaction. It returns
 // an error wrapping app.ErrExists or app.ErrNotFound as documented on the
-// change types, and an error for a change type it does not know.
+// change types, and an error for a change type it does not know. Once the
+// change is committed, every Watch sees it.
 func (s *Store) Apply(ctx context.Context, c app.Change) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr("begin", err)
+	}
+	defer tx.Rollback()
+	if err := s.apply(ctx, tx, c); err != nil {
+		return err
+	}
+	var index uint64
+	if err := tx.QueryRowContext(ctx, `UPDATE applied SET idx = idx + 1 RETURNING idx`).Scan(&index); err != nil {
+		return mapErr("record applied index", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr("commit", err)
+	}
+	s.feed.publish(app.Applied{Index: index, Change: c})
+	return nil
+}
+
+// AppliedIndex is the index of the last change Apply recorded; 0 if none.
+func (s *Store) AppliedIndex(ctx context.Context) (uint64, error) {
+	var index uint64
+	if err := s.db.QueryRowContext(ctx, `SELECT idx FROM applied`).Scan(&index); err != nil {
+		return 0, mapErr("read applied index", err)
+	}
+	return index, nil
+}
+
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, c app.Change) error {
 	switch c := c.(type) {
 	case app.CreateApp:
-		return s.createApp(ctx, c.App)
+		return s.createApp(ctx, tx, c.App)
 	case app.PutRelease:
-		return s.putRelease(ctx, c.Release)
+		return s.putRelease(ctx, tx, c.Release)
 	case app.AddKey:
-		return s.addKey(ctx, c.Key)
+		return s.addKey(ctx, tx, c.Key)
 	case app.RemoveKey:
-		return s.removeKey(ctx, c.Name)
+		return s.removeKey(ctx, tx, c.Name)
 	case app.SetConfig:
-		return s.setJSON(ctx, "set config", c.App, "config", c.Config, "{}")
+		return s.setJSON(ctx, tx, "set config", c.App, "config", c.Config, "{}")
 	case app.SetFormation:
-		return s.setJSON(ctx, "set formation", c.App, "formation", c.Formation, "{}")
+		return s.setJSON(ctx, tx, "set formation", c.App, "formation", c.Formation, "{}")
 	case app.SetVolumes:
-		return s.setJSON(ctx, "set volumes", c.App, "volumes", c.Volumes, "[]")
+		return s.setJSON(ctx, tx, "set volumes", c.App, "volumes", c.Volumes, "[]")
 	case app.SetStopped:
-		return s.updateApp(ctx, "set stopped", c.App, "stopped", c.Stopped)
+		return s.updateApp(ctx, tx, "set stopped", c.App, "stopped", c.Stopped)
 	case app.SetLimits:
-		return s.setJSON(ctx, "set limits", c.App, "limits", c.Limits, "{}")
+		return s.setJSON(ctx, tx, "set limits", c.App, "limits", c.Limits, "{}")
 	case app.DestroyApp:
-		return s.destroyApp(ctx, c.Name)
+		return s.destroyApp(ctx, tx, c.Name)
 	case app.RenameApp:
-		return s.renameApp(ctx, c.From, c.To)
+		return s.renameApp(ctx, tx, c.From, c.To)
 	case app.SetSleepPolicy:
-		return s.setJSON(ctx, "set sleep policy", c.App, "sleep_policy", c.Policy, "")
+		return s.setJSON(ctx, tx, "set sleep policy", c.App, "sleep_policy", c.Policy, "")
 	case app.SetSleepState:
-		return s.updateApp(ctx, "set sleep state", c.App, "sleep_state", string(c.State))
+		return s.updateApp(ctx, tx, "set sleep state", c.App, "sleep_state", string(c.State))
 	case app.SetAccess:
-		return s.setJSON(ctx, "set access rules", c.App, "access", c.Access, "{}")
+		return s.setJSON(ctx, tx, "set access rules", c.App, "access", c.Access, "{}")
 	case app.AddDomain:
-		return s.addDomain(ctx, c.App, c.Domain)
+		return s.addDomain(ctx, tx, c.App, c.Domain)
 	case app.RemoveDomain:
-		return s.removeDomain(ctx, c.App, c.Domain)
+		return s.removeDomain(ctx, tx, c.App, c.Domain)
 	case app.DeleteReleases:
-		return s.deleteReleases(ctx, c.App, c.Versions)
+		return s.deleteReleases(ctx, tx, c.App, c.Versions)
 	case app.SetCronSuspended:
-		return s.setCronSuspended(ctx, c.App, c.IDs)
+		return s.setCronSuspended(ctx, tx, c.App, c.IDs)
 	case app.SetSetting:
-		return s.setSetting(ctx, c.Key, c.Value)
+		return s.setSetting(ctx, tx, c.Key, c.Value)
 	default:
 		return fmt.Errorf("apply: unknown change %T", c)
 	}
