@@ -33,6 +33,7 @@ import (
 
 	"pier/app"
 	"pier/builder"
+	"pier/node"
 	"pier/router"
 	"pier/runtime"
 	"pier/scripts"
@@ -40,6 +41,17 @@ import (
 	"pier/sshd/commands"
 	"pier/store"
 	"pier/web"
+)
+
+// The concrete parts satisfy the interfaces their consumers declare.
+var (
+	_ node.Runtime  = (*runtime.Containerd)(nil)
+	_ node.Sites    = (*runtime.Containerd)(nil)
+	_ node.Routes   = (*router.Router)(nil)
+	_ node.Health   = (*router.Router)(nil)
+	_ node.Activity = (*router.Router)(nil)
+	_ node.Store    = (*store.Store)(nil)
+	_ app.Node      = (*node.Actuator)(nil)
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -256,20 +268,18 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log, AccessLog: os.Stderr,
 		WakeTimeout: cfg.WakeTimeout, Metrics: metrics, MaxBodyBytes: cfg.maxBodyBytes()})
-	svc := app.New(app.Settings{
-		Sleep:        app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter},
-		WakeTimeout:  cfg.WakeTimeout,
-		MinAvailable: int64(cfg.MinAvailMiB) << 20,
-		CronSeconds:  cfg.CronSeconds,
-		Domain:       cfg.Domain,
-	}, app.Deps{
-		Store: st, Builder: bld, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Logs: rt, Log: log.With("component", "app"),
-		Activity: rtr, Memory: runtime.Memory, Audit: st, Usage: rt,
+	sleep := app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter}
+	act := node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20}, node.Deps{
+		Store: st, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt,
+		Log: log.With("component", "node"),
+	})
+	svc := app.New(app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain}, app.Deps{
+		Store: st, Builder: bld, Node: act, Logs: rt, Log: log.With("component", "app"), Audit: st,
 		CronRuns: st,
 		// Logs and volumes, build caches, git repositories.
 		Files: []app.Files{rt, app.AppDirs{Dir: cacheDir}, app.AppDirs{Dir: gitDir, Suffix: ".git"}},
 	})
-	rtr.OnWake(svc.Wake)
+	rtr.OnWake(act.Wake)
 	var certs commands.Certs
 	if cfg.HTTPSAddr != "" {
 		err := rtr.EnableTLS(ctx, router.TLSConfig{
@@ -281,7 +291,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		certs = rtr
 	}
-	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Certs: certs, Memory: svc.Memory, Version: version})
+	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Certs: certs, Memory: act.Memory, Version: version})
 	rtr.SetDashboard(dash)
 	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
 		Dashboard: svc, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})
@@ -299,6 +309,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
+	watch := act.Watch(ctx) // before anything can make a change
+	g.Go(func() error { watch(); return nil })
 	g.Go(func() error { return rtr.Serve(ctx, httpLn) })
 	if cfg.HTTPSAddr != "" {
 		httpsLn, err := net.Listen("tcp", cfg.HTTPSAddr)
@@ -309,7 +321,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	g.Go(func() error { return ssh.Serve(ctx) })
 	g.Go(func() error { rt.CollectLogs(ctx); return nil })
-	g.Go(func() error { svc.Idle(ctx, cfg.SleepTick); return nil })
+	g.Go(func() error { act.Idle(ctx, cfg.SleepTick); return nil })
 	if cfg.Admin != "" {
 		adminLn, err := net.Listen("tcp", cfg.Admin)
 		if err != nil {
@@ -337,10 +349,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		// Cron starts once the one-off containers of a previous daemon
 		// are gone, so none of its own runs is taken for a leftover.
 		g.Go(func() error { return svc.RunCron(ctx) })
-		if err := svc.Reconcile(ctx); err != nil {
+		if err := act.Reconcile(ctx); err != nil {
 			log.Error("reconcile", "err", err)
 		}
-		svc.Heal(ctx, 2*time.Second)
+		act.Heal(ctx, 2*time.Second)
 		return nil
 	})
 	log.Info("pier is serving", "version", version, "http", cfg.HTTPAddr, "https", cfg.HTTPSAddr, "ssh", cfg.SSHAddr,

@@ -202,23 +202,3 @@ func (s *Service) manifestAccess(ctx context.Context, a App) *AccessSettings {
 	}
 	return rel.Manifest.Pier.Access
 }
-
-// accessRules combines an app's rules with its app.json's.
-func (s *Service) accessRules(ctx context.Context, a App) AccessRules {
-	r := AccessRules{Auth: a.Access.Auth, Users: a.Access.Users}
-	allow := slices.Clone(a.Access.Allow)
-	if m := s.manifestAccess(ctx, a); m != nil {
-		allow = append(allow, m.Allow...)
-	}
-	for _, n := range allow {
-		p, err := ParsePrefix(n)
-		if err != nil {
-			s.log.Warn("allowed network left out", "app", a.Name, "network", n, "err", err)
-			continue
-		}
-		if !slices.Contains(r.Allow, p) {
-			r.Allow = append(r.Allow, p)
-		}
-	}
-	return r
-}

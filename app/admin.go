@@ -57,9 +57,7 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	s.routes.Delete(name)
-	s.stopAll(ctx, name)
-	s.removeSites(ctx, name)
+	s.node.Halt(ctx, name)
 	if err := s.apply(ctx, DestroyApp{Name: name}); err != nil {
 		return err
 	}
@@ -76,7 +74,6 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 			s.removeImage(r.Image)
 		}
 	}
-	s.clearCrashes(name)
 	fmt.Fprintf(out, "-----> Destroyed %s", name)
 	if len(a.Volumes) > 0 {
 		fmt.Fprintf(out, " (its %d volume(s) stay on disk)", len(a.Volumes))
@@ -102,9 +99,9 @@ func (s *Service) SetLimits(ctx context.Context, name string, l Limits) error {
 	return s.apply(ctx, SetLimits{App: name, Limits: l})
 }
 
-// limitsFor are the limits of a's processes of rel: resource:limit's, else
+// LimitsFor are the limits of a's processes of rel: resource:limit's, else
 // app.json's, else the runtime's defaults (zero).
-func limitsFor(a App, rel Release) Limits {
+func LimitsFor(a App, rel Release) Limits {
 	l := Limits{MemoryMiB: rel.Manifest.Pier.MemoryMiB, CPU: rel.Manifest.Pier.CPU}
 	if a.Limits.MemoryMiB != 0 {
 		l.MemoryMiB = a.Limits.MemoryMiB

@@ -112,7 +112,7 @@ func (s *Service) runCron(ctx context.Context, name string, e CronEntry, trigger
 		w = io.MultiWriter(tail, out)
 	}
 	runCtx, stop := context.WithTimeoutCause(ctx, e.timeout(), errCronTimeout)
-	code, err := s.runtime.RunOnce(runCtx, s.oneOff(a, rel, e.Command, w))
+	code, err := s.node.RunOnce(runCtx, OneOffOf(a, rel, e.Command, w))
 	cause := context.Cause(runCtx)
 	stop()
 	run.Ended, run.ExitCode = time.Now().UTC(), code

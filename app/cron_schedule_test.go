@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"pier/app"
+	"pier/node"
 	"pier/store"
 )
 
@@ -20,7 +21,7 @@ import (
 // command "block" runs until cancelled, "exit N" exits N, "spam" prints
 // 100 KiB, anything else exits 0. Other methods are not called.
 type runner struct {
-	app.Runtime
+	node.Runtime
 	mu      sync.Mutex
 	started chan string // each command as it starts
 }
@@ -60,8 +61,9 @@ func cronService(t *testing.T, entries ...app.CronEntry) (*app.Service, *store.S
 		t.Fatal(err)
 	}
 	r := &runner{started: make(chan string, 100)}
-	svc := app.New(app.Settings{CronSeconds: true}, app.Deps{Store: st, Runtime: r, CronRuns: st,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	act := node.New(node.Settings{}, node.Deps{Store: st, Runtime: r, Log: log})
+	svc := app.New(app.Settings{CronSeconds: true}, app.Deps{Store: st, Node: act, CronRuns: st, Log: log})
 	return svc, st, r
 }
 

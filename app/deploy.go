@@ -143,42 +143,38 @@ func (s *Service) nextVersion(ctx context.Context, app string) (int, error) {
 	return rs[0].Version + 1, nil
 }
 
-// instancesOf lists an app's instances that match keep.
-func (s *Service) instancesOf(ctx context.Context, app string, keep func(Instance) bool) []Instance {
-	all, err := s.runtime.AppInstances(ctx, app)
-	if err != nil {
-		s.log.Warn("list instances", "app", app, "err", err)
-		return nil
-	}
-	var out []Instance
-	for _, in := range all {
-		if keep(in) {
-			out = append(out, in)
+// activate makes rel the running release of a on the node, with zero
+// downtime: once rel's processes are healthy, a new release (isNew) is
+// recorded with the formation it runs, and its cron entries replace the
+// app's schedule; then old releases beyond KeepReleases are forgotten. On
+// failure nothing is recorded and the previous release keeps serving. The
+// caller holds the app's lock.
+func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
+	act := Activation{Out: out}
+	if isNew {
+		act.Record = func(ctx context.Context) error {
+			if f := FormationFor(a, rel); !maps.Equal(f, a.Formation) {
+				if err := s.apply(ctx, SetFormation{App: a.Name, Formation: f}); err != nil {
+					return err
+				}
+			}
+			if err := s.apply(ctx, PutRelease{Release: rel}); err != nil {
+				return err
+			}
+			s.setCron(a.Name, rel.Cron)
+			return nil
 		}
 	}
-	return out
+	if err := s.node.Activate(ctx, a, rel, act); err != nil {
+		return err
+	}
+	if isNew {
+		s.collectGarbage(ctx, a.Name)
+	}
+	return nil
 }
 
-func (s *Service) stop(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.runtime.Stop(ctx, id); err != nil {
-		s.log.Warn("stop instance", "id", id, "err", err)
-	}
-}
-
-func (s *Service) removeImage(image string) {
-	if image == "" {
-		return
-	}
-	if err := s.runtime.RemoveImage(context.Background(), image); err != nil {
-		s.log.Warn("remove image", "image", image, "err", err)
-	}
-}
-
-// instanceID names an instance: the app and a random suffix (container IDs
-// are limited to 76 characters; app names to 63).
-func instanceID(app string) string { return app + "-" + randomHex(4) }
+func (s *Service) removeImage(image string) { s.node.RemoveImage(image) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

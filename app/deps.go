@@ -63,43 +63,6 @@ type Builder interface {
 	Build(ctx context.Context, req BuildRequest) (Build, error)
 }
 
-// Runtime runs instances. Start returns once the process is started and its
-// network is up (Addr set); Stop is idempotent and succeeds for an unknown ID.
-type Runtime interface {
-	Start(ctx context.Context, in Instance) (Instance, error)
-	Stop(ctx context.Context, id string) error
-	// Instances reports every instance the runtime knows, running or not;
-	// AppInstances those of one app.
-	Instances(ctx context.Context) ([]Instance, error)
-	AppInstances(ctx context.Context, app string) ([]Instance, error)
-	// Pause freezes an instance (memory kept, no CPU); Resume thaws it.
-	Pause(ctx context.Context, id string) error
-	Resume(ctx context.Context, id string) error
-	// Running reports whether the instance's process is alive.
-	Running(ctx context.Context, id string) (bool, error)
-	// Tail returns up to n last lines of an instance's output.
-	Tail(app, id string, n int) []string
-	// RemoveImage deletes an app image nothing runs any more.
-	RemoveImage(ctx context.Context, image string) error
-	// RunOnce runs a command to completion in a fresh container and returns
-	// its exit code; cancelling ctx kills it.
-	RunOnce(ctx context.Context, o OneOff) (int, error)
-}
-
-// Sites gives static sites their files without a container: an app image's
-// files, mounted read-only on the host, for the router to serve.
-type Sites interface {
-	// MountSite returns a host directory holding dir (an absolute path in
-	// the image, e.g. /app/dist) of app's image, read-only, mounting the
-	// image first if need be. Idempotent; mounts outlive the daemon.
-	MountSite(ctx context.Context, app, image, dir string) (string, error)
-	// UnmountSite releases an image's mount; an image without one is not
-	// an error.
-	UnmountSite(ctx context.Context, image string) error
-	// Sites lists what MountSite mounted, every app's.
-	Sites(ctx context.Context) ([]Site, error)
-}
-
 // Site is an image mounted for a static site.
 type Site struct {
 	App, Image string
@@ -118,27 +81,6 @@ type OneOff struct {
 	Out     io.Writer // stdout and stderr, streamed while it runs
 }
 
-// Routes is the router's table: which addresses serve an app's web traffic.
-// Set replaces the app's backends atomically; SetStatic instead routes the
-// app to the files of a directory (a static site), atomically too, and
-// fails if dir cannot be opened (the route is then left as it was). Each
-// replaces what the other set. Drain returns once no request to addr (a
-// backend address, or a directory SetStatic named) is in flight (or ctx
-// ends).
-type Routes interface {
-	Set(app string, addrs []string)
-	SetStatic(app, dir string) error
-	Delete(app string)
-	Drain(ctx context.Context, addr string) error
-	// SetAsleep makes the app's requests wait for a wake (true) or go to its
-	// backends (false). Set keeps it as it is.
-	SetAsleep(app string, asleep bool)
-	// SetDomains replaces the custom domains routed to app (nil: none).
-	SetDomains(app string, domains []string)
-	// SetAccess replaces the access rules of app's requests.
-	SetAccess(app string, rules AccessRules)
-}
-
 // Files is one part's files kept on disk under an app's name, outside the
 // store: logs, the build cache, the git repository, volumes. Both methods
 // are called under the app's lock with none of its processes running, and
@@ -152,19 +94,6 @@ type Files interface {
 	RemoveFiles(name string) error
 }
 
-// Health checks web instances.
-type Health interface {
-	// Ready returns nil once addr accepts connections and "/" answers with a
-	// status below 500, or the last failure when ctx ends.
-	Ready(ctx context.Context, app, addr string) error
-	// Listening returns nil once addr accepts TCP connections.
-	Listening(ctx context.Context, addr string) error
-	// Probe makes one attempt of an app.json check against addr (its port
-	// already chosen): a GET of c.Path within c.Timeout seconds, status below
-	// 400, and c.Content in the body if set.
-	Probe(ctx context.Context, app, addr string, c HealthCheck) error
-}
-
 // LogQuery selects an app's log lines.
 type LogQuery struct {
 	Process string // only this process type ("web"); "" for all
@@ -176,4 +105,65 @@ type LogQuery struct {
 // instance they came from.
 type LogSource interface {
 	Logs(ctx context.Context, app string, q LogQuery, w io.Writer) error
+}
+
+// Node is this machine's actuator (package node) as the use-cases need it:
+// the app lock they hold around a change and its rollout, and the
+// rollouts a user waits for. Everything else the node does by watching the
+// changes the use-cases record.
+type Node interface {
+	// Lock serializes work on one app and returns the unlock.
+	Lock(app string) (unlock func())
+	// Sync returns once the node reacted to the changes applied so far.
+	Sync(ctx context.Context) error
+	// Activate makes rel a's running release with zero downtime, calling
+	// act.Record once its processes are healthy; the caller holds the lock.
+	Activate(ctx context.Context, a App, rel Release, act Activation) error
+	// Converge makes the app's instances match its formation now,
+	// returning what failed; the caller holds the lock.
+	Converge(ctx context.Context, name string) error
+	// Retire stops an app after its requests in flight (ps:stop); Halt
+	// takes it off the machine at once (destroy, rename). The caller holds
+	// the lock.
+	Retire(ctx context.Context, name string)
+	Halt(ctx context.Context, name string)
+	// RemoveImage deletes an app image no kept release uses.
+	RemoveImage(image string)
+	Sleeper
+	Observer
+	OneOffs
+}
+
+// Sleeper puts apps to sleep and wakes them.
+type Sleeper interface {
+	// Wake brings a sleeping app back and returns once it answers.
+	Wake(ctx context.Context, name string) error
+	// Sleep freezes (Frozen) or stops (Stopped) an app now; the caller
+	// holds the lock.
+	Sleep(ctx context.Context, a App, to SleepState) error
+	// MarkAwake counts the app's idleness from now.
+	MarkAwake(name string)
+}
+
+// Observer reports what runs of an app.
+type Observer interface {
+	Instances(ctx context.Context, name string) []Instance
+	// Crash is the recent crash record of a process type, if any.
+	Crash(app, proc string) (Crash, bool)
+	// Memory is the memory the app's instances use now, if known.
+	Memory(ctx context.Context, name string) (bytes int64, ok bool)
+}
+
+// OneOffs run commands to completion in fresh containers: the release
+// phase, `run`, cron jobs.
+type OneOffs interface {
+	RunOnce(ctx context.Context, o OneOff) (int, error)
+}
+
+// Usage reports what an instance uses of the machine; the runtime
+// implements it.
+type Usage interface {
+	// InstanceMemory returns the memory (bytes) an instance's processes
+	// use now; ok is false if it is not known (e.g. not running).
+	InstanceMemory(id string) (bytes int64, ok bool)
 }

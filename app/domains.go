@@ -115,24 +115,3 @@ func (s *Service) RemoveDomain(ctx context.Context, name, domain string) error {
 	}
 	return s.apply(ctx, RemoveDomain{App: name, Domain: d})
 }
-
-// publish passes an app's domains and access rules on to the router. An
-// app that is gone loses them.
-func (s *Service) publish(ctx context.Context, name string) {
-	a, err := s.store.App(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		s.routes.SetDomains(name, nil)
-		s.routes.SetAccess(name, AccessRules{})
-		return
-	}
-	if err != nil {
-		s.log.Warn("routing rules not updated", "app", name, "err", err)
-		return
-	}
-	s.publishApp(ctx, a)
-}
-
-func (s *Service) publishApp(ctx context.Context, a App) {
-	s.routes.SetDomains(a.Name, a.Domains)
-	s.routes.SetAccess(a.Name, s.accessRules(ctx, a))
-}

@@ -23,7 +23,7 @@ func (s *Service) Scale(ctx context.Context, name string, counts map[string]int)
 		return err
 	}
 	defer unlock()
-	formation := formationFor(a, rel)
+	formation := FormationFor(a, rel)
 	for proc, n := range counts {
 		if proc == "web" && rel.Static != "" {
 			return errStaticScale(name, rel)
@@ -39,9 +39,7 @@ func (s *Service) Scale(ctx context.Context, name string, counts map[string]int)
 	if err := s.apply(ctx, SetFormation{App: name, Formation: formation}); err != nil {
 		return err
 	}
-	a.Formation = formation
-	s.clearCrashes(name)
-	return s.converge(ctx, a, modeUser)
+	return s.node.Converge(ctx, name)
 }
 
 // Restart replaces every instance of the app's current release with a new
@@ -58,9 +56,8 @@ func (s *Service) Restart(ctx context.Context, name string, out io.Writer) error
 	if out == nil {
 		out = io.Discard
 	}
-	s.clearCrashes(name)
 	rel.Processes = withoutRelease(rel.Processes) // no release phase on a restart
-	return s.activate(ctx, a, rel, false, out)
+	return s.node.Activate(ctx, a, rel, Activation{Restart: true, Out: out})
 }
 
 // Stop stops every process of the app and keeps it stopped (across daemon
@@ -74,23 +71,18 @@ func (s *Service) Stop(ctx context.Context, name string) error {
 	if err := s.apply(ctx, SetStopped{App: name, Stopped: true}); err != nil {
 		return err
 	}
-	a.Stopped = true
 	if a.Asleep != Awake {
 		if err := s.apply(ctx, SetSleepState{App: name, State: Awake}); err != nil {
 			return err
 		}
 	}
-	s.routes.Set(name, nil)
-	s.routes.SetAsleep(name, false)
-	old := s.instancesOf(ctx, name, func(Instance) bool { return true })
-	s.retireSitesLater(name, func(Site) bool { return true })
-	s.retire(old)
+	s.node.Retire(ctx, name)
 	return nil
 }
 
 // Start undoes Stop: the app's formation starts again.
 func (s *Service) Start(ctx context.Context, name string) error {
-	a, _, unlock, err := s.current(ctx, name)
+	_, _, unlock, err := s.current(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -98,9 +90,7 @@ func (s *Service) Start(ctx context.Context, name string) error {
 	if err := s.apply(ctx, SetStopped{App: name, Stopped: false}); err != nil {
 		return err
 	}
-	a.Stopped = false
-	s.clearCrashes(name)
-	return s.converge(ctx, a, modeUser)
+	return s.node.Converge(ctx, name)
 }
 
 // current locks a deployed app and returns it with its current release.
@@ -155,8 +145,13 @@ func (s *Service) Report(ctx context.Context, name string) (Report, error) {
 	if r.Release, err = s.store.Release(ctx, name, a.Release); err != nil {
 		return Report{}, err
 	}
-	formation := formationFor(a, r.Release)
-	have := s.instancesOf(ctx, name, func(in Instance) bool { return in.Release == a.Release })
+	formation := FormationFor(a, r.Release)
+	var have []Instance
+	for _, in := range s.node.Instances(ctx, name) {
+		if in.Release == a.Release {
+			have = append(have, in)
+		}
+	}
 	for _, proc := range slices.Sorted(maps.Keys(r.Release.Processes)) {
 		if proc == "release" {
 			continue
@@ -171,7 +166,7 @@ func (s *Service) Report(ctx context.Context, name string) (Report, error) {
 			}
 		}
 		sort.Slice(p.Instances, func(i, j int) bool { return p.Instances[i].ID < p.Instances[j].ID })
-		if c, ok := s.crash(name, proc); ok {
+		if c, ok := s.node.Crash(name, proc); ok {
 			p.Crashes, p.LastCrash, p.NextRestart, p.LastOutput = c.Count, c.Last, c.Next, c.LastOutput
 		}
 		r.Processes = append(r.Processes, p)
@@ -200,4 +195,10 @@ func withoutRelease(p map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// errStaticScale is what scaling web of a static site says.
+func errStaticScale(name string, rel Release) error {
+	return fmt.Errorf("%s v%d is a static site: the router serves its files from %s and no web process runs, so there is nothing to scale (a Procfile with a web: line makes it an app with a web process)",
+		name, rel.Version, rel.Static)
 }

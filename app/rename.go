@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 )
 
 // Rename gives app from the name to, as Dokku's apps:rename does. The app
@@ -51,11 +50,8 @@ func (s *Service) Rename(ctx context.Context, from, to string, out io.Writer) er
 	}
 
 	fmt.Fprintf(out, "-----> Stopping %s\n", from)
-	s.routes.Delete(from)
 	s.stopCron(from)
-	s.stopAll(ctx, from)
-	s.removeSites(ctx, from)
-	s.clearCrashes(from)
+	s.node.Halt(ctx, from)
 
 	if err := s.renameFiles(from, to); err != nil {
 		return errors.Join(err, s.restartAs(ctx, from, out))
@@ -67,30 +63,11 @@ func (s *Service) Rename(ctx context.Context, from, to string, out io.Writer) er
 		}
 		return errors.Join(err, s.restartAs(ctx, from, out))
 	}
-	s.mu.Lock()
-	if t, ok := s.awake[from]; ok {
-		s.awake[to] = t
-		delete(s.awake, from)
-	}
-	s.mu.Unlock()
 	fmt.Fprintf(out, "-----> Renamed %s to %s\n", from, to)
 	if a.Release == 0 {
 		return nil
 	}
 	return s.restartAs(ctx, to, out)
-}
-
-// stopAll stops every instance of app, all at once.
-func (s *Service) stopAll(ctx context.Context, app string) {
-	var wg sync.WaitGroup
-	for _, in := range s.instancesOf(ctx, app, func(Instance) bool { return true }) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.stop(in.ID)
-		}()
-	}
-	wg.Wait()
 }
 
 // renameFiles moves every part's files of app from to the name to; if one
@@ -122,7 +99,7 @@ func (s *Service) restartAs(ctx context.Context, name string, out io.Writer) err
 	}
 	s.setCron(name, rel.Cron)
 	if !a.Stopped && a.Asleep == Awake {
-		fmt.Fprintf(out, "-----> Starting v%d: %s\n", rel.Version, describeFormation(formationFor(a, rel), rel))
+		fmt.Fprintf(out, "-----> Starting v%d: %s\n", rel.Version, DescribeFormation(FormationFor(a, rel), rel))
 	}
-	return s.converge(ctx, a, modeUser)
+	return s.node.Converge(ctx, name)
 }

@@ -11,13 +11,14 @@ import (
 	"testing"
 
 	"pier/app"
+	"pier/node"
 	"pier/router"
 	"pier/store"
 )
 
 // noInstances is a runtime with nothing running; an app never deployed
 // needs no more of it.
-type noInstances struct{ app.Runtime }
+type noInstances struct{ node.Runtime }
 
 func (noInstances) AppInstances(context.Context, string) ([]app.Instance, error) { return nil, nil }
 
@@ -42,7 +43,8 @@ func TestRenameFailsWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	deps := func(files ...app.Files) app.Deps {
-		return app.Deps{Store: st, Runtime: noInstances{}, Routes: router.New(router.Config{Log: log}), Log: log, Files: files}
+		act := node.New(node.Settings{}, node.Deps{Store: st, Runtime: noInstances{}, Routes: router.New(router.Config{Log: log}), Log: log})
+		return app.Deps{Store: st, Node: act, Log: log, Files: files}
 	}
 	svc := app.New(app.Settings{}, deps(repos, failingFiles{}))
 	for _, name := range []string{"hello", "taken"} {

@@ -27,5 +27,5 @@ func (s *Service) Run(ctx context.Context, name, command string, out io.Writer) 
 	if err != nil {
 		return -1, err
 	}
-	return s.runtime.RunOnce(ctx, s.oneOff(a, rel, command, out))
+	return s.node.RunOnce(ctx, OneOffOf(a, rel, command, out))
 }

@@ -6,22 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
 	"time"
 )
 
-// Settings are the deploy pipeline's knobs; zero values take the defaults.
+// Settings are the use-cases' knobs; zero values take the defaults.
 type Settings struct {
-	// ReadyTimeout bounds how long a new web instance has to answer.
-	ReadyTimeout time.Duration // default 60s
-	// Drain is how long a retired web instance is left alone after the route
-	// moved away from it, before pier waits for its in-flight requests.
-	Drain time.Duration // default 500ms
-	// MaxDrain bounds the wait for in-flight requests (long polls, open
-	// WebSockets) before a retired instance is stopped anyway.
-	MaxDrain time.Duration // default 30s
-	// WebPort is the PORT web processes listen on inside their network namespace.
-	WebPort int // default 5000
 	// KeepReleases is how many releases (and their images) are kept for rollback.
 	KeepReleases int // default 5
 	// CronSeconds makes cron schedules take an optional leading seconds
@@ -29,41 +18,16 @@ type Settings struct {
 	CronSeconds bool
 	// Sleep is the sleep policy of apps that set none.
 	Sleep SleepDefaults
-	// WakeTimeout bounds a wake; held requests then get a 503.
-	WakeTimeout time.Duration // default 30s
-	// MinAvailable is the memory (bytes) below which frozen apps are stopped,
-	// least recently used first. Default: 10% of the machine's memory.
-	MinAvailable int64
 	// Domain is pier's parent domain: apps answer at <app>.<Domain>.
 	// Lowercase, no trailing dot. Default "localhost".
 	Domain string
 }
 
 func (s *Settings) defaults() {
-	if s.ReadyTimeout == 0 {
-		s.ReadyTimeout = 60 * time.Second
-	}
-	if s.Drain == 0 {
-		s.Drain = 500 * time.Millisecond
-	}
-	if s.MaxDrain == 0 {
-		s.MaxDrain = 30 * time.Second
-	}
 	if s.KeepReleases == 0 {
 		s.KeepReleases = 5
 	}
-	if s.Sleep.After == 0 {
-		s.Sleep.After = 15 * time.Minute
-	}
-	if s.Sleep.StopAfter == 0 {
-		s.Sleep.StopAfter = 2 * time.Hour
-	}
-	if s.WakeTimeout == 0 {
-		s.WakeTimeout = 30 * time.Second
-	}
-	if s.WebPort == 0 {
-		s.WebPort = 5000
-	}
+	s.Sleep = s.Sleep.WithDefaults()
 	if s.Domain == "" {
 		s.Domain = "localhost"
 	}
@@ -73,19 +37,11 @@ func (s *Settings) defaults() {
 type Deps struct {
 	Store   Store
 	Builder Builder
-	Runtime Runtime
-	// Sites mounts static sites' files; nil: a static site cannot deploy.
-	Sites  Sites
-	Routes Routes
-	Health Health
-	Logs   LogSource
-	// Activity tells idle apps from busy ones; Memory reports free memory.
-	Activity Activity
-	Memory   MemoryProbe
-	Audit    Audit
-	Log      *slog.Logger
-	// Usage reports instances' memory; nil leaves it unknown.
-	Usage Usage
+	// Node is this machine's actuator (package node).
+	Node  Node
+	Logs  LogSource
+	Audit Audit
+	Log   *slog.Logger
 
 	// CronRuns keeps the history of cron runs.
 	CronRuns CronRuns
@@ -94,28 +50,21 @@ type Deps struct {
 	Files []Files
 }
 
-// Service is the entry point for everything users ask of pier. It is safe for
-// concurrent use; operations on one app are serialized.
+// Service holds the use-cases that commands and the dashboard call:
+// create, deploy, config, scale, rollback, rename, destroy and the rest.
+// They validate what they are asked, record it as changes (Store.Apply),
+// and leave what runs to the node, which they call only where the user
+// waits for the outcome. It is safe for concurrent use; operations on one
+// app are serialized by the node's app lock.
 type Service struct {
-	store    Store
-	builder  Builder
-	runtime  Runtime
-	sites    Sites
-	routes   Routes
-	health   Health
-	logs     LogSource
-	activity Activity
-	memory   MemoryProbe
-	usage    Usage
-	files    []Files
-	audit    Audit
-	log      *slog.Logger
-	set      Settings
-
-	mu      sync.Mutex // guards locks and crashes
-	locks   map[string]*sync.Mutex
-	crashes map[string]*crashState // by crashKey
-	awake   map[string]time.Time   // when an app last started being awake
+	store   Store
+	builder Builder
+	node    Node
+	logs    LogSource
+	files   []Files
+	audit   Audit
+	log     *slog.Logger
+	set     Settings
 
 	cron     *scheduler
 	cronp    cronParser
@@ -128,25 +77,29 @@ type Service struct {
 func New(set Settings, d Deps) *Service {
 	set.defaults()
 	return &Service{
-		store: d.Store, builder: d.Builder, runtime: d.Runtime, sites: d.Sites,
-		routes: d.Routes, health: d.Health, logs: d.Logs, log: d.Log, set: set,
-		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
-		activity: d.Activity, memory: d.Memory, audit: d.Audit, usage: d.Usage, files: d.Files,
+		store: d.Store, builder: d.Builder, node: d.Node, logs: d.Logs, log: d.Log, set: set,
+		audit: d.Audit, files: d.Files,
 		cron: newScheduler(), cronp: cronParser{seconds: set.CronSeconds}, cronRuns: d.CronRuns,
 	}
 }
 
 // lock serializes work on one app (pushes, restarts) and returns the unlock.
-func (s *Service) lock(app string) func() {
-	s.mu.Lock()
-	l, ok := s.locks[app]
-	if !ok {
-		l = &sync.Mutex{}
-		s.locks[app] = l
+func (s *Service) lock(app string) func() { return s.node.Lock(app) }
+
+// apply records a change and waits until the node reacted to it as far as
+// routing goes (see node.Actuator.Watch), so a command's effect is visible
+// when it returns.
+func (s *Service) apply(ctx context.Context, c Change) error {
+	if err := s.store.Apply(ctx, c); err != nil {
+		return err
 	}
-	s.mu.Unlock()
-	l.Lock()
-	return l.Unlock
+	if s.node == nil {
+		return nil
+	}
+	if err := s.node.Sync(ctx); err != nil {
+		s.log.Warn("wait for the node", "err", err)
+	}
+	return nil
 }
 
 // CreateApp creates an empty app. ErrExists if it exists.

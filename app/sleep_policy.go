@@ -24,9 +24,20 @@ type SleepDefaults struct {
 	StopAfter time.Duration // default 2h
 }
 
-// sleepPolicy is the policy in force for a: its own (sleep:set), else its
-// current release's app.json, else the defaults; zero durations filled in.
-func (s *Service) sleepPolicy(a App, rel Release) SleepPolicy {
+// WithDefaults fills in the zero durations: 15m and 2h.
+func (d SleepDefaults) WithDefaults() SleepDefaults {
+	if d.After == 0 {
+		d.After = 15 * time.Minute
+	}
+	if d.StopAfter == 0 {
+		d.StopAfter = 2 * time.Hour
+	}
+	return d
+}
+
+// SleepPolicyFor is the policy in force for a: its own (sleep:set), else
+// its current release's app.json, else def; zero durations filled in.
+func SleepPolicyFor(a App, rel Release, def SleepDefaults) SleepPolicy {
 	var p SleepPolicy
 	switch {
 	case a.Sleep != nil:
@@ -35,10 +46,10 @@ func (s *Service) sleepPolicy(a App, rel Release) SleepPolicy {
 		p = *rel.Manifest.Pier.Sleep
 	}
 	if p.After == 0 {
-		p.After = s.set.Sleep.After
+		p.After = def.After
 	}
 	if p.StopAfter == 0 {
-		p.StopAfter = s.set.Sleep.StopAfter
+		p.StopAfter = def.StopAfter
 	}
 	if p.StopAfter < p.After {
 		p.StopAfter = p.After

@@ -60,7 +60,7 @@ func TestSleepPolicyPrecedence(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := s.sleepPolicy(tt.app, tt.rel); got != tt.want {
+			if got := SleepPolicyFor(tt.app, tt.rel, s.set.Sleep); got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})

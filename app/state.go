@@ -1,9 +1,7 @@
 package app
 
-import "context"
-
 // Change is one change to desired state. Every change pier makes passes
-// through Service.apply as one of these values, so that a replicated log can
+// through Store.Apply as one of these values, so that a replicated log can
 // later carry them without touching the callers.
 type Change interface{ isChange() }
 
@@ -119,30 +117,3 @@ func (RenameApp) isChange()      {}
 func (AddDomain) isChange()      {}
 func (RemoveDomain) isChange()   {}
 func (SetAccess) isChange()      {}
-
-// apply is the single place desired state changes. Changes the router
-// derives its per-app rules from (domains, access rules, a release's
-// app.json) are passed on to it once recorded.
-func (s *Service) apply(ctx context.Context, c Change) error {
-	if err := s.store.Apply(ctx, c); err != nil {
-		return err
-	}
-	switch c := c.(type) {
-	case AddDomain:
-		s.publish(ctx, c.App)
-	case RemoveDomain:
-		s.publish(ctx, c.App)
-	case SetAccess:
-		s.publish(ctx, c.App)
-	case PutRelease: // app.json's access rules may have changed
-		s.publish(ctx, c.Release.App)
-	case DestroyApp:
-		s.routes.SetDomains(c.Name, nil)
-		s.routes.SetAccess(c.Name, AccessRules{})
-	case RenameApp:
-		s.routes.SetDomains(c.From, nil)
-		s.routes.SetAccess(c.From, AccessRules{})
-		s.publish(ctx, c.To)
-	}
-	return nil
-}

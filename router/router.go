@@ -25,11 +25,6 @@ import (
 	"pier/app"
 )
 
-var (
-	_ app.Routes = (*Router)(nil)
-	_ app.Health = (*Router)(nil)
-)
-
 // Config configures a Router. Zero values take the defaults.
 type Config struct {
 	// Domain is the parent domain apps answer under: app "hello" answers at

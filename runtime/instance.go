@@ -21,8 +21,6 @@ import (
 	"pier/app"
 )
 
-var _ app.Runtime = (*Containerd)(nil)
-
 // Container labels pier sets; they are how observed state is read back.
 const (
 	labelKind    = "pier.kind" // "instance" or "build"

@@ -21,8 +21,6 @@ import (
 	"pier/app"
 )
 
-var _ app.Sites = (*Containerd)(nil)
-
 // Labels of a site's snapshot; they are how mounted sites are read back.
 const (
 	labelSite    = "pier.site" // "1" on every site snapshot

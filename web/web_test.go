@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pier/app"
+	"pier/node"
 	"pier/router"
 	"pier/store"
 	"pier/web"
@@ -26,7 +27,7 @@ import (
 // noContainers is a Runtime with nothing running: the handlers' tests need
 // no containers (the browser test in the repository's root drives a real
 // daemon). Other methods are not called.
-type noContainers struct{ app.Runtime }
+type noContainers struct{ node.Runtime }
 
 func (noContainers) AppInstances(context.Context, string) ([]app.Instance, error) { return nil, nil }
 
@@ -74,8 +75,8 @@ func dashboard(t *testing.T) (*httptest.Server, *app.Service, lines) {
 	}
 	src := lines{gone: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := app.New(app.Settings{}, app.Deps{Store: st, Audit: st, CronRuns: st, Runtime: noContainers{}, Logs: src, Log: log,
-		Routes: router.New(router.Config{Log: log})})
+	act := node.New(node.Settings{}, node.Deps{Store: st, Runtime: noContainers{}, Routes: router.New(router.Config{Log: log}), Log: log})
+	svc := app.New(app.Settings{}, app.Deps{Store: st, Audit: st, CronRuns: st, Node: act, Logs: src, Log: log})
 	if err := svc.SetAdminPassword(ctx, password); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,11 @@
-package app
+package node
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"pier/app"
 	"strconv"
 	"time"
 )
@@ -17,14 +18,14 @@ var errExited = errors.New("the web process exited")
 // check passes within its attempts (Dokku's semantics: initialDelay, then
 // up to attempts tries, wait seconds apart, each within timeout). It gives
 // up early if the process exits, and after the ready timeout.
-func (s *Service) waitHealthy(ctx context.Context, in Instance, checks []HealthCheck) error {
-	ctx, cancel := context.WithTimeout(ctx, s.set.ReadyTimeout)
+func (n *Actuator) waitHealthy(ctx context.Context, in app.Instance, checks []app.HealthCheck) error {
+	ctx, cancel := context.WithTimeout(ctx, n.set.ReadyTimeout)
 	defer cancel()
 	ctx, exited := context.WithCancelCause(ctx)
 	defer exited(nil)
-	go s.watchExit(ctx, in.ID, exited)
+	go n.watchExit(ctx, in.ID, exited)
 
-	err := s.checks(ctx, in, checks)
+	err := n.checks(ctx, in, checks)
 	if err == nil {
 		return nil
 	}
@@ -33,26 +34,26 @@ func (s *Service) waitHealthy(ctx context.Context, in Instance, checks []HealthC
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("no answer within %s (%v); the web process must listen on $PORT (%d)",
-			s.set.ReadyTimeout, err, in.Port)
+			n.set.ReadyTimeout, err, in.Port)
 	}
 	return err
 }
 
-func (s *Service) checks(ctx context.Context, in Instance, checks []HealthCheck) error {
-	var gating []HealthCheck
+func (n *Actuator) checks(ctx context.Context, in app.Instance, checks []app.HealthCheck) error {
+	var gating []app.HealthCheck
 	for _, c := range checks {
 		if c.Type == "" || c.Type == "startup" || c.Type == "readiness" {
 			gating = append(gating, c)
 		}
 	}
 	if len(gating) == 0 {
-		return s.health.Ready(ctx, in.App, in.Addr)
+		return n.health.Ready(ctx, in.App, in.Addr)
 	}
-	if err := s.health.Listening(ctx, in.Addr); err != nil {
+	if err := n.health.Listening(ctx, in.Addr); err != nil {
 		return err
 	}
 	for _, c := range gating {
-		if err := s.runCheck(ctx, in, c); err != nil {
+		if err := n.runCheck(ctx, in, c); err != nil {
 			return err
 		}
 	}
@@ -60,7 +61,7 @@ func (s *Service) checks(ctx context.Context, in Instance, checks []HealthCheck)
 }
 
 // runCheck runs one app.json check with its attempts.
-func (s *Service) runCheck(ctx context.Context, in Instance, c HealthCheck) error {
+func (n *Actuator) runCheck(ctx context.Context, in app.Instance, c app.HealthCheck) error {
 	addr := in.Addr
 	if c.Port != 0 {
 		host, _, _ := net.SplitHostPort(in.Addr)
@@ -76,7 +77,7 @@ func (s *Service) runCheck(ctx context.Context, in Instance, c HealthCheck) erro
 	}
 	var err error
 	for i := 1; i <= attempts; i++ {
-		if err = s.health.Probe(ctx, in.App, addr, c); err == nil {
+		if err = n.health.Probe(ctx, in.App, addr, c); err == nil {
 			return nil
 		}
 		if i < attempts {
@@ -89,7 +90,7 @@ func (s *Service) runCheck(ctx context.Context, in Instance, c HealthCheck) erro
 }
 
 // watchExit cancels ctx with errExited if the instance's process exits.
-func (s *Service) watchExit(ctx context.Context, id string, exited context.CancelCauseFunc) {
+func (n *Actuator) watchExit(ctx context.Context, id string, exited context.CancelCauseFunc) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -97,7 +98,7 @@ func (s *Service) watchExit(ctx context.Context, id string, exited context.Cance
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if ok, err := s.runtime.Running(ctx, id); err == nil && !ok {
+			if ok, err := n.runtime.Running(ctx, id); err == nil && !ok {
 				exited(errExited)
 				return
 			}

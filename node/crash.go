@@ -1,7 +1,9 @@
-package app
+package node
 
 import (
 	"time"
+
+	"pier/app"
 )
 
 // Crash backoff: a process that dies is restarted at once, and if it keeps
@@ -14,23 +16,18 @@ const (
 )
 
 // crashState is what pier knows of one process type that crashed.
-type crashState struct {
-	Count      int
-	Last       time.Time
-	Next       time.Time // no restart before
-	LastOutput []string
-}
+type crashState = app.Crash
 
-func crashKey(app, proc string) string { return app + "/" + proc }
+func crashKey(appName, proc string) string { return appName + "/" + proc }
 
-// recordCrash notes that a process of app died and schedules its restart.
-func (s *Service) recordCrash(app, proc string, output []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.crashes[crashKey(app, proc)]
+// recordCrash notes that a process of an app died and schedules its restart.
+func (n *Actuator) recordCrash(appName, proc string, output []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := n.crashes[crashKey(appName, proc)]
 	if st == nil || time.Since(st.Last) > stableAfter {
 		st = &crashState{}
-		s.crashes[crashKey(app, proc)] = st
+		n.crashes[crashKey(appName, proc)] = st
 	}
 	st.Count++
 	st.Last = time.Now()
@@ -45,18 +42,18 @@ func (s *Service) recordCrash(app, proc string, output []string) {
 }
 
 // mayRestart reports whether a crashed process's backoff has elapsed.
-func (s *Service) mayRestart(app, proc string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.crashes[crashKey(app, proc)]
+func (n *Actuator) mayRestart(appName, proc string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := n.crashes[crashKey(appName, proc)]
 	return st == nil || !time.Now().Before(st.Next)
 }
 
-// crash returns the crash state of a process, if it crashed lately.
-func (s *Service) crash(app, proc string) (crashState, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.crashes[crashKey(app, proc)]
+// Crash returns the crash state of a process, if it crashed lately.
+func (n *Actuator) Crash(appName, proc string) (app.Crash, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := n.crashes[crashKey(appName, proc)]
 	if st == nil || time.Since(st.Last) > stableAfter {
 		return crashState{}, false
 	}
@@ -65,12 +62,12 @@ func (s *Service) crash(app, proc string) (crashState, bool) {
 
 // clearCrashes forgets an app's crashes: a new release or a user's restart
 // starts afresh.
-func (s *Service) clearCrashes(app string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k := range s.crashes {
-		if len(k) > len(app) && k[:len(app)+1] == app+"/" {
-			delete(s.crashes, k)
+func (n *Actuator) clearCrashes(appName string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k := range n.crashes {
+		if len(k) > len(appName) && k[:len(appName)+1] == appName+"/" {
+			delete(n.crashes, k)
 		}
 	}
 }

@@ -1,10 +1,11 @@
-package app
+package node
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"pier/app"
 	"slices"
 	"sync"
 	"time"
@@ -14,16 +15,28 @@ import (
 // deployed app runs its formation of its current release, routed; instances
 // of other releases or of unknown apps are stopped. Apps are handled
 // concurrently; one failing app does not stop the others.
-func (s *Service) Reconcile(ctx context.Context) error { return s.reconcile(ctx, modeStartup) }
+func (n *Actuator) Reconcile(ctx context.Context) error { return n.reconcile(ctx, modeStartup) }
+
+// Converge makes app name's instances match its formation of its current
+// release now, as a user asked (ps:scale, ps:start): crash backoff starts
+// afresh and failures are returned. The caller holds the app's lock.
+func (n *Actuator) Converge(ctx context.Context, name string) error {
+	a, err := n.store.App(ctx, name)
+	if err != nil {
+		return err
+	}
+	n.clearCrashes(name)
+	return n.converge(ctx, a, modeUser)
+}
 
 // Heal runs until ctx ends, every interval replacing instances of current
 // releases whose process died, with exponential backoff for an app that
 // keeps crashing. It leaves running instances of older releases alone: a
 // deploy retires them after draining.
-func (s *Service) Heal(ctx context.Context, interval time.Duration) {
+func (n *Actuator) Heal(ctx context.Context, interval time.Duration) {
 	every(ctx, interval, func() {
-		if err := s.reconcile(ctx, modeHeal); err != nil && ctx.Err() == nil {
-			s.log.Warn("heal", "err", err)
+		if err := n.reconcile(ctx, modeHeal); err != nil && ctx.Err() == nil {
+			n.log.Warn("heal", "err", err)
 		}
 	})
 }
@@ -50,19 +63,20 @@ const (
 	modeStartup mode = iota // daemon start: stop anything stale, start everything now
 	modeHeal                // periodic: replace dead instances, with backoff
 	modeUser                // a command (ps:start, ps:scale): act now, report errors
+	modeWatch               // a change was applied: act now, as for a command
 )
 
-func (s *Service) reconcile(ctx context.Context, m mode) error {
-	apps, err := s.store.Apps(ctx)
+func (n *Actuator) reconcile(ctx context.Context, m mode) error {
+	apps, err := n.store.Apps(ctx)
 	if err != nil {
 		return err
 	}
-	observed, err := s.runtime.Instances(ctx)
+	observed, err := n.runtime.Instances(ctx)
 	if err != nil {
 		return err
 	}
 	known := map[string]bool{}
-	byApp := map[string][]Instance{}
+	byApp := map[string][]app.Instance{}
 	for _, in := range observed {
 		byApp[in.App] = append(byApp[in.App], in)
 	}
@@ -73,23 +87,23 @@ func (s *Service) reconcile(ctx context.Context, m mode) error {
 	)
 	if m == modeStartup {
 		for _, a := range apps {
-			s.publishApp(ctx, a)
+			n.publishApp(ctx, a)
 		}
 	}
 	for _, a := range apps {
 		known[a.Name] = true
-		if a.Release == 0 || m == modeHeal && s.settled(ctx, a, byApp[a.Name]) {
+		if a.Release == 0 || m == modeHeal && n.settled(ctx, a, byApp[a.Name]) {
 			continue
 		}
 		wg.Add(1)
-		go func(a App) {
+		go func(a app.App) {
 			defer wg.Done()
-			unlock := s.lock(a.Name)
+			unlock := n.Lock(a.Name)
 			defer unlock()
 			// Read again under the lock: a deploy may have finished meanwhile.
-			a, err := s.store.App(ctx, a.Name)
+			a, err := n.store.App(ctx, a.Name)
 			if err == nil {
-				err = s.converge(ctx, a, m)
+				err = n.converge(ctx, a, m)
 			}
 			if err != nil {
 				mu.Lock()
@@ -101,10 +115,10 @@ func (s *Service) reconcile(ctx context.Context, m mode) error {
 	if m == modeStartup {
 		for _, in := range observed {
 			if !known[in.App] {
-				s.stop(in.ID)
+				n.stop(in.ID)
 			}
 		}
-		s.removeOrphanSites(ctx, known)
+		n.removeOrphanSites(ctx, known)
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -113,8 +127,8 @@ func (s *Service) reconcile(ctx context.Context, m mode) error {
 // settled reports, from a snapshot, whether an app needs no healing: every
 // instance it has runs, and it has as many of each current process as its
 // formation asks for (or it is stopped and nothing runs).
-func (s *Service) settled(ctx context.Context, a App, have []Instance) bool {
-	if a.Asleep != Awake {
+func (n *Actuator) settled(ctx context.Context, a app.App, have []app.Instance) bool {
+	if a.Asleep != app.Awake {
 		return true // asleep on purpose; a request wakes it
 	}
 	count := map[string]int{}
@@ -129,11 +143,11 @@ func (s *Service) settled(ctx context.Context, a App, have []Instance) bool {
 	if a.Stopped {
 		return len(have) == 0
 	}
-	rel, err := s.store.Release(ctx, a.Name, a.Release)
+	rel, err := n.store.Release(ctx, a.Name, a.Release)
 	if err != nil {
 		return false
 	}
-	for proc, n := range formationFor(a, rel) {
+	for proc, n := range app.FormationFor(a, rel) {
 		if rel.Processes[proc] != "" && count[proc] < n {
 			return false
 		}
@@ -143,26 +157,29 @@ func (s *Service) settled(ctx context.Context, a App, have []Instance) bool {
 
 // converge makes a's instances match its formation of its current release.
 // The caller holds the app's lock.
-func (s *Service) converge(ctx context.Context, a App, m mode) error {
-	rel, err := s.store.Release(ctx, a.Name, a.Release)
+func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
+	rel, err := n.store.Release(ctx, a.Name, a.Release)
 	if err != nil {
 		return err
 	}
-	formation := formationFor(a, rel)
-	have := s.instancesOf(ctx, a.Name, func(Instance) bool { return true })
-	if a.Asleep != Awake && !a.Stopped && rel.Static == "" {
-		return s.restoreSleep(ctx, a, rel, have)
+	formation := app.FormationFor(a, rel)
+	have := n.instancesOf(ctx, a.Name, func(app.Instance) bool { return true })
+	if a.Asleep != app.Awake && !a.Stopped && rel.Static == "" {
+		return n.restoreSleep(ctx, a, rel, have)
 	}
 
-	running := map[string][]Instance{}
-	var dead, extra []Instance
+	running := map[string][]app.Instance{}
+	var dead, extra []app.Instance
 	for _, in := range have {
+		if n.isRetiring(in.ID) {
+			continue // on its way out already
+		}
 		current := in.Release == rel.Version && in.Image == rel.Image && rel.Processes[in.Process] != ""
 		switch {
 		case !in.Running:
 			if current && m == modeHeal {
-				s.recordCrash(a.Name, in.Process, s.runtime.Tail(a.Name, in.ID, 10))
-				s.log.Warn("process died", "app", a.Name, "process", in.Process, "instance", in.ID)
+				n.recordCrash(a.Name, in.Process, n.runtime.Tail(a.Name, in.ID, 10))
+				n.log.Warn("process died", "app", a.Name, "process", in.Process, "instance", in.ID)
 			}
 			dead = append(dead, in)
 		case !current || a.Stopped:
@@ -184,23 +201,23 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 	// site's files are mounted again if a reboot unmounted them.
 	var errs []error
 	if rel.Static != "" && !a.Stopped {
-		site, err := s.mountSite(ctx, rel)
+		site, err := n.mountSite(ctx, rel)
 		if err == nil {
-			err = s.routes.SetStatic(a.Name, site)
+			err = n.routes.SetStatic(a.Name, site)
 		}
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			s.retireSitesLater(a.Name, otherThan(rel))
+			n.retireSitesLater(a.Name, otherThan(rel))
 		}
 	} else {
-		s.routes.Set(a.Name, webAddrs(running["web"]))
-		s.retireSitesLater(a.Name, func(Site) bool { return true })
+		n.routes.Set(a.Name, webAddrs(running["web"]))
+		n.retireSitesLater(a.Name, func(app.Site) bool { return true })
 	}
 	for _, in := range dead {
-		s.stop(in.ID)
+		n.stop(in.ID)
 	}
-	go s.retire(extra)
+	go n.retire(extra)
 	if a.Stopped {
 		return errors.Join(errs...)
 	}
@@ -210,26 +227,26 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 		if missing <= 0 || rel.Processes[proc] == "" || proc == "release" {
 			continue
 		}
-		if m == modeHeal && !s.mayRestart(a.Name, proc) {
+		if m == modeHeal && !n.mayRestart(a.Name, proc) {
 			continue
 		}
 		for i := 0; i < missing; i++ {
-			in, err := s.startInstance(ctx, a, rel, proc)
+			in, err := n.startInstance(ctx, a, rel, proc)
 			if err != nil {
 				if m == modeHeal {
-					s.recordCrash(a.Name, proc, []string{err.Error()})
+					n.recordCrash(a.Name, proc, []string{err.Error()})
 				}
 				errs = append(errs, err)
 				break
 			}
 			running[proc] = append(running[proc], in)
 			if proc == "web" {
-				s.routes.Set(a.Name, webAddrs(running["web"]))
+				n.routes.Set(a.Name, webAddrs(running["web"]))
 			}
 		}
 	}
 	if len(errs) == 0 {
-		s.log.Info("converged", "app", a.Name, "release", rel.Version, "formation", describeFormation(formation, rel))
+		n.log.Info("converged", "app", a.Name, "release", rel.Version, "formation", app.DescribeFormation(formation, rel))
 	}
 	return errors.Join(errs...)
 }
@@ -237,24 +254,24 @@ func (s *Service) converge(ctx context.Context, a App, m mode) error {
 // restoreSleep rebuilds a sleeping app's route after a daemon start: a
 // frozen app keeps its paused instances (its route holds requests and
 // resumes them), a stopped one has none.
-func (s *Service) restoreSleep(ctx context.Context, a App, rel Release, have []Instance) error {
-	var web []Instance
+func (n *Actuator) restoreSleep(ctx context.Context, a app.App, rel app.Release, have []app.Instance) error {
+	var web []app.Instance
 	for _, in := range have {
-		if in.Release == rel.Version && in.Process == "web" && in.Running && a.Asleep == Frozen {
+		if in.Release == rel.Version && in.Process == "web" && in.Running && a.Asleep == app.Frozen {
 			web = append(web, in)
 			continue
 		}
-		if in.Release != rel.Version || !in.Running || a.Asleep == Stopped {
-			s.stop(in.ID)
+		if in.Release != rel.Version || !in.Running || a.Asleep == app.Stopped {
+			n.stop(in.ID)
 		}
 	}
-	if a.Asleep == Frozen && len(web) == 0 {
+	if a.Asleep == app.Frozen && len(web) == 0 {
 		// The frozen processes are gone (a reboot): sleep on, stopped.
-		if err := s.apply(ctx, SetSleepState{App: a.Name, State: Stopped}); err != nil {
+		if err := n.store.Apply(ctx, app.SetSleepState{App: a.Name, State: app.Stopped}); err != nil {
 			return err
 		}
 	}
-	s.routes.SetAsleep(a.Name, true)
-	s.routes.Set(a.Name, webAddrs(web))
+	n.routes.SetAsleep(a.Name, true)
+	n.routes.Set(a.Name, webAddrs(web))
 	return nil
 }
