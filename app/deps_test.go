@@ -12,7 +12,7 @@ func TestDependencyDirection(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	forbidden := []string{"pier/builder", "pier/runtime", "pier/router", "pier/store", "pier/web", "pier/sshd",
+	forbidden := []string{"pier/builder", "pier/runtime", "pier/router", "pier/store", "pier/web", "pier/sshd", "pier/node",
 		"github.com/containerd/", "database/sql", "net/http", "modernc.org/sqlite"}
 	for _, dep := range strings.Fields(string(out)) {
 		for _, f := range forbidden {
