@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/renameio/v2"
+
 	"pier/app"
 )
 
@@ -318,11 +320,7 @@ func (a *appLog) save() error {
 	if err := os.MkdirAll(a.dir, 0o750); err != nil {
 		return err
 	}
-	tmp := a.offsetsPath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, a.offsetsPath()); err != nil {
+	if err := renameio.WriteFile(a.offsetsPath(), b, 0o640, renameio.WithTempDir(a.dir)); err != nil {
 		return err
 	}
 	a.saved = b

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gliderlabs/ssh"
+	"github.com/google/renameio/v2"
 
 	"pier/app"
 	"pier/sshd/commands"
@@ -146,21 +147,14 @@ func writeHook(dir, binary string) error {
 		return err
 	}
 	script := "#!/bin/sh\nexec " + shellQuote(binary) + " hook pre-receive\n"
-	f, err := os.CreateTemp(dir, ".pre-receive-*")
+	f, err := renameio.NewPendingFile(filepath.Join(dir, "pre-receive"),
+		renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o755))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name()) // no-op after the rename
+	defer f.Cleanup() // no-op after the rename
 	if _, err := f.WriteString(script); err != nil {
-		f.Close()
 		return err
 	}
-	if err := f.Chmod(0o755); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), filepath.Join(dir, "pre-receive"))
+	return f.CloseAtomicallyReplace()
 }
