@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"pier/app"
+	"pier/appdirs"
 	"pier/builder"
 	"pier/router"
 	"pier/runtime"
@@ -267,7 +268,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Activity: rtr, Memory: runtime.Memory, Audit: st, Usage: rt,
 		CronRuns: st,
 		// Logs and volumes, build caches, git repositories.
-		Files: []app.Files{rt, app.AppDirs{Dir: cacheDir}, app.AppDirs{Dir: gitDir, Suffix: ".git"}},
+		Files: []app.Files{rt, appdirs.Dirs{Dir: cacheDir}, appdirs.Dirs{Dir: gitDir, Suffix: ".git"}},
 	})
 	rtr.OnWake(svc.Wake)
 	var certs commands.Certs

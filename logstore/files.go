@@ -1,6 +1,6 @@
 package logstore
 
-import "pier/app"
+import "pier/appdirs"
 
 // RenameFiles moves an app's log directory, with the Store's state of it.
 // Call it only while none of from's instances run. It fails, moving
@@ -12,7 +12,7 @@ func (c *Store) RenameFiles(from, to string) error {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 	}
-	if err := (app.AppDirs{Dir: c.dir}).RenameFiles(from, to); err != nil {
+	if err := (appdirs.Dirs{Dir: c.dir}).RenameFiles(from, to); err != nil {
 		return err
 	}
 	delete(c.apps, from)
@@ -29,5 +29,5 @@ func (c *Store) RemoveFiles(name string) error {
 		defer a.mu.Unlock()
 	}
 	delete(c.apps, name)
-	return app.AppDirs{Dir: c.dir}.RemoveFiles(name)
+	return appdirs.Dirs{Dir: c.dir}.RemoveFiles(name)
 }

@@ -5,12 +5,13 @@ import (
 	"path/filepath"
 
 	"pier/app"
+	"pier/appdirs"
 )
 
 var _ app.Files = (*Containerd)(nil)
 
-func (c *Containerd) volumeDirs() app.AppDirs {
-	return app.AppDirs{Dir: filepath.Join(c.cfg.DataDir, "volumes")}
+func (c *Containerd) volumeDirs() appdirs.Dirs {
+	return appdirs.Dirs{Dir: filepath.Join(c.cfg.DataDir, "volumes")}
 }
 
 // RenameFiles moves app from's logs and volumes to the name to. Call it

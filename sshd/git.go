@@ -16,6 +16,7 @@ import (
 	"github.com/google/renameio/v2"
 
 	"pier/app"
+	"pier/appdirs"
 	"pier/sshd/commands"
 )
 
@@ -40,7 +41,7 @@ func (s *Server) git(ctx context.Context, sess ssh.Session, id commands.Identity
 		fmt.Fprintf(sess.Stderr(), "pier: this key may only push to and read %s\n", id.App)
 		return 1
 	}
-	repo := app.AppDirs{Dir: s.cfg.GitDir, Suffix: ".git"}.Path(name)
+	repo := appdirs.Dirs{Dir: s.cfg.GitDir, Suffix: ".git"}.Path(name)
 	env := os.Environ()
 	if v, ok := sessionEnv(sess, "GIT_PROTOCOL"); ok {
 		env = append(env, "GIT_PROTOCOL="+v)
