@@ -10,6 +10,7 @@ require (
 	github.com/containerd/go-cni v1.1.14
 	github.com/coreos/go-iptables v0.8.0
 	github.com/gliderlabs/ssh v0.3.8
+	github.com/google/renameio/v2 v2.0.2
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/letsencrypt/challtestsrv v1.4.2
 	github.com/letsencrypt/pebble/v2 v2.10.1

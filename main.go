@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"pier/app"
+	"pier/appdirs"
 	"pier/builder"
 	"pier/node"
 	"pier/router"
@@ -277,7 +278,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Store: st, Builder: bld, Node: act, Logs: rt, Log: log.With("component", "app"), Audit: st,
 		CronRuns: st,
 		// Logs and volumes, build caches, git repositories.
-		Files: []app.Files{rt, app.AppDirs{Dir: cacheDir}, app.AppDirs{Dir: gitDir, Suffix: ".git"}},
+		Files: []app.Files{rt, appdirs.Dirs{Dir: cacheDir}, appdirs.Dirs{Dir: gitDir, Suffix: ".git"}},
 	})
 	rtr.OnWake(act.Wake)
 	var certs commands.Certs

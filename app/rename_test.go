@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"pier/app"
+	"pier/appdirs"
 	"pier/node"
 	"pier/router"
 	"pier/store"
@@ -38,7 +39,7 @@ func TestRenameFailsWhole(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	repos := app.AppDirs{Dir: t.TempDir(), Suffix: ".git"}
+	repos := appdirs.Dirs{Dir: t.TempDir(), Suffix: ".git"}
 	if err := os.MkdirAll(filepath.Join(repos.Dir, "hello.git"), 0o700); err != nil {
 		t.Fatal(err)
 	}

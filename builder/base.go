@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/google/renameio/v2"
 	"golang.org/x/sys/unix"
 
 	"pier/runtime"
@@ -53,18 +54,14 @@ func BuildBase(ctx context.Context, script, ref, tarball string, out io.Writer) 
 		return fmt.Errorf("build base root filesystem: %w", err)
 	}
 	fmt.Fprintf(out, "-----> Packing %s\n", ref)
-	f, err := os.CreateTemp(filepath.Dir(tarball), "base-*.partial")
+	f, err := renameio.NewPendingFile(tarball,
+		renameio.WithTempDir(filepath.Dir(tarball)), renameio.WithPermissions(0o600))
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
+	defer f.Cleanup() // no-op after the rename
 	if err := runtime.PackBase(ctx, rootfs, ref, BaseImageConfig, f); err != nil {
-		f.Close()
 		return fmt.Errorf("pack base: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, tarball)
+	return f.CloseAtomicallyReplace()
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"pier/app"
+	"pier/ratelimit"
 )
 
 var (
@@ -121,7 +122,7 @@ func (r *Router) denied(appName string, req *http.Request) error {
 }
 
 // check applies the rules to req; fails limits wrong credentials.
-func (a *accessRules) check(req *http.Request, fails *app.Attempts) error {
+func (a *accessRules) check(req *http.Request, fails *ratelimit.Attempts) error {
 	// The TCP peer: X-Forwarded-For and the like are the client's to forge.
 	var ip netip.Addr
 	if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"pier/app"
+	"pier/ratelimit"
 )
 
 // Config configures a Router. Zero values take the defaults.
@@ -87,7 +87,7 @@ type Router struct {
 	domains atomic.Pointer[map[string]string]       // custom domain -> app
 	access  atomic.Pointer[map[string]*accessRules] // app -> its rules, if any
 	// authFails counts wrong basic auth credentials per client address.
-	authFails *app.Attempts
+	authFails *ratelimit.Attempts
 
 	inflight sync.Map // backend address -> *atomic.Int64, requests in flight
 
@@ -122,7 +122,7 @@ func New(cfg Config) *Router {
 		probe:     newProbeClient(),
 		metrics:   newMetrics(cfg.Metrics),
 		requests:  newRequestMetrics(cfg.Metrics),
-		authFails: app.NewAttempts(maxAuthFailures, authFailureWindow),
+		authFails: ratelimit.NewAttempts(maxAuthFailures, authFailureWindow),
 		gzipCache: newGzipCache(gzipCacheBytes),
 	}
 	r.accessLog = lg

@@ -1,6 +1,7 @@
 // Package runtime is everything pier does with containerd: importing base
 // images, build workspaces on snapshots of the base, committing app layers,
-// running instances with limits in their own network namespaces, and logs.
+// running instances with limits in their own network namespaces. Their
+// output goes to raw files that pier/logstore collects.
 //
 // It knows nothing of apps' business rules: it runs what app asks for.
 package runtime
@@ -19,6 +20,8 @@ import (
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/namespaces"
+
+	"pier/logstore"
 )
 
 // Config says where containerd is and how instances run. Zero fields take the
@@ -84,7 +87,7 @@ type Containerd struct {
 	client  *containerd.Client
 	cfg     Config
 	net     *network
-	logs    *collector
+	logs    *logstore.Store
 	log     *slog.Logger
 	freezer freezerState
 	sites   sync.Mutex // serializes mounting and unmounting static sites
@@ -118,7 +121,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Containerd, error
 	}
 	c := &Containerd{client: client, cfg: cfg, net: n, log: log.With("component", "runtime")}
 	c.freezer.syncing = map[string]chan struct{}{}
-	c.logs = newCollector(filepath.Join(cfg.DataDir, "logs"), cfg.LogMaxBytes, log.With("component", "logs"))
+	c.logs = logstore.New(filepath.Join(cfg.DataDir, "logs"), cfg.LogMaxBytes, log.With("component", "logs"))
 	if err := c.writeEtcFiles(); err != nil {
 		client.Close()
 		return nil, err
@@ -154,7 +157,7 @@ func (c *Containerd) hostsPath() string  { return filepath.Join(c.cfg.DataDir, "
 // RawLogPath is the file the shim appends an instance's stdout and stderr
 // to; CollectLogs reads it from there. The name carries the process type.
 func (c *Containerd) RawLogPath(app, process, id string) string {
-	return filepath.Join(c.cfg.DataDir, "logs", app, "raw", process+"."+id+".log")
+	return c.logs.RawPath(app, process, id)
 }
 
 // CABundle is the CA bundle builds trust ("" for none).

@@ -3,4 +3,4 @@ package runtime
 // SetRawLogLimit changes the size past which collected raw logs are emptied
 // (1 MiB), so that end-to-end tests see a truncation with little output.
 // Call it before CollectLogs.
-func (c *Containerd) SetRawLogLimit(n int64) { c.logs.rawMax = n }
+func (c *Containerd) SetRawLogLimit(n int64) { c.logs.SetRawLimit(n) }

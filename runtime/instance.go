@@ -151,7 +151,7 @@ func (c *Containerd) remove(ctx context.Context, id string, grace time.Duration)
 	if err := container.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
 	}
-	c.logs.forget(labels[labelApp], labels[labelProcess], id) // collect its last output, delete the raw file
+	c.logs.Forget(labels[labelApp], labels[labelProcess], id) // collect its last output, delete the raw file
 	return nil
 }
 

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/gliderlabs/ssh"
+	"github.com/google/renameio/v2"
 
 	"pier/app"
+	"pier/appdirs"
 	"pier/sshd/commands"
 )
 
@@ -39,7 +41,7 @@ func (s *Server) git(ctx context.Context, sess ssh.Session, id commands.Identity
 		fmt.Fprintf(sess.Stderr(), "pier: this key may only push to and read %s\n", id.App)
 		return 1
 	}
-	repo := app.AppDirs{Dir: s.cfg.GitDir, Suffix: ".git"}.Path(name)
+	repo := appdirs.Dirs{Dir: s.cfg.GitDir, Suffix: ".git"}.Path(name)
 	env := os.Environ()
 	if v, ok := sessionEnv(sess, "GIT_PROTOCOL"); ok {
 		env = append(env, "GIT_PROTOCOL="+v)
@@ -146,21 +148,14 @@ func writeHook(dir, binary string) error {
 		return err
 	}
 	script := "#!/bin/sh\nexec " + shellQuote(binary) + " hook pre-receive\n"
-	f, err := os.CreateTemp(dir, ".pre-receive-*")
+	f, err := renameio.NewPendingFile(filepath.Join(dir, "pre-receive"),
+		renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o755))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name()) // no-op after the rename
+	defer f.Cleanup() // no-op after the rename
 	if _, err := f.WriteString(script); err != nil {
-		f.Close()
 		return err
 	}
-	if err := f.Chmod(0o755); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), filepath.Join(dir, "pre-receive"))
+	return f.CloseAtomicallyReplace()
 }

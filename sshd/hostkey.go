@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/renameio/v2"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -49,28 +50,13 @@ func loadHostKey(path string, log *slog.Logger) (gossh.Signer, error) {
 	return signer, nil
 }
 
-// writeFileAtomic writes data to path with mode 0600 via a temporary file and
-// a rename, so a crash never leaves a truncated key behind.
+// writeFileAtomic writes data to path with mode 0600 (directory 0700) via a
+// temporary file, a sync and a rename, so a crash never leaves a truncated
+// key behind.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".hostkey-*") // created 0600
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return renameio.WriteFile(path, data, 0o600, renameio.WithTempDir(dir))
 }

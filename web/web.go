@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"pier/app"
+	"pier/ratelimit"
 )
 
 // Platform is what the dashboard needs from pier's domain; *app.Service
@@ -94,7 +95,7 @@ type Dashboard struct {
 	cfg      Config
 	pages    func() map[string]*template.Template // parsed on first use
 	sessions *sessions
-	limiter  *app.Attempts
+	limiter  *ratelimit.Attempts
 }
 
 //go:embed templates/*.html
@@ -117,7 +118,7 @@ func New(cfg Config) *Dashboard {
 		e: echo.New(), p: cfg.Platform, log: cfg.Log.With("component", "web"), cfg: cfg,
 		pages:    sync.OnceValue(parsePages),
 		sessions: newSessions(cfg.SessionTTL),
-		limiter:  app.NewAttempts(maxFailures, failureWindow),
+		limiter:  ratelimit.NewAttempts(maxFailures, failureWindow),
 	}
 	d.routes()
 	return d

@@ -1,4 +1,6 @@
-package app
+// Package ratelimit slows down guessing: it counts failed attempts at a
+// secret per client address and says how long an address must wait.
+package ratelimit
 
 import (
 	"sync"

@@ -1,4 +1,8 @@
-package runtime
+// Package logstore keeps apps' process output on disk: it turns the raw
+// files that containerd's shims append instances' stdout and stderr to into
+// each app's timestamped log, rotates it, and serves its last lines and new
+// ones to readers. It works on plain files and knows nothing of containerd.
+package logstore
 
 import (
 	"bytes"
@@ -16,6 +20,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/google/renameio/v2"
 
 	"pier/app"
 )
@@ -46,11 +52,11 @@ const (
 	stampLayout = "2006-01-02T15:04:05.000Z"
 )
 
-// collector turns the raw output files of instances into each app's
+// Store turns the raw output files of instances into each app's
 // timestamped log, and fans new lines out to followers. All work on one app
-// happens under that app's lock, so the poll loop, Tail, Logs and forget may
-// run concurrently.
-type collector struct {
+// happens under that app's lock, so Run, Tail, Logs, Forget, RenameFiles and
+// RemoveFiles may be called concurrently.
+type Store struct {
 	dir      string // <DataDir>/logs
 	maxLog   int64  // app.log is rotated before it would pass this
 	rawMax   int64  // collected raw files past this are emptied
@@ -63,8 +69,16 @@ type collector struct {
 	apps map[string]*appLog
 }
 
-func newCollector(dir string, maxLog int64, log *slog.Logger) *collector {
-	return &collector{
+var (
+	_ app.LogSource = (*Store)(nil)
+	_ app.Files     = (*Store)(nil)
+)
+
+// New returns a Store of the apps' logs under dir (<DataDir>/logs). maxLog
+// caps an app's collected log, app.log: it is renamed to app.log.1 before it
+// would pass maxLog.
+func New(dir string, maxLog int64, log *slog.Logger) *Store {
+	return &Store{
 		dir: dir, maxLog: maxLog, rawMax: rawShrink, interval: pollInterval,
 		now: time.Now, log: log, apps: map[string]*appLog{},
 	}
@@ -72,7 +86,7 @@ func newCollector(dir string, maxLog int64, log *slog.Logger) *collector {
 
 // appLog is the collector's state for one app. Fields below mu are guarded by it.
 type appLog struct {
-	c    *collector
+	c    *Store
 	name string
 	dir  string
 
@@ -119,8 +133,23 @@ func instanceName(file string) (inst string, ok bool) {
 
 func idSuffix(id string) string { return id[strings.LastIndexByte(id, '-')+1:] }
 
-// run polls every app's raw files until ctx ends.
-func (c *collector) run(ctx context.Context) {
+// Run turns instances' raw output into each app's log until ctx ends; the
+// daemon runs it once. Every 200 ms it reads what the shims appended to the
+// raw files (RawPath), and appends each complete line to <dir>/<app>/app.log
+// as
+//
+//	2026-11-21T20:40:01.123Z web.3f2a91c0 <text>
+//
+// The time is when pier read the line: within the poll interval while pier
+// runs; lines written while pier was down get the time it came back. Lines
+// of different instances read in the same poll are grouped by instance.
+// A line without its newline is held for up to 1 s; lines are cut at 16 KiB.
+//
+// The shims write whether pier runs or not, so apps never wait for it. How
+// far each raw file is collected is recorded in offsets.json, so a restart
+// neither loses nor repeats lines. app.log is renamed to app.log.1 before it
+// would pass New's maxLog; collected raw files are emptied past 1 MiB.
+func (c *Store) Run(ctx context.Context) {
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	for {
@@ -133,7 +162,7 @@ func (c *collector) run(ctx context.Context) {
 	}
 }
 
-func (c *collector) pollAll() {
+func (c *Store) pollAll() {
 	ents, err := os.ReadDir(c.dir)
 	if err != nil {
 		c.log.Warn("read log directory", "dir", c.dir, "err", err)
@@ -150,7 +179,7 @@ func (c *collector) pollAll() {
 	}
 }
 
-func (c *collector) app(name string) *appLog {
+func (c *Store) app(name string) *appLog {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a := c.apps[name]
@@ -162,11 +191,22 @@ func (c *collector) app(name string) *appLog {
 	return a
 }
 
-// forget collects an instance's raw output one last time, partial line
+// RawPath is the file the shim appends an instance's stdout and stderr to,
+// where Run reads it. The name carries the process type.
+func (c *Store) RawPath(app, process, id string) string {
+	return filepath.Join(c.dir, app, "raw", process+"."+id+".log")
+}
+
+// SetRawLimit changes the size past which collected raw files are emptied
+// (1 MiB), so that tests see a truncation with little output. Call it
+// before Run.
+func (c *Store) SetRawLimit(n int64) { c.rawMax = n }
+
+// Forget collects an instance's raw output one last time, partial line
 // included, then deletes the raw file. Call it once the instance's process
 // is gone. Unknown or malformed names do nothing. If the output cannot be
 // written to app.log the raw file stays and is collected later.
-func (c *collector) forget(appName, process, id string) {
+func (c *Store) Forget(appName, process, id string) {
 	if app.ValidName(appName) != nil || process == "" || id == "" ||
 		strings.ContainsAny(process+id, "/.") {
 		return
@@ -280,11 +320,7 @@ func (a *appLog) save() error {
 	if err := os.MkdirAll(a.dir, 0o750); err != nil {
 		return err
 	}
-	tmp := a.offsetsPath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, a.offsetsPath()); err != nil {
+	if err := renameio.WriteFile(a.offsetsPath(), b, 0o640, renameio.WithTempDir(a.dir)); err != nil {
 		return err
 	}
 	a.saved = b

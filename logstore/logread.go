@@ -1,4 +1,4 @@
-package runtime
+package logstore
 
 import (
 	"bufio"
@@ -142,10 +142,10 @@ func scanBack(r io.ReaderAt, size int64, fn func(line []byte, off int64) bool) e
 	}
 }
 
-// tail returns up to n last lines of an instance's output, without time and
+// Tail returns up to n last lines of an instance's output, without time and
 // instance name. It first collects the instance's new output, so lines not
 // yet collected are included, and so is a pending partial line.
-func (c *collector) tail(appName, id string, n int) []string {
+func (c *Store) Tail(appName, id string, n int) []string {
 	if n <= 0 || app.ValidName(appName) != nil || id == "" {
 		return nil
 	}
@@ -200,11 +200,15 @@ func (c *collector) tail(appName, id string, n int) []string {
 	return out
 }
 
-// logs writes the last q.Lines lines of the app's log (of q.Process's
-// instances only, if set) to w, then with q.Follow the new ones until ctx
-// ends. History and followed lines meet without gap or overlap: the
-// follower is registered under the same lock that the files are sized under.
-func (c *collector) logs(ctx context.Context, appName string, q app.LogQuery, w io.Writer) error {
+// Logs implements app.LogSource over the collected logs: it writes the last
+// q.Lines lines (default 100) of app.log.1 and app.log, only of q.Process's
+// instances if set, to w, then with q.Follow the new lines as Run writes
+// them, until ctx ends (which returns nil). A follower that falls 256 lines
+// behind loses lines and is told "[pier: N lines dropped]"; it never slows
+// the collector. History and followed lines meet without gap or overlap:
+// the follower is registered under the same lock that the files are sized
+// under.
+func (c *Store) Logs(ctx context.Context, appName string, q app.LogQuery, w io.Writer) error {
 	if err := app.ValidName(appName); err != nil {
 		return err
 	}

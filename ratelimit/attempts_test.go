@@ -1,14 +1,14 @@
-package app_test
+package ratelimit_test
 
 import (
 	"testing"
 	"time"
 
-	"pier/app"
+	"pier/ratelimit"
 )
 
 func TestAttempts(t *testing.T) {
-	l := app.NewAttempts(3, 200*time.Millisecond)
+	l := ratelimit.NewAttempts(3, 200*time.Millisecond)
 	for i := range 3 {
 		if w := l.Wait("192.0.2.1"); w != 0 {
 			t.Fatalf("before failure %d: wait %s, want 0", i+1, w)

@@ -1,4 +1,6 @@
-package app
+// Package appdirs moves and removes what pier keeps as one directory per
+// app: build caches, git repositories, volumes, logs.
+package appdirs
 
 import (
 	"errors"
@@ -6,22 +8,24 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"pier/app"
 )
 
-// AppDirs is Files for what is kept as one directory per app,
+// Dirs is app.Files for what is kept as one directory per app,
 // <Dir>/<app><Suffix>: build caches, git repositories (Suffix ".git"),
 // volumes, logs. A missing directory is nothing to move or remove.
-type AppDirs struct{ Dir, Suffix string }
+type Dirs struct{ Dir, Suffix string }
 
-var _ Files = AppDirs{}
+var _ app.Files = Dirs{}
 
 // Path is app name's directory.
-func (d AppDirs) Path(name string) string { return filepath.Join(d.Dir, name+d.Suffix) }
+func (d Dirs) Path(name string) string { return filepath.Join(d.Dir, name+d.Suffix) }
 
 // RenameFiles moves from's directory to to's; it fails, moving nothing, if
 // to has one already.
-func (d AppDirs) RenameFiles(from, to string) error {
-	if err := errors.Join(ValidName(from), ValidName(to)); err != nil {
+func (d Dirs) RenameFiles(from, to string) error {
+	if err := errors.Join(app.ValidName(from), app.ValidName(to)); err != nil {
 		return err
 	}
 	src, dst := d.Path(from), d.Path(to)
@@ -40,8 +44,8 @@ func (d AppDirs) RenameFiles(from, to string) error {
 }
 
 // RemoveFiles deletes name's directory.
-func (d AppDirs) RemoveFiles(name string) error {
-	if err := ValidName(name); err != nil {
+func (d Dirs) RemoveFiles(name string) error {
+	if err := app.ValidName(name); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(d.Path(name)); err != nil {

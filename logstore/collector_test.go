@@ -1,4 +1,4 @@
-package runtime
+package logstore
 
 import (
 	"bufio"
@@ -40,10 +40,10 @@ type tlog struct{ t testing.TB }
 
 func (w tlog) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
 
-func testCollector(t *testing.T, dir string) (*collector, *clock) {
+func testCollector(t *testing.T, dir string) (*Store, *clock) {
 	t.Helper()
 	clk := &clock{now: t0}
-	c := newCollector(dir, 8<<20, slog.New(slog.NewTextHandler(tlog{t}, nil)))
+	c := New(dir, 8<<20, slog.New(slog.NewTextHandler(tlog{t}, nil)))
 	c.now = clk.Now
 	return c, clk
 }
@@ -120,10 +120,10 @@ func equal(t *testing.T, what string, got, want []string) {
 	}
 }
 
-func logs(t *testing.T, c *collector, app string, q app.LogQuery) []string {
+func logs(t *testing.T, c *Store, app string, q app.LogQuery) []string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := c.logs(context.Background(), app, q, &b); err != nil {
+	if err := c.Logs(context.Background(), app, q, &b); err != nil {
 		t.Fatal(err)
 	}
 	return readLinesOf(b.String())
@@ -377,13 +377,13 @@ func TestScanBack(t *testing.T) {
 }
 
 // follow starts Logs with Follow and returns a reader of its output.
-func follow(t *testing.T, c *collector, app string, q app.LogQuery) (*bufio.Reader, *io.PipeReader, func() error) {
+func follow(t *testing.T, c *Store, app string, q app.LogQuery) (*bufio.Reader, *io.PipeReader, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	q.Follow = true
-	go func() { done <- c.logs(ctx, app, q, pw); pw.Close() }()
+	go func() { done <- c.Logs(ctx, app, q, pw); pw.Close() }()
 	var once sync.Once
 	var stopErr error
 	stop := func() error {
@@ -521,7 +521,7 @@ func TestForgetDrainsThenDeletes(t *testing.T) {
 	keep.write("other\n")
 	c.pollAll()
 	s.write("b\nlast words")
-	c.forget("hello", "web", "hello-1")
+	c.Forget("hello", "web", "hello-1")
 	equal(t, "app.log", texts(collected(t, dir, "hello")), []string{"a", "other", "b", "last words"})
 	if _, err := os.Stat(s.f.Name()); !os.IsNotExist(err) {
 		t.Errorf("raw file still there: %v", err)
@@ -534,9 +534,9 @@ func TestForgetDrainsThenDeletes(t *testing.T) {
 	if _, ok := st.Raw["web.hello-1.log"]; ok || len(st.Raw) != 1 {
 		t.Errorf("offsets after forget: %s", b)
 	}
-	c.forget("hello", "web", "hello-1") // again: nothing happens
-	c.forget("hello", "", "hello-2")    // not an instance (a build): nothing happens
-	c.forget("../x", "web", "hello-2")
+	c.Forget("hello", "web", "hello-1") // again: nothing happens
+	c.Forget("hello", "", "hello-2")    // not an instance (a build): nothing happens
+	c.Forget("../x", "web", "hello-2")
 	if _, err := os.Stat(keep.f.Name()); err != nil {
 		t.Errorf("other instance's raw file: %v", err)
 	}
@@ -557,11 +557,11 @@ func TestTail(t *testing.T) {
 	}
 	c.pollAll()
 	s.write("uncollected\nTraceback (most")
-	equal(t, "tail", c.tail("hello", "hello-3f2a91c0", 4), []string{"line 28", "line 29", "uncollected", "Traceback (most"})
-	if got := c.tail("hello", "hello-99999999", 5); len(got) != 0 {
+	equal(t, "tail", c.Tail("hello", "hello-3f2a91c0", 4), []string{"line 28", "line 29", "uncollected", "Traceback (most"})
+	if got := c.Tail("hello", "hello-99999999", 5); len(got) != 0 {
 		t.Errorf("tail of an unknown instance: %q", got)
 	}
-	if got := c.tail("../etc", "x-1", 5); got != nil {
+	if got := c.Tail("../etc", "x-1", 5); got != nil {
 		t.Errorf("tail of a bad app name: %q", got)
 	}
 }
