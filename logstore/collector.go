@@ -21,8 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/renameio/v2"
-
 	"pier/app"
 )
 
@@ -320,7 +318,15 @@ func (a *appLog) save() error {
 	if err := os.MkdirAll(a.dir, 0o750); err != nil {
 		return err
 	}
-	if err := renameio.WriteFile(a.offsetsPath(), b, 0o640, renameio.WithTempDir(a.dir)); err != nil {
+	// Written up to 5 times a second per busy app, so without the fsync
+	// that renameio does: on an SD card that would be a flash write each
+	// time, and an offsets file lost in a power cut only makes the next
+	// start collect some lines again. The rename keeps it whole.
+	tmp := a.offsetsPath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, a.offsetsPath()); err != nil {
 		return err
 	}
 	a.saved = b
