@@ -93,14 +93,7 @@ func (t *Table) appsReport(ctx context.Context, c Call, args []string) error {
 		return err
 	}
 	a := r.App
-	running := 0
-	for _, p := range r.Processes {
-		for _, in := range p.Instances {
-			if in.Running {
-				running++
-			}
-		}
-	}
+	running := r.Running()
 	type report struct {
 		Name       string         `json:"name"`
 		URL        string         `json:"url"`
@@ -117,7 +110,7 @@ func (t *Table) appsReport(ctx context.Context, c Call, args []string) error {
 		SleepAfter string         `json:"sleep_after"`
 		Created    time.Time      `json:"created"`
 	}
-	rep := report{Name: name, URL: t.url(name), State: stateWord(a), Release: a.Release, Formation: a.Formation,
+	rep := report{Name: name, URL: t.url(name), State: a.State().Word(), Release: a.Release, Formation: a.Formation,
 		Running: running, ConfigKeys: slices.Sorted(maps.Keys(a.Config)), Volumes: a.Volumes, Limits: a.Limits,
 		SleepAfter: pol.After.String(), Created: a.CreatedAt}
 	if pol.Never {
@@ -136,7 +129,7 @@ func (t *Table) appsReport(ctx context.Context, c Call, args []string) error {
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(c.Stdout, "=== %s\n", name)
 	fmt.Fprintf(tw, "URL:\t%s\n", orDash(rep.URL))
-	fmt.Fprintf(tw, "State:\t%s\n", sleepState(a))
+	fmt.Fprintf(tw, "State:\t%s\n", a.State().Phrase())
 	if a.Release > 0 {
 		fmt.Fprintf(tw, "Release:\tv%d, %s by %s (%s)\n", a.Release, rep.Deployed.Local().Format(time.DateTime), rep.DeployedBy, rep.Stack)
 	} else {
@@ -198,8 +191,8 @@ func (t *Table) resourceLimit(ctx context.Context, c Call, args []string) error 
 		}
 	}
 	if v, ok := flags["--cpu"]; ok {
-		if l.CPU, err = strconv.ParseFloat(v, 64); err != nil || l.CPU < 0 || l.CPU > 64 {
-			return badUsage("--cpu: want a number of cores from 0 to 64, e.g. 0.5")
+		if l.CPU, err = strconv.ParseFloat(v, 64); err != nil || l.CPU < 0 || l.CPU > app.MaxCPU {
+			return badUsage("--cpu: want a number of cores from 0 to %d, e.g. 0.5", app.MaxCPU)
 		}
 	}
 	if len(flags) > 0 {
@@ -216,26 +209,16 @@ func (t *Table) resourceLimit(ctx context.Context, c Call, args []string) error 
 	return nil
 }
 
-// parseMiB reads "512M", "1G", "256MiB" or a plain number of MiB; 0 clears.
+// parseMiB reads --memory: a size app.ParseMemory reads, whole MiB (a
+// fraction is dropped), 0 to clear.
 func parseMiB(s string) (int, error) {
-	u := strings.ToUpper(strings.TrimSpace(s))
-	mult := 1.0
-	for _, suf := range []struct {
-		s string
-		m float64
-	}{{"GIB", 1024}, {"GB", 1024}, {"G", 1024}, {"MIB", 1}, {"MB", 1}, {"M", 1}} {
-		if strings.HasSuffix(u, suf.s) {
-			u, mult = strings.TrimSuffix(u, suf.s), suf.m
-			break
-		}
+	f, err := app.ParseMemory(s)
+	if err != nil {
+		return 0, err
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(u), 64)
-	if err != nil || f < 0 {
-		return 0, fmt.Errorf("%q: want a size like 512M or 1G", s)
-	}
-	mib := int(f * mult)
-	if mib != 0 && (mib < 16 || mib > 65536) {
-		return 0, fmt.Errorf("%s is out of range: want 16M to 64G, or 0 to clear", s)
+	mib := int(min(f, app.MaxMemoryMiB+1))
+	if mib != 0 && (mib < app.MinMemoryMiB || mib > app.MaxMemoryMiB) {
+		return 0, fmt.Errorf("%s is out of range: want %dM to %dG, or 0 to clear", s, app.MinMemoryMiB, app.MaxMemoryMiB>>10)
 	}
 	return mib, nil
 }

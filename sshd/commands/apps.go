@@ -14,7 +14,8 @@ import (
 // appsList prints every app with its current release and URL. With
 // --format json it prints an array of {"name","release","state","url"}
 // objects, where release is the version number and 0 means never deployed,
-// and state is running, frozen, stopped or not-deployed.
+// and state is app.AppState.Word: running, static, frozen, stopped or
+// not-deployed.
 func (t *Table) appsList(ctx context.Context, c Call, args []string) error {
 	asJSON, err := listFormat(args)
 	if err != nil {
@@ -33,7 +34,7 @@ func (t *Table) appsList(ctx context.Context, c Call, args []string) error {
 		}
 		rows := make([]row, 0, len(apps))
 		for _, a := range apps {
-			rows = append(rows, row{a.Name, a.Release, stateWord(a), t.url(a.Name)})
+			rows = append(rows, row{a.Name, a.Release, a.State().Word(), t.url(a.Name)})
 		}
 		return writeJSON(c.Stdout, rows)
 	}
@@ -44,7 +45,7 @@ func (t *Table) appsList(ctx context.Context, c Call, args []string) error {
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tRELEASE\tSTATE\tURL")
 	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, releaseLabel(a), stateWord(a), orDash(t.url(a.Name)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, releaseLabel(a), a.State().Word(), orDash(t.url(a.Name)))
 	}
 	return tw.Flush()
 }

@@ -30,7 +30,7 @@ func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
 		if reveal {
 			shown[k] = v
 		} else {
-			shown[k] = mask(v)
+			shown[k] = app.MaskValue(v)
 		}
 	}
 	if asJSON {
@@ -53,14 +53,6 @@ func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
 		defer fmt.Fprintf(c.Stdout, "(values masked: config:show %s --reveal shows them)\n", name)
 	}
 	return tw.Flush()
-}
-
-// mask hides a value but its length class and first characters of long ones.
-func mask(v string) string {
-	if len(v) < 12 {
-		return "********"
-	}
-	return v[:3] + "********"
 }
 
 func (t *Table) configGet(ctx context.Context, c Call, args []string) error {

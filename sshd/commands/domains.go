@@ -63,14 +63,7 @@ func (t *Table) domainsReport(ctx context.Context, c Call, args []string) error 
 	if err != nil {
 		return err
 	}
-	rows := make([]app.CertStatus, 0, len(hosts))
-	for _, h := range hosts {
-		st := app.CertStatus{Host: h, Status: "https disabled"}
-		if t.info.Certs != nil {
-			st = t.info.Certs.Certificate(ctx, h)
-		}
-		rows = append(rows, st)
-	}
+	rows := app.HostCertificates(ctx, t.info.Certs, hosts)
 	if asJSON {
 		return writeJSON(c.Stdout, rows)
 	}

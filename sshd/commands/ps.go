@@ -108,14 +108,11 @@ func (t *Table) psReport(ctx context.Context, c Call, args []string) error {
 		Stopped   bool   `json:"stopped"`
 		State     string `json:"state"`
 		Processes []proc `json:"processes"`
-	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, State: stateWord(r.App), Processes: []proc{}}
+	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, State: r.App.State().Word(), Processes: []proc{}}
 	for _, p := range r.Processes {
-		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Instances: []inst{}, Crashes: p.Crashes}
+		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Running: p.Running(), Instances: []inst{}, Crashes: p.Crashes}
 		for _, in := range p.Instances {
 			jp.Instances = append(jp.Instances, inst{in.ID, in.Addr, in.Running})
-			if in.Running {
-				jp.Running++
-			}
 		}
 		if p.Crashes > 0 {
 			next := p.NextRestart
@@ -131,8 +128,7 @@ func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
 	if err != nil {
 		return err
 	}
-	state := sleepState(r.App)
-	fmt.Fprintf(c.Stdout, "=== %s: %s", name, state)
+	fmt.Fprintf(c.Stdout, "=== %s: %s", name, r.App.State().Phrase())
 	if r.App.Release > 0 {
 		fmt.Fprintf(c.Stdout, ", release v%d", r.App.Release)
 	}
@@ -142,13 +138,7 @@ func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
 		fmt.Fprintf(tw, "web:\tstatic site\t%s, served by the router (no container)\n", r.Release.Static)
 	}
 	for _, p := range r.Processes {
-		running := 0
-		for _, in := range p.Instances {
-			if in.Running {
-				running++
-			}
-		}
-		fmt.Fprintf(tw, "%s:\t%d/%d running\t%s\n", p.Type, running, p.Desired, p.Command)
+		fmt.Fprintf(tw, "%s:\t%d/%d running\t%s\n", p.Type, p.Running(), p.Desired, p.Command)
 		for _, in := range p.Instances {
 			st := "running"
 			if !in.Running {
@@ -166,20 +156,4 @@ func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
 		}
 	}
 	return tw.Flush()
-}
-
-// stateWord is an app's state in one word: running, static, frozen,
-// stopped or not-deployed.
-func stateWord(a app.App) string {
-	switch {
-	case a.Release == 0:
-		return "not-deployed"
-	case a.Static && !a.Stopped:
-		return "static"
-	case a.Stopped || a.Asleep == app.Stopped:
-		return "stopped"
-	case a.Asleep == app.Frozen:
-		return "frozen"
-	}
-	return "running"
 }

@@ -99,7 +99,7 @@ func (t *Table) sleepShow(ctx context.Context, c Call, name string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "=== %s: %s\n", name, sleepState(a))
+	fmt.Fprintf(c.Stdout, "=== %s: %s\n", name, a.State().Phrase())
 	if a.Static {
 		fmt.Fprintln(c.Stdout, "(the policy below applies to a release that runs a web process)")
 	}
@@ -109,20 +109,4 @@ func (t *Table) sleepShow(ctx context.Context, c Call, name string) error {
 	}
 	fmt.Fprintf(c.Stdout, "frozen after:   %s without a request\nstopped after:  %s without a request\n", p.After, p.StopAfter)
 	return nil
-}
-
-func sleepState(a app.App) string {
-	switch {
-	case a.Release == 0:
-		return "not deployed"
-	case a.Stopped:
-		return "stopped (ps:stop)"
-	case a.Static:
-		return "static site (never sleeps)"
-	case a.Asleep == app.Frozen:
-		return "frozen (asleep)"
-	case a.Asleep == app.Stopped:
-		return "stopped (asleep)"
-	}
-	return "running"
 }
