@@ -20,8 +20,7 @@ import (
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"when":     when,
-		"mask":     mask,
-		"state":    state,
+		"mask":     app.MaskValue,
 		"duration": duration,
 		"bytes":    humanBytes,
 	}
@@ -55,15 +54,11 @@ func (d *Dashboard) appsPage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		row := appRow{Name: a.Name, URL: d.url(a.Name), State: state(a), Release: a.Release,
+		row := appRow{Name: a.Name, URL: d.url(a.Name), State: a.State().Label(), Release: a.Release,
 			Deployed: r.Release.CreatedAt, Memory: d.memory(c, a.Name)}
+		row.Running = r.Running()
 		for _, p := range r.Processes {
 			row.Desired += p.Desired
-			for _, in := range p.Instances {
-				if in.Running {
-					row.Running++
-				}
-			}
 		}
 		rows = append(rows, row)
 	}
@@ -96,21 +91,14 @@ func (d *Dashboard) appPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	domains := make([]app.CertStatus, 0, len(hosts))
-	for _, h := range hosts {
-		st := app.CertStatus{Host: h, Status: "https disabled"}
-		if d.cfg.Certs != nil {
-			st = d.cfg.Certs.Certificate(ctx, h)
-		}
-		domains = append(domains, st)
-	}
+	domains := app.HostCertificates(ctx, d.cfg.Certs, hosts)
 	access, err := d.p.AccessOf(ctx, name)
 	if err != nil {
 		return err
 	}
 	config := r.App.Config
 	return d.render(c, http.StatusOK, "app", map[string]any{
-		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": state(r.App),
+		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": r.App.State().Label(),
 		"Memory": d.memory(c, name), "Releases": rels, "ConfigKeys": slices.Sorted(maps.Keys(config)),
 		"Config": config, "Cron": jobs, "Sleep": pol, "Domains": domains, "Access": access,
 	})
@@ -165,31 +153,6 @@ func (d *Dashboard) memory(c echo.Context, name string) string {
 		return "-"
 	}
 	return humanBytes(n)
-}
-
-// state is an app's state in a word, as apps:list says it.
-func state(a app.App) string {
-	switch {
-	case a.Release == 0:
-		return "not deployed"
-	case a.Stopped:
-		return "stopped"
-	case a.Static:
-		return "static"
-	case a.Asleep == app.Frozen:
-		return "frozen"
-	case a.Asleep == app.Stopped:
-		return "asleep"
-	}
-	return "running"
-}
-
-// mask hides a config value as config:show does.
-func mask(v string) string {
-	if len(v) < 12 {
-		return "********"
-	}
-	return v[:3] + "********"
 }
 
 func when(t time.Time) string {
