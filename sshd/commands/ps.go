@@ -36,17 +36,6 @@ func (t *Table) psScale(ctx context.Context, c Call, args []string) error {
 	return t.psReportText(ctx, c, args[0])
 }
 
-// oneApp runs f for commands that take exactly an app name.
-func oneApp(args []string, f func(name string) error) error {
-	if len(args) != 1 {
-		return badUsage("")
-	}
-	if err := app.ValidName(args[0]); err != nil {
-		return badUsage("%v", err)
-	}
-	return f(args[0])
-}
-
 func (t *Table) psRestart(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
 		if err := t.p.Restart(ctx, name, c.Stdout); err != nil {

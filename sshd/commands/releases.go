@@ -121,32 +121,6 @@ func appVersion(args []string) (string, int, error) {
 	return args[0], v, nil
 }
 
-// splitFlags separates positional arguments from allowed --flag value pairs.
-func splitFlags(args []string, withValue ...string) ([]string, map[string]string, error) {
-	flags := map[string]string{}
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "--") {
-			pos = append(pos, a)
-			continue
-		}
-		known := false
-		for _, f := range withValue {
-			known = known || a == f
-		}
-		if !known {
-			return nil, nil, badUsage("unknown flag %.40q", a)
-		}
-		if i+1 >= len(args) {
-			return nil, nil, badUsage("%s needs a value", a)
-		}
-		i++
-		flags[a] = args[i]
-	}
-	return pos, flags, nil
-}
-
 type releaseJSON struct {
 	Version     int               `json:"version"`
 	Current     bool              `json:"current"`
