@@ -14,17 +14,35 @@ import (
 	"pier/app"
 )
 
+// appsBackend is what the apps:* commands use: the list of apps, and one
+// app's creation, report, rename and removal.
+type appsBackend interface {
+	Apps(ctx context.Context) ([]app.App, error)
+	CreateApp(ctx context.Context, name string) (app.App, error)
+	App(ctx context.Context, name string) (app.App, error)
+	Report(ctx context.Context, name string) (app.Report, error)
+	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	Rename(ctx context.Context, from, to string, out io.Writer) error
+	Destroy(ctx context.Context, name string, out io.Writer) error
+}
+
+// appsCommands are apps:list, create, destroy, rename and report.
+type appsCommands struct {
+	p   appsBackend
+	url func(app string) string // Info.appURL
+}
+
 // appsList prints every app with its current release and URL. With
 // --format json it prints an array of {"name","release","state","url"}
 // objects, where release is the version number and 0 means never deployed,
 // and state is app.AppState.Word: running, static, frozen, stopped or
 // not-deployed.
-func (t *Table) appsList(ctx context.Context, c Call, args []string) error {
+func (h appsCommands) appsList(ctx context.Context, c Call, args []string) error {
 	asJSON, err := listFormat(args)
 	if err != nil {
 		return err
 	}
-	apps, err := t.p.Apps(ctx)
+	apps, err := h.p.Apps(ctx)
 	if err != nil {
 		return fmt.Errorf("list apps: %w", err)
 	}
@@ -37,7 +55,7 @@ func (t *Table) appsList(ctx context.Context, c Call, args []string) error {
 		}
 		rows := make([]row, 0, len(apps))
 		for _, a := range apps {
-			rows = append(rows, row{a.Name, a.Release, a.State().Word(), t.url(a.Name)})
+			rows = append(rows, row{a.Name, a.Release, a.State().Word(), h.url(a.Name)})
 		}
 		return writeJSON(c.Stdout, rows)
 	}
@@ -48,12 +66,12 @@ func (t *Table) appsList(ctx context.Context, c Call, args []string) error {
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tRELEASE\tSTATE\tURL")
 	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, releaseLabel(a), a.State().Word(), orDash(t.url(a.Name)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, releaseLabel(a), a.State().Word(), orDash(h.url(a.Name)))
 	}
 	return tw.Flush()
 }
 
-func (t *Table) appsCreate(ctx context.Context, c Call, args []string) error {
+func (h appsCommands) appsCreate(ctx context.Context, c Call, args []string) error {
 	if len(args) != 1 {
 		return badUsage("")
 	}
@@ -61,21 +79,14 @@ func (t *Table) appsCreate(ctx context.Context, c Call, args []string) error {
 	if err := app.ValidName(name); err != nil {
 		return badUsage("%v", err)
 	}
-	if _, err := t.p.CreateApp(ctx, name); err != nil {
+	if _, err := h.p.CreateApp(ctx, name); err != nil {
 		return about("app", name, err)
 	}
 	fmt.Fprintf(c.Stdout, "created app %s\n", name)
-	if u := t.url(name); u != "" {
+	if u := h.url(name); u != "" {
 		fmt.Fprintf(c.Stdout, "it will answer at %s once deployed\n", u)
 	}
 	return nil
-}
-
-func (t *Table) url(name string) string {
-	if t.info.URL == nil {
-		return ""
-	}
-	return t.info.URL(name)
 }
 
 func releaseLabel(a app.App) string {
@@ -87,7 +98,7 @@ func releaseLabel(a app.App) string {
 
 // appsDestroy removes an app once the caller typed its name again (on
 // stdin), or with --force.
-func (t *Table) appsDestroy(ctx context.Context, c Call, args []string) error {
+func (h appsCommands) appsDestroy(ctx context.Context, c Call, args []string) error {
 	force := false
 	var pos []string
 	for _, a := range args {
@@ -107,7 +118,7 @@ func (t *Table) appsDestroy(ctx context.Context, c Call, args []string) error {
 	if err := app.ValidName(name); err != nil {
 		return badUsage("%v", err)
 	}
-	if _, err := t.p.App(ctx, name); err != nil {
+	if _, err := h.p.App(ctx, name); err != nil {
 		return err
 	}
 	if !force {
@@ -119,11 +130,11 @@ func (t *Table) appsDestroy(ctx context.Context, c Call, args []string) error {
 			return fmt.Errorf("confirmation did not match %q: nothing was removed", name)
 		}
 	}
-	return t.p.Destroy(ctx, name, c.Stdout)
+	return h.p.Destroy(ctx, name, c.Stdout)
 }
 
 // appsRename renames an app (Dokku's apps:rename OLD NEW).
-func (t *Table) appsRename(ctx context.Context, c Call, args []string) error {
+func (h appsCommands) appsRename(ctx context.Context, c Call, args []string) error {
 	if len(args) != 2 {
 		return badUsage("")
 	}
@@ -139,26 +150,26 @@ func (t *Table) appsRename(ctx context.Context, c Call, args []string) error {
 	if to == app.ReservedName {
 		return badUsage("the app name %q is reserved for the dashboard", to)
 	}
-	if err := t.p.Rename(ctx, from, to, c.Stdout); err != nil {
+	if err := h.p.Rename(ctx, from, to, c.Stdout); err != nil {
 		return err
 	}
-	if u := t.url(to); u != "" {
+	if u := h.url(to); u != "" {
 		fmt.Fprintf(c.Stdout, "-----> %s answers at %s\n", to, u)
 	}
 	return nil
 }
 
 // appsReport describes one app.
-func (t *Table) appsReport(ctx context.Context, c Call, args []string) error {
+func (h appsCommands) appsReport(ctx context.Context, c Call, args []string) error {
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
-	r, err := t.p.Report(ctx, name)
+	r, err := h.p.Report(ctx, name)
 	if err != nil {
 		return err
 	}
-	pol, err := t.p.SleepPolicyOf(ctx, name)
+	pol, err := h.p.SleepPolicyOf(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -180,7 +191,7 @@ func (t *Table) appsReport(ctx context.Context, c Call, args []string) error {
 		SleepAfter string         `json:"sleep_after"`
 		Created    time.Time      `json:"created"`
 	}
-	rep := report{Name: name, URL: t.url(name), State: a.State().Word(), Release: a.Release, Formation: a.Formation,
+	rep := report{Name: name, URL: h.url(name), State: a.State().Word(), Release: a.Release, Formation: a.Formation,
 		Running: running, ConfigKeys: slices.Sorted(maps.Keys(a.Config)), Volumes: a.Volumes, Limits: a.Limits,
 		SleepAfter: pol.After.String(), Created: a.CreatedAt}
 	if pol.Never {

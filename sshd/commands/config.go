@@ -10,8 +10,18 @@ import (
 	"pier/app"
 )
 
+// configBackend is what the config:* commands use: an app's config vars,
+// read and changed.
+type configBackend interface {
+	Config(ctx context.Context, name string) (map[string]string, error)
+	ChangeConfig(ctx context.Context, c app.ConfigChange) error
+}
+
+// configCommands are config:show, get, set and unset.
+type configCommands struct{ p configBackend }
+
 // configShow prints an app's config vars, values masked unless --reveal.
-func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
+func (h configCommands) configShow(ctx context.Context, c Call, args []string) error {
 	name, flags, err := appAndFlags(args, "--reveal", "--format")
 	if err != nil {
 		return err
@@ -20,7 +30,7 @@ func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := t.p.Config(ctx, name)
+	cfg, err := h.p.Config(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -55,14 +65,14 @@ func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
 	return tw.Flush()
 }
 
-func (t *Table) configGet(ctx context.Context, c Call, args []string) error {
+func (h configCommands) configGet(ctx context.Context, c Call, args []string) error {
 	if len(args) != 2 {
 		return badUsage("")
 	}
 	if err := app.ValidName(args[0]); err != nil {
 		return badUsage("%v", err)
 	}
-	cfg, err := t.p.Config(ctx, args[0])
+	cfg, err := h.p.Config(ctx, args[0])
 	if err != nil {
 		return err
 	}
@@ -74,7 +84,7 @@ func (t *Table) configGet(ctx context.Context, c Call, args []string) error {
 	return nil
 }
 
-func (t *Table) configSet(ctx context.Context, c Call, args []string) error {
+func (h configCommands) configSet(ctx context.Context, c Call, args []string) error {
 	name, rest, noRestart, err := configArgs(args)
 	if err != nil {
 		return err
@@ -90,10 +100,10 @@ func (t *Table) configSet(ctx context.Context, c Call, args []string) error {
 		}
 		set[k] = v
 	}
-	return t.p.ChangeConfig(ctx, app.ConfigChange{App: name, Set: set, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
+	return h.p.ChangeConfig(ctx, app.ConfigChange{App: name, Set: set, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
 }
 
-func (t *Table) configUnset(ctx context.Context, c Call, args []string) error {
+func (h configCommands) configUnset(ctx context.Context, c Call, args []string) error {
 	name, keys, noRestart, err := configArgs(args)
 	if err != nil {
 		return err
@@ -103,7 +113,7 @@ func (t *Table) configUnset(ctx context.Context, c Call, args []string) error {
 			return badUsage("%v", err)
 		}
 	}
-	return t.p.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: keys, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
+	return h.p.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: keys, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
 }
 
 // configArgs splits "APP [--no-restart] ITEM..." (the flag may stand anywhere).

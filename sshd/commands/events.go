@@ -12,8 +12,16 @@ import (
 	"pier/app"
 )
 
+// eventsBackend is what the events command uses: the audit log.
+type eventsBackend interface {
+	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
+}
+
+// eventsCommands is events.
+type eventsCommands struct{ p eventsBackend }
+
 // events lists the audit log: "events [APP] [-n N] [--format json]".
-func (t *Table) events(ctx context.Context, c Call, args []string) error {
+func (h eventsCommands) events(ctx context.Context, c Call, args []string) error {
 	pos, flags, err := splitFlags(args, "-n", "--format")
 	if err != nil {
 		return err
@@ -41,7 +49,7 @@ func (t *Table) events(ctx context.Context, c Call, args []string) error {
 			return badUsage("-n: want a number from 1 to 10000")
 		}
 	}
-	evs, err := t.p.Events(ctx, name, n)
+	evs, err := h.p.Events(ctx, name, n)
 	if err != nil {
 		return err
 	}

@@ -5,15 +5,27 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
 	"pier/app"
 )
 
+// limitsBackend is what resource:limit uses: an app's limits, and a
+// restart so that they apply.
+type limitsBackend interface {
+	App(ctx context.Context, name string) (app.App, error)
+	SetLimits(ctx context.Context, name string, l app.Limits) error
+	Restart(ctx context.Context, name string, out io.Writer) error
+}
+
+// limitsCommands is resource:limit.
+type limitsCommands struct{ p limitsBackend }
+
 // resourceLimit sets (or with no flags, shows) an app's memory and CPU
 // limits: "resource:limit APP [--memory 512M] [--cpu 0.5]"; 0 clears one.
-func (t *Table) resourceLimit(ctx context.Context, c Call, args []string) error {
+func (h limitsCommands) resourceLimit(ctx context.Context, c Call, args []string) error {
 	pos, flags, err := splitFlags(args, "--memory", "--cpu")
 	if err != nil {
 		return err
@@ -25,7 +37,7 @@ func (t *Table) resourceLimit(ctx context.Context, c Call, args []string) error 
 	if err := app.ValidName(name); err != nil {
 		return badUsage("%v", err)
 	}
-	a, err := t.p.App(ctx, name)
+	a, err := h.p.App(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -41,11 +53,11 @@ func (t *Table) resourceLimit(ctx context.Context, c Call, args []string) error 
 		}
 	}
 	if len(flags) > 0 {
-		if err := t.p.SetLimits(ctx, name, l); err != nil {
+		if err := h.p.SetLimits(ctx, name, l); err != nil {
 			return err
 		}
 		if a.Release > 0 && !a.Stopped {
-			if err := t.p.Restart(ctx, name, c.Stdout); err != nil {
+			if err := h.p.Restart(ctx, name, c.Stdout); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,7 +12,20 @@ import (
 	"pier/app"
 )
 
-func (t *Table) psScale(ctx context.Context, c Call, args []string) error {
+// psBackend is what the ps:* commands use: an app's processes, reported,
+// scaled, restarted, stopped and started.
+type psBackend interface {
+	Report(ctx context.Context, name string) (app.Report, error)
+	Scale(ctx context.Context, name string, counts map[string]int) error
+	Restart(ctx context.Context, name string, out io.Writer) error
+	Stop(ctx context.Context, name string) error
+	Start(ctx context.Context, name string) error
+}
+
+// psCommands are ps:scale, restart, stop, start and report.
+type psCommands struct{ p psBackend }
+
+func (h psCommands) psScale(ctx context.Context, c Call, args []string) error {
 	if len(args) < 2 {
 		return badUsage("")
 	}
@@ -30,15 +44,15 @@ func (t *Table) psScale(ctx context.Context, c Call, args []string) error {
 		}
 		counts[proc] = count
 	}
-	if err := t.p.Scale(ctx, args[0], counts); err != nil {
+	if err := h.p.Scale(ctx, args[0], counts); err != nil {
 		return err
 	}
-	return t.psReportText(ctx, c, args[0])
+	return h.psReportText(ctx, c, args[0])
 }
 
-func (t *Table) psRestart(ctx context.Context, c Call, args []string) error {
+func (h psCommands) psRestart(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.Restart(ctx, name, c.Stdout); err != nil {
+		if err := h.p.Restart(ctx, name, c.Stdout); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.Stdout, "-----> Restarted %s\n", name)
@@ -46,9 +60,9 @@ func (t *Table) psRestart(ctx context.Context, c Call, args []string) error {
 	})
 }
 
-func (t *Table) psStop(ctx context.Context, c Call, args []string) error {
+func (h psCommands) psStop(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.Stop(ctx, name); err != nil {
+		if err := h.p.Stop(ctx, name); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.Stdout, "-----> Stopped %s (ps:start %s starts it again)\n", name, name)
@@ -56,24 +70,24 @@ func (t *Table) psStop(ctx context.Context, c Call, args []string) error {
 	})
 }
 
-func (t *Table) psStart(ctx context.Context, c Call, args []string) error {
+func (h psCommands) psStart(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.Start(ctx, name); err != nil {
+		if err := h.p.Start(ctx, name); err != nil {
 			return err
 		}
-		return t.psReportText(ctx, c, name)
+		return h.psReportText(ctx, c, name)
 	})
 }
 
-func (t *Table) psReport(ctx context.Context, c Call, args []string) error {
+func (h psCommands) psReport(ctx context.Context, c Call, args []string) error {
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
 	if !asJSON {
-		return t.psReportText(ctx, c, name)
+		return h.psReportText(ctx, c, name)
 	}
-	r, err := t.p.Report(ctx, name)
+	r, err := h.p.Report(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -112,8 +126,8 @@ func (t *Table) psReport(ctx context.Context, c Call, args []string) error {
 	return writeJSON(c.Stdout, out)
 }
 
-func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
-	r, err := t.p.Report(ctx, name)
+func (h psCommands) psReportText(ctx context.Context, c Call, name string) error {
+	r, err := h.p.Report(ctx, name)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -13,16 +14,28 @@ import (
 	"pier/app"
 )
 
-func (t *Table) releases(ctx context.Context, c Call, args []string) error {
+// releasesBackend is what the releases commands use: an app's releases,
+// which one is current, and rollbacks.
+type releasesBackend interface {
+	App(ctx context.Context, name string) (app.App, error)
+	Releases(ctx context.Context, name string) ([]app.Release, error)
+	Release(ctx context.Context, name string, version int) (app.Release, error)
+	Rollback(ctx context.Context, name string, version int, user string, out io.Writer) (app.Release, error)
+}
+
+// releasesCommands are releases, releases:info and releases:rollback.
+type releasesCommands struct{ p releasesBackend }
+
+func (h releasesCommands) releases(ctx context.Context, c Call, args []string) error {
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
-	a, err := t.p.App(ctx, name)
+	a, err := h.p.App(ctx, name)
 	if err != nil {
 		return err
 	}
-	rs, err := t.p.Releases(ctx, name)
+	rs, err := h.p.Releases(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -49,7 +62,7 @@ func (t *Table) releases(ctx context.Context, c Call, args []string) error {
 	return tw.Flush()
 }
 
-func (t *Table) releasesInfo(ctx context.Context, c Call, args []string) error {
+func (h releasesCommands) releasesInfo(ctx context.Context, c Call, args []string) error {
 	var flags map[string]string
 	pos, flags, err := splitFlags(args, "--format")
 	if err != nil {
@@ -66,11 +79,11 @@ func (t *Table) releasesInfo(ctx context.Context, c Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := t.p.Release(ctx, name, version)
+	r, err := h.p.Release(ctx, name, version)
 	if err != nil {
 		return err
 	}
-	a, err := t.p.App(ctx, name)
+	a, err := h.p.App(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -97,7 +110,7 @@ func (t *Table) releasesInfo(ctx context.Context, c Call, args []string) error {
 	return tw.Flush()
 }
 
-func (t *Table) rollback(ctx context.Context, c Call, args []string) error {
+func (h releasesCommands) rollback(ctx context.Context, c Call, args []string) error {
 	if len(args) != 2 {
 		return badUsage("")
 	}
@@ -105,7 +118,7 @@ func (t *Table) rollback(ctx context.Context, c Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.p.Rollback(ctx, name, version, c.User.Name, c.Stdout)
+	_, err = h.p.Rollback(ctx, name, version, c.User.Name, c.Stdout)
 	return err
 }
 
