@@ -16,6 +16,19 @@ import (
 	"pier/app"
 )
 
+// viewBackend is what the pages read: apps and their reports, releases,
+// cron entries, sleep policies and access rules; the keys; the audit log.
+type viewBackend interface {
+	Apps(ctx context.Context) ([]app.App, error)
+	Report(ctx context.Context, name string) (app.Report, error)
+	Releases(ctx context.Context, name string) ([]app.Release, error)
+	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
+	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	AccessOf(ctx context.Context, name string) (app.AccessReport, error)
+	Keys(ctx context.Context) ([]app.Key, error)
+	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
+}
+
 // parsePages parses each page template with the layout.
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -44,13 +57,13 @@ type appRow struct {
 
 func (d *Dashboard) appsPage(c echo.Context) error {
 	ctx := c.Request().Context()
-	apps, err := d.p.Apps(ctx)
+	apps, err := d.view.Apps(ctx)
 	if err != nil {
 		return err
 	}
 	rows := make([]appRow, 0, len(apps))
 	for _, a := range apps {
-		r, err := d.p.Report(ctx, a.Name)
+		r, err := d.view.Report(ctx, a.Name)
 		if err != nil {
 			return err
 		}
@@ -71,19 +84,19 @@ func (d *Dashboard) appPage(c echo.Context) error {
 	if err := app.ValidName(name); err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, err.Error())
 	}
-	r, err := d.p.Report(ctx, name)
+	r, err := d.view.Report(ctx, name)
 	if err != nil {
 		return err
 	}
-	rels, err := d.p.Releases(ctx, name)
+	rels, err := d.view.Releases(ctx, name)
 	if err != nil {
 		return err
 	}
-	jobs, err := d.p.CronJobs(ctx, name)
+	jobs, err := d.view.CronJobs(ctx, name)
 	if err != nil {
 		return err
 	}
-	pol, err := d.p.SleepPolicyOf(ctx, name)
+	pol, err := d.view.SleepPolicyOf(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -92,7 +105,7 @@ func (d *Dashboard) appPage(c echo.Context) error {
 		return err
 	}
 	domains := app.HostCertificates(ctx, d.cfg.Certs, hosts)
-	access, err := d.p.AccessOf(ctx, name)
+	access, err := d.view.AccessOf(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -105,7 +118,7 @@ func (d *Dashboard) appPage(c echo.Context) error {
 }
 
 func (d *Dashboard) keysPage(c echo.Context) error {
-	keys, err := d.p.Keys(c.Request().Context())
+	keys, err := d.view.Keys(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -119,7 +132,7 @@ func (d *Dashboard) eventsPage(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusNotFound, err.Error())
 		}
 	}
-	evs, err := d.p.Events(c.Request().Context(), name, 200)
+	evs, err := d.view.Events(c.Request().Context(), name, 200)
 	if err != nil {
 		return err
 	}
@@ -128,7 +141,7 @@ func (d *Dashboard) eventsPage(c echo.Context) error {
 
 // hosts lists the hosts app answers at.
 func (d *Dashboard) hosts(ctx context.Context, name string) ([]string, error) {
-	if dl, ok := d.p.(domainLister); ok {
+	if dl, ok := d.view.(domainLister); ok {
 		return dl.Domains(ctx, name)
 	}
 	if u, err := url.Parse(d.url(name)); err == nil && u.Hostname() != "" {
