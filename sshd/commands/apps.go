@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
@@ -63,7 +62,7 @@ func (h appsCommands) appsList(ctx context.Context, c Call, args []string) error
 		fmt.Fprintln(c.Stdout, "no apps yet: git push one, or run apps:create NAME")
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "NAME\tRELEASE\tSTATE\tURL")
 	for _, a := range apps {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, releaseLabel(a), a.State().Word(), orDash(h.url(a.Name)))
@@ -207,7 +206,7 @@ func (h appsCommands) appsReport(ctx context.Context, c Call, args []string) err
 	if asJSON {
 		return writeJSON(c.Stdout, rep)
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintf(c.Stdout, "=== %s\n", name)
 	fmt.Fprintf(tw, "URL:\t%s\n", orDash(rep.URL))
 	fmt.Fprintf(tw, "State:\t%s\n", a.State().Phrase())

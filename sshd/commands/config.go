@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"pier/app"
 )
@@ -55,7 +54,7 @@ func (h configCommands) configShow(ctx context.Context, c Call, args []string) e
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	for _, k := range keys {
 		fmt.Fprintf(tw, "%s:\t%s\n", k, shown[k])
 	}

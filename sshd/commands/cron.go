@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
@@ -109,7 +108,7 @@ func (h cronCommands) cronList(ctx context.Context, c Call, args []string) error
 		fmt.Fprintf(c.Stdout, "%s has no cron entries (app.json \"cron\", or Procfile lines like `cron1: */5 * * * * cmd`)\n", name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "ID\tSCHEDULE\tCOMMAND\tPOLICY\tSTATE\tLAST RUN\tNEXT RUN\t")
 	for _, j := range jobs {
 		e := j.Entry
@@ -240,7 +239,7 @@ func (h cronCommands) cronRuns(ctx context.Context, c Call, args []string) error
 		fmt.Fprintf(c.Stdout, "no cron runs of %s recorded yet\n", strings.TrimSpace(name+" "+id))
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "RUN\tENTRY\tTRIGGER\tSTARTED\tTOOK\tSTATUS\tEXIT\t")
 	for _, r := range runs {
 		took, exit := "-", "-"

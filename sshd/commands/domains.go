@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
@@ -81,7 +80,7 @@ func (h domainsCommands) domainsReport(ctx context.Context, c Call, args []strin
 		return writeJSON(c.Stdout, rows)
 	}
 	fmt.Fprintf(c.Stdout, "=== %s domains\n", name)
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "HOST\tCERTIFICATE\tEXPIRES\tISSUER")
 	for _, r := range rows {
 		expires := "-"

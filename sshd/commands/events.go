@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
@@ -63,7 +62,7 @@ func (h eventsCommands) events(ctx context.Context, c Call, args []string) error
 		fmt.Fprintln(c.Stdout, "no events yet")
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "WHEN\tWHO\tAPP\tWHAT")
 	for _, e := range evs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\n", e.At.Local().Format(time.DateTime), e.Who, orDash(e.App), e.Action, e.Detail)

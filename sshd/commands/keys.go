@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -122,7 +121,7 @@ func (h keysCommands) keysList(ctx context.Context, c Call, args []string) error
 		fmt.Fprintln(c.Stdout, "no keys yet: run ssh-keys:add NAME < KEY.pub")
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "NAME\tFINGERPRINT\tACCESS\tADDED")
 	for _, k := range keys {
 		access := "admin"

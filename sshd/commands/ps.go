@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
@@ -136,7 +135,7 @@ func (h psCommands) psReportText(ctx context.Context, c Call, name string) error
 		fmt.Fprintf(c.Stdout, ", release v%d", r.App.Release)
 	}
 	fmt.Fprintln(c.Stdout)
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	if r.Release.Static != "" {
 		fmt.Fprintf(tw, "web:\tstatic site\t%s, served by the router (no container)\n", r.Release.Static)
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
@@ -50,7 +49,7 @@ func (h releasesCommands) releases(ctx context.Context, c Call, args []string) e
 		fmt.Fprintf(c.Stdout, "%s has no releases yet: git push it\n", name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "VERSION\tDESCRIPTION\tBY\tWHEN\t")
 	for _, r := range rs {
 		cur := ""
@@ -95,7 +94,7 @@ func (h releasesCommands) releasesInfo(ctx context.Context, c Call, args []strin
 		fmt.Fprint(c.Stdout, " (current)")
 	}
 	fmt.Fprintln(c.Stdout)
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintf(tw, "Description:\t%s\n", r.Description)
 	fmt.Fprintf(tw, "By:\t%s\n", r.CreatedBy)
 	fmt.Fprintf(tw, "When:\t%s\n", r.CreatedAt.Local().Format(time.DateTime))

@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	"pier/app"
 )
@@ -70,7 +69,7 @@ func (h storageCommands) storageList(ctx context.Context, c Call, args []string)
 		fmt.Fprintf(c.Stdout, "%s has no volumes: storage:mount %s NAME:/path adds one\n", name, name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "VOLUME\tPATH")
 	for _, v := range vols {
 		fmt.Fprintf(tw, "%s\t%s\n", v.Name, v.Path)
