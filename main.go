@@ -126,8 +126,8 @@ func (c *Config) validate() error {
 	if err := app.ValidName(c.Namespace); err != nil {
 		return fmt.Errorf("--namespace: %w", err)
 	}
-	if c.MemoryMiB < 16 {
-		return fmt.Errorf("--memory must be at least 16 (MiB), got %d", c.MemoryMiB)
+	if c.MemoryMiB < app.MinMemoryMiB {
+		return fmt.Errorf("--memory must be at least %d (MiB), got %d", app.MinMemoryMiB, c.MemoryMiB)
 	}
 	if c.SleepAfter < time.Second || c.SleepStopAfter < c.SleepAfter {
 		return fmt.Errorf("--sleep-after must be at least 1s and --sleep-stop-after at least as long, got %s and %s", c.SleepAfter, c.SleepStopAfter)

@@ -85,11 +85,8 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 // SetLimits sets an app's memory and CPU limits, over app.json's. They apply
 // to processes started from now on: the command restarts the app.
 func (s *Service) SetLimits(ctx context.Context, name string, l Limits) error {
-	if l.MemoryMiB != 0 && (l.MemoryMiB < 16 || l.MemoryMiB > 65536) {
-		return fmt.Errorf("memory limit %d MiB is out of range: want 16 to 65536", l.MemoryMiB)
-	}
-	if l.CPU < 0 || l.CPU > 64 {
-		return fmt.Errorf("cpu limit %g is out of range: want up to 64 cores", l.CPU)
+	if err := l.validate(); err != nil {
+		return err
 	}
 	_, unlock, err := s.locked(ctx, name)
 	if err != nil {

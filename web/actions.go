@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,7 +14,19 @@ import (
 	"pier/app"
 )
 
-// Every action changes through Platform, is written to the audit log with
+// changeBackend is what the actions change, and the audit log they are
+// recorded in.
+type changeBackend interface {
+	Restart(ctx context.Context, name string, out io.Writer) error
+	Scale(ctx context.Context, name string, counts map[string]int) error
+	Rollback(ctx context.Context, name string, version int, user string, out io.Writer) (app.Release, error)
+	ChangeConfig(ctx context.Context, c app.ConfigChange) error
+	StartCronJob(ctx context.Context, name, id string) error
+	SleepNow(ctx context.Context, name string, deep bool) error
+	Record(ctx context.Context, e app.Event)
+}
+
+// Every action changes through changeBackend, is written to the audit log with
 // the command's name (as if typed over SSH), and redirects back to the
 // app's page with a message.
 
@@ -30,7 +43,7 @@ func (d *Dashboard) act(c echo.Context, action, detail, done string, f func(ctx 
 		s.setFlash(fmt.Sprintf("%s %s failed: %v", action, name, err), true)
 		d.log.Info("dashboard action failed", "app", name, "action", action, "err", err)
 	} else {
-		d.p.Record(ctx, app.Event{Who: who, App: name, Action: action, Detail: strings.TrimSpace(name + " " + detail)})
+		d.change.Record(ctx, app.Event{Who: who, App: name, Action: action, Detail: strings.TrimSpace(name + " " + detail)})
 		s.setFlash(done, false)
 	}
 	return c.Redirect(http.StatusSeeOther, "/apps/"+name)
@@ -38,7 +51,7 @@ func (d *Dashboard) act(c echo.Context, action, detail, done string, f func(ctx 
 
 func (d *Dashboard) restart(c echo.Context) error {
 	return d.act(c, "ps:restart", "", "Restarted.", func(ctx context.Context, name string) error {
-		return d.p.Restart(ctx, name, nil)
+		return d.change.Restart(ctx, name, nil)
 	})
 }
 
@@ -70,7 +83,7 @@ func (d *Dashboard) scale(c echo.Context) error {
 			if len(counts) == 0 {
 				return fmt.Errorf("no process type given")
 			}
-			return d.p.Scale(ctx, name, counts)
+			return d.change.Scale(ctx, name, counts)
 		})
 }
 
@@ -81,7 +94,7 @@ func (d *Dashboard) rollback(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "version: want a release number such as v3")
 	}
 	return d.act(c, "releases:rollback", "v"+v, fmt.Sprintf("Rolled back to v%d.", n), func(ctx context.Context, name string) error {
-		_, err := d.p.Rollback(ctx, name, n, who, nil)
+		_, err := d.change.Rollback(ctx, name, n, who, nil)
 		return err
 	})
 }
@@ -93,14 +106,14 @@ func (d *Dashboard) configSet(c echo.Context) error {
 		if key == "" {
 			return fmt.Errorf("no config var name given")
 		}
-		return d.p.ChangeConfig(ctx, app.ConfigChange{App: name, Set: map[string]string{key: val}, User: who})
+		return d.change.ChangeConfig(ctx, app.ConfigChange{App: name, Set: map[string]string{key: val}, User: who})
 	})
 }
 
 func (d *Dashboard) configUnset(c echo.Context) error {
 	key := c.FormValue("key")
 	return d.act(c, "config:unset", key, "Unset "+key+": a new release is out.", func(ctx context.Context, name string) error {
-		return d.p.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: []string{key}, User: who})
+		return d.change.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: []string{key}, User: who})
 	})
 }
 
@@ -109,7 +122,7 @@ func (d *Dashboard) configUnset(c echo.Context) error {
 func (d *Dashboard) cronRun(c echo.Context) error {
 	id := c.FormValue("id")
 	return d.act(c, "cron:run", id, "Started "+id+": its run shows below once it ends.", func(ctx context.Context, name string) error {
-		return d.p.StartCronJob(ctx, name, id)
+		return d.change.StartCronJob(ctx, name, id)
 	})
 }
 
@@ -120,6 +133,6 @@ func (d *Dashboard) sleepNow(c echo.Context) error {
 		detail, done = "--stop", "Stopped: the next request starts it."
 	}
 	return d.act(c, "sleep:now", detail, done, func(ctx context.Context, name string) error {
-		return d.p.SleepNow(ctx, name, deep)
+		return d.change.SleepNow(ctx, name, deep)
 	})
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +13,14 @@ import (
 
 	"pier/app"
 )
+
+// authBackend is what logging in checks: the admin password and one-time
+// login links; and the audit log that records each login.
+type authBackend interface {
+	CheckAdminPassword(ctx context.Context, password string) error
+	RedeemLoginToken(token string) bool
+	Record(ctx context.Context, e app.Event)
+}
 
 // Failed logins (a wrong password or login link) are limited per client
 // address: after maxFailures within failureWindow, logins from there get a
@@ -63,7 +72,7 @@ func (d *Dashboard) login(c echo.Context) error {
 	if err := d.limited(c, ip); err != nil {
 		return err
 	}
-	err := d.p.CheckAdminPassword(c.Request().Context(), c.FormValue("password"))
+	err := d.auth.CheckAdminPassword(c.Request().Context(), c.FormValue("password"))
 	switch {
 	case errors.Is(err, app.ErrWrongPassword):
 		d.limiter.Fail(ip)
@@ -84,7 +93,7 @@ func (d *Dashboard) loginLink(c echo.Context) error {
 	if err := d.limited(c, ip); err != nil {
 		return err
 	}
-	if !d.p.RedeemLoginToken(c.FormValue("token")) {
+	if !d.auth.RedeemLoginToken(c.FormValue("token")) {
 		d.limiter.Fail(ip)
 		d.log.Warn("dashboard login refused: unknown or used login link", "client", ip)
 		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in",
@@ -112,7 +121,7 @@ func (d *Dashboard) startAdmin(c echo.Context, how, ip string) error {
 	}
 	_, id := d.sessions.create(true)
 	setCookie(c, id, d.cfg.SessionTTL)
-	d.p.Record(c.Request().Context(), app.Event{Who: who, Action: "login", Detail: how + " from " + ip})
+	d.auth.Record(c.Request().Context(), app.Event{Who: who, Action: "login", Detail: how + " from " + ip})
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -13,11 +14,16 @@ import (
 	"pier/app"
 )
 
+// logsBackend is what the log stream follows: an app's process output.
+type logsBackend interface {
+	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
+}
+
 // logStream sends an app's log over Server-Sent Events: the last 100
 // lines, then each new line as it is written, one event per line. It ends
 // when the browser goes away (the request's context ends, and with it
-// Platform.Logs). A comment every 15 s keeps idle connections open through
-// proxies and tells a gone client sooner.
+// logsBackend.Logs). A comment every 15 s keeps idle connections open
+// through proxies and tells a gone client sooner.
 func (d *Dashboard) logStream(c echo.Context) error {
 	name := c.Param("app")
 	if err := app.ValidName(name); err != nil {
@@ -49,7 +55,7 @@ func (d *Dashboard) logStream(c echo.Context) error {
 			}
 		}
 	})
-	err := d.p.Logs(ctx, name, app.LogQuery{Lines: 100, Follow: true}, w)
+	err := d.logs.Logs(ctx, name, app.LogQuery{Lines: 100, Follow: true}, w)
 	if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 		w.event("error", err.Error())
 	}

@@ -16,12 +16,24 @@ import (
 	"pier/app"
 )
 
+// viewBackend is what the pages read: apps and their reports, releases,
+// cron entries, sleep policies and access rules; the keys; the audit log.
+type viewBackend interface {
+	Apps(ctx context.Context) ([]app.App, error)
+	Report(ctx context.Context, name string) (app.Report, error)
+	Releases(ctx context.Context, name string) ([]app.Release, error)
+	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
+	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	AccessOf(ctx context.Context, name string) (app.AccessReport, error)
+	Keys(ctx context.Context) ([]app.Key, error)
+	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
+}
+
 // parsePages parses each page template with the layout.
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"when":     when,
-		"mask":     mask,
-		"state":    state,
+		"mask":     app.MaskValue,
 		"duration": duration,
 		"bytes":    humanBytes,
 	}
@@ -45,25 +57,21 @@ type appRow struct {
 
 func (d *Dashboard) appsPage(c echo.Context) error {
 	ctx := c.Request().Context()
-	apps, err := d.p.Apps(ctx)
+	apps, err := d.view.Apps(ctx)
 	if err != nil {
 		return err
 	}
 	rows := make([]appRow, 0, len(apps))
 	for _, a := range apps {
-		r, err := d.p.Report(ctx, a.Name)
+		r, err := d.view.Report(ctx, a.Name)
 		if err != nil {
 			return err
 		}
-		row := appRow{Name: a.Name, URL: d.url(a.Name), State: state(a), Release: a.Release,
+		row := appRow{Name: a.Name, URL: d.url(a.Name), State: a.State().Label(), Release: a.Release,
 			Deployed: r.Release.CreatedAt, Memory: d.memory(c, a.Name)}
+		row.Running = r.Running()
 		for _, p := range r.Processes {
 			row.Desired += p.Desired
-			for _, in := range p.Instances {
-				if in.Running {
-					row.Running++
-				}
-			}
 		}
 		rows = append(rows, row)
 	}
@@ -76,19 +84,19 @@ func (d *Dashboard) appPage(c echo.Context) error {
 	if err := app.ValidName(name); err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, err.Error())
 	}
-	r, err := d.p.Report(ctx, name)
+	r, err := d.view.Report(ctx, name)
 	if err != nil {
 		return err
 	}
-	rels, err := d.p.Releases(ctx, name)
+	rels, err := d.view.Releases(ctx, name)
 	if err != nil {
 		return err
 	}
-	jobs, err := d.p.CronJobs(ctx, name)
+	jobs, err := d.view.CronJobs(ctx, name)
 	if err != nil {
 		return err
 	}
-	pol, err := d.p.SleepPolicyOf(ctx, name)
+	pol, err := d.view.SleepPolicyOf(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -96,28 +104,21 @@ func (d *Dashboard) appPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	domains := make([]app.CertStatus, 0, len(hosts))
-	for _, h := range hosts {
-		st := app.CertStatus{Host: h, Status: "https disabled"}
-		if d.cfg.Certs != nil {
-			st = d.cfg.Certs.Certificate(ctx, h)
-		}
-		domains = append(domains, st)
-	}
-	access, err := d.p.AccessOf(ctx, name)
+	domains := app.HostCertificates(ctx, d.cfg.Certs, hosts)
+	access, err := d.view.AccessOf(ctx, name)
 	if err != nil {
 		return err
 	}
 	config := r.App.Config
 	return d.render(c, http.StatusOK, "app", map[string]any{
-		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": state(r.App),
+		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": r.App.State().Label(),
 		"Memory": d.memory(c, name), "Releases": rels, "ConfigKeys": slices.Sorted(maps.Keys(config)),
 		"Config": config, "Cron": jobs, "Sleep": pol, "Domains": domains, "Access": access,
 	})
 }
 
 func (d *Dashboard) keysPage(c echo.Context) error {
-	keys, err := d.p.Keys(c.Request().Context())
+	keys, err := d.view.Keys(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -131,7 +132,7 @@ func (d *Dashboard) eventsPage(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusNotFound, err.Error())
 		}
 	}
-	evs, err := d.p.Events(c.Request().Context(), name, 200)
+	evs, err := d.view.Events(c.Request().Context(), name, 200)
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,7 @@ func (d *Dashboard) eventsPage(c echo.Context) error {
 
 // hosts lists the hosts app answers at.
 func (d *Dashboard) hosts(ctx context.Context, name string) ([]string, error) {
-	if dl, ok := d.p.(domainLister); ok {
+	if dl, ok := d.view.(domainLister); ok {
 		return dl.Domains(ctx, name)
 	}
 	if u, err := url.Parse(d.url(name)); err == nil && u.Hostname() != "" {
@@ -165,31 +166,6 @@ func (d *Dashboard) memory(c echo.Context, name string) string {
 		return "-"
 	}
 	return humanBytes(n)
-}
-
-// state is an app's state in a word, as apps:list says it.
-func state(a app.App) string {
-	switch {
-	case a.Release == 0:
-		return "not deployed"
-	case a.Stopped:
-		return "stopped"
-	case a.Static:
-		return "static"
-	case a.Asleep == app.Frozen:
-		return "frozen"
-	case a.Asleep == app.Stopped:
-		return "asleep"
-	}
-	return "running"
-}
-
-// mask hides a config value as config:show does.
-func mask(v string) string {
-	if len(v) < 12 {
-		return "********"
-	}
-	return v[:3] + "********"
 }
 
 func when(t time.Time) string {

@@ -16,7 +16,6 @@ import (
 	"embed"
 	"errors"
 	"html/template"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -29,33 +28,21 @@ import (
 	"pier/ratelimit"
 )
 
-// Platform is what the dashboard needs from pier's domain; *app.Service
-// implements it.
+// Platform is all the dashboard needs of pier's domain: the union of what
+// its pages read (viewBackend), its actions change (changeBackend), the
+// log stream follows (logsBackend) and logging in checks (authBackend),
+// each declared next to the handlers that use it. *app.Service implements
+// it.
 type Platform interface {
-	Apps(ctx context.Context) ([]app.App, error)
-	Report(ctx context.Context, name string) (app.Report, error)
-	Releases(ctx context.Context, name string) ([]app.Release, error)
-	Rollback(ctx context.Context, name string, version int, user string, out io.Writer) (app.Release, error)
-	ChangeConfig(ctx context.Context, c app.ConfigChange) error
-	Scale(ctx context.Context, name string, counts map[string]int) error
-	Restart(ctx context.Context, name string, out io.Writer) error
-	SleepNow(ctx context.Context, name string, deep bool) error
-	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
-	AccessOf(ctx context.Context, name string) (app.AccessReport, error)
-	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
-	StartCronJob(ctx context.Context, name, id string) error
-	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
-	Keys(ctx context.Context) ([]app.Key, error)
-	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
-	Record(ctx context.Context, e app.Event)
-
-	CheckAdminPassword(ctx context.Context, password string) error
-	RedeemLoginToken(token string) bool
+	viewBackend
+	changeBackend
+	logsBackend
+	authBackend
 }
 
 var _ Platform = (*app.Service)(nil)
 
-// domainLister is a Platform with custom domains: it lists the hosts an app
+// domainLister is a viewBackend with custom domains: it lists the hosts an app
 // answers at. Without it an app's page shows only the app's own host.
 type domainLister interface {
 	Domains(ctx context.Context, name string) ([]string, error)
@@ -90,7 +77,10 @@ const who = "dashboard:admin"
 // Dashboard is the dashboard's http.Handler. It is safe for concurrent use.
 type Dashboard struct {
 	e        *echo.Echo
-	p        Platform
+	view     viewBackend
+	change   changeBackend
+	logs     logsBackend
+	auth     authBackend
 	log      *slog.Logger
 	cfg      Config
 	pages    func() map[string]*template.Template // parsed on first use
@@ -115,7 +105,13 @@ func New(cfg Config) *Dashboard {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	d := &Dashboard{
-		e: echo.New(), p: cfg.Platform, log: cfg.Log.With("component", "web"), cfg: cfg,
+		e:        echo.New(),
+		view:     cfg.Platform,
+		change:   cfg.Platform,
+		logs:     cfg.Platform,
+		auth:     cfg.Platform,
+		log:      cfg.Log.With("component", "web"),
+		cfg:      cfg,
 		pages:    sync.OnceValue(parsePages),
 		sessions: newSessions(cfg.SessionTTL),
 		limiter:  ratelimit.NewAttempts(maxFailures, failureWindow),

@@ -7,6 +7,11 @@ import (
 	"pier/app"
 )
 
+// auditLog is where the table records every successful change.
+type auditLog interface {
+	Record(ctx context.Context, e app.Event)
+}
+
 // readOnly commands change nothing: they are not written to the audit log.
 var readOnly = map[string]bool{
 	"help": true, "version": true, "apps:list": true, "apps:report": true,
@@ -85,5 +90,5 @@ func (t *Table) audit(ctx context.Context, user Identity, cmd *command, args []s
 	if app.ValidName(appName) != nil || strings.HasPrefix(cmd.name, "ssh-keys:") {
 		appName = ""
 	}
-	t.p.Record(ctx, app.Event{Who: user.Name, App: appName, Action: cmd.name, Detail: strings.Join(detail, " ")})
+	t.log.Record(ctx, app.Event{Who: user.Name, App: appName, Action: cmd.name, Detail: strings.Join(detail, " ")})
 }

@@ -34,56 +34,27 @@ type Call struct {
 	Stdout, Stderr io.Writer
 }
 
-// Platform is what the commands need from pier's domain; *app.Service
-// implements it.
+// Platform is all the commands need of pier's domain: the union of what
+// each namespace's commands use, declared next to them (appsBackend,
+// configBackend, psBackend, ...). New hands each namespace only its part;
+// *app.Service implements the whole.
 type Platform interface {
-	CreateApp(ctx context.Context, name string) (app.App, error)
-	Apps(ctx context.Context) ([]app.App, error)
-	AddKey(ctx context.Context, k app.Key) (app.Key, error)
-	RemoveKey(ctx context.Context, name string) error
-	Keys(ctx context.Context) ([]app.Key, error)
-	Deploy(ctx context.Context, req app.DeployRequest) (app.Release, error)
-
-	App(ctx context.Context, name string) (app.App, error)
-	Config(ctx context.Context, name string) (map[string]string, error)
-	ChangeConfig(ctx context.Context, c app.ConfigChange) error
-	Releases(ctx context.Context, name string) ([]app.Release, error)
-	Release(ctx context.Context, name string, version int) (app.Release, error)
-	Rollback(ctx context.Context, name string, version int, user string, out io.Writer) (app.Release, error)
-	Scale(ctx context.Context, name string, counts map[string]int) error
-	Restart(ctx context.Context, name string, out io.Writer) error
-	Stop(ctx context.Context, name string) error
-	Start(ctx context.Context, name string) error
-	Report(ctx context.Context, name string) (app.Report, error)
-	Mount(ctx context.Context, name string, v app.Volume) error
-	Unmount(ctx context.Context, name, volume string) error
-	Volumes(ctx context.Context, name string) ([]app.Volume, error)
-	Run(ctx context.Context, name, command string, out io.Writer) (int, error)
-	SetSleepPolicy(ctx context.Context, name string, p *app.SleepPolicy) error
-	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
-	SleepNow(ctx context.Context, name string, deep bool) error
-	Destroy(ctx context.Context, name string, out io.Writer) error
-	Rename(ctx context.Context, from, to string, out io.Writer) error
-	SetLimits(ctx context.Context, name string, l app.Limits) error
-	Record(ctx context.Context, e app.Event)
-	Events(ctx context.Context, app string, limit int) ([]app.Event, error)
-	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
-
-	Domains(ctx context.Context, name string) ([]string, error)
-	AddDomain(ctx context.Context, name, domain string) error
-	RemoveDomain(ctx context.Context, name, domain string) error
-	SetHTTPAuth(ctx context.Context, name string, on bool) error
-	AddHTTPUser(ctx context.Context, name, user, password string) error
-	RemoveHTTPUser(ctx context.Context, name, user string) error
-	AddAllowedIP(ctx context.Context, name, network string) error
-	RemoveAllowedIP(ctx context.Context, name, network string) error
-	AccessOf(ctx context.Context, name string) (app.AccessReport, error)
-
-	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
-	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
-	CronHistory(ctx context.Context, name, id string) ([]app.CronRun, error)
-	SuspendCron(ctx context.Context, name, id string) error
-	ResumeCron(ctx context.Context, name, id string) error
+	appsBackend
+	limitsBackend
+	eventsBackend
+	configBackend
+	psBackend
+	logsBackend
+	sleepBackend
+	releasesBackend
+	runBackend
+	cronBackend
+	domainsBackend
+	accessBackend
+	storageBackend
+	keysBackend
+	deployBackend
+	auditLog
 }
 
 var _ Platform = (*app.Service)(nil)
@@ -102,6 +73,14 @@ type Info struct {
 	// Certs reports certificates and exports pier's CA; nil when HTTPS is
 	// disabled.
 	Certs Certs
+}
+
+// appURL is app's public URL, or "" without Info.URL.
+func (i Info) appURL(app string) string {
+	if i.URL == nil {
+		return ""
+	}
+	return i.URL(app)
 }
 
 // Exit codes of Run.
@@ -134,107 +113,124 @@ func (c *command) usage() string {
 // Table dispatches commands. It holds no per-call state and is safe for
 // concurrent use.
 type Table struct {
-	p    Platform
+	log  auditLog
 	info Info
 	cmds []*command // in help order
 }
 
 // New returns the command table over p.
 func New(p Platform, info Info) *Table {
-	t := &Table{p: p, info: info}
+	t := &Table{log: p, info: info}
+	var (
+		apps     = appsCommands{p: p, url: info.appURL}
+		limits   = limitsCommands{p: p}
+		events   = eventsCommands{p: p}
+		config   = configCommands{p: p}
+		ps       = psCommands{p: p}
+		logs     = logsCommands{p: p}
+		sleep    = sleepCommands{p: p}
+		releases = releasesCommands{p: p}
+		oneOff   = runCommands{p: p}
+		cron     = cronCommands{p: p}
+		domains  = domainsCommands{p: p, certs: info.Certs}
+		access   = accessCommands{p: p}
+		storage  = storageCommands{p: p}
+		keys     = keysCommands{p: p}
+		receive  = receiveCommands{p: p, url: info.URL}
+	)
 	t.cmds = []*command{
 		{name: "help", args: "[COMMAND]", summary: "list commands, or show how to use one",
 			example: "help apps:create", run: t.help},
 		{name: "version", summary: "print pier's version",
 			example: "version", run: t.version},
 		{name: "apps:list", args: "[--format json]", summary: "list apps with their release and URL",
-			example: "apps:list --format json", run: t.appsList},
+			example: "apps:list --format json", run: apps.appsList},
 		{name: "apps:create", args: "NAME", summary: "create an app (a first git push creates it too)",
-			example: "apps:create hello", run: t.appsCreate},
+			example: "apps:create hello", run: apps.appsCreate},
 		{name: "apps:destroy", args: "APP [--force]", summary: "remove an app (asks for its name again unless --force)",
-			example: "apps:destroy hello", run: t.appsDestroy},
+			example: "apps:destroy hello", run: apps.appsDestroy},
 		{name: "apps:rename", args: "APP NEW-NAME", summary: "rename an app: it answers at its new name, with its releases, config, domains and data; restarts it",
-			example: "apps:rename hello greeter", run: t.appsRename},
+			example: "apps:rename hello greeter", run: apps.appsRename},
 		{name: "apps:report", args: "APP [--format json]", summary: "an app at a glance: state, release, processes, config keys, volumes, limits",
-			example: "apps:report hello", run: t.appsReport},
+			example: "apps:report hello", run: apps.appsReport},
 		{name: "resource:limit", args: "APP [--memory SIZE] [--cpu CORES]", summary: "set (or show) an app's memory and CPU limits; restarts it",
-			example: "resource:limit hello --memory 512M --cpu 0.5", run: t.resourceLimit},
+			example: "resource:limit hello --memory 512M --cpu 0.5", run: limits.resourceLimit},
 		{name: "events", args: "[APP] [-n N] [--format json]", summary: "the audit log: who changed what, and when",
-			example: "events hello -n 20", run: t.events},
+			example: "events hello -n 20", run: events.events},
 		{name: "config:show", args: "APP [--reveal] [--format json]", summary: "show config vars (values masked unless --reveal)",
-			example: "config:show hello --reveal", run: t.configShow},
+			example: "config:show hello --reveal", run: config.configShow},
 		{name: "config:get", args: "APP KEY", summary: "print one config var's value",
-			example: "config:get hello DATABASE_URL", run: t.configGet},
+			example: "config:get hello DATABASE_URL", run: config.configGet},
 		{name: "config:set", args: "APP [--no-restart] KEY=VALUE...", summary: "set config vars: a new release, rolled out with zero downtime",
-			example: "config:set hello GREETING=hi DEBUG=0", run: t.configSet},
+			example: "config:set hello GREETING=hi DEBUG=0", run: config.configSet},
 		{name: "config:unset", args: "APP [--no-restart] KEY...", summary: "remove config vars: a new release, rolled out with zero downtime",
-			example: "config:unset hello DEBUG", run: t.configUnset},
+			example: "config:unset hello DEBUG", run: config.configUnset},
 		{name: "ps:scale", args: "APP TYPE=COUNT...", summary: "set how many instances of each process type run",
-			example: "ps:scale hello web=2 worker=1", run: t.psScale},
+			example: "ps:scale hello web=2 worker=1", run: ps.psScale},
 		{name: "ps:restart", args: "APP", summary: "replace every process with a fresh one, with zero downtime",
-			example: "ps:restart hello", run: t.psRestart},
+			example: "ps:restart hello", run: ps.psRestart},
 		{name: "ps:stop", args: "APP", summary: "stop every process; the app stays stopped until ps:start",
-			example: "ps:stop hello", run: t.psStop},
+			example: "ps:stop hello", run: ps.psStop},
 		{name: "ps:start", args: "APP", summary: "start a stopped app's processes",
-			example: "ps:start hello", run: t.psStart},
+			example: "ps:start hello", run: ps.psStart},
 		{name: "ps:report", args: "APP [--format json]", summary: "processes: wanted and running instances, crash loops",
-			example: "ps:report hello", run: t.psReport},
+			example: "ps:report hello", run: ps.psReport},
 		{name: "logs", args: "APP [-t] [-p TYPE] [-n N]", summary: "show the last N (100) lines of an app's output; -t follows it, -p picks a process type",
-			example: "logs hello -t -p web -n 20", run: t.logs},
+			example: "logs hello -t -p web -n 20", run: logs.logs},
 		{name: "sleep:set", args: "APP after=DURATION [stop_after=DURATION] | APP never", summary: "when an idle app is frozen, then stopped",
-			example: "sleep:set hello after=5m stop_after=1h", run: t.sleepSet},
+			example: "sleep:set hello after=5m stop_after=1h", run: sleep.sleepSet},
 		{name: "sleep:disable", args: "APP", summary: "keep an app awake",
-			example: "sleep:disable hello", run: t.sleepDisable},
+			example: "sleep:disable hello", run: sleep.sleepDisable},
 		{name: "sleep:reset", args: "APP", summary: "back to app.json's sleep policy or pier's defaults",
-			example: "sleep:reset hello", run: t.sleepReset},
+			example: "sleep:reset hello", run: sleep.sleepReset},
 		{name: "sleep:now", args: "APP [--stop]", summary: "freeze an app now (--stop: stop it); the next request wakes it",
-			example: "sleep:now hello", run: t.sleepNow},
+			example: "sleep:now hello", run: sleep.sleepNow},
 		{name: "sleep:report", args: "APP", summary: "an app's sleep state and policy",
-			example: "sleep:report hello", run: t.sleepReport},
+			example: "sleep:report hello", run: sleep.sleepReport},
 		{name: "releases", args: "APP [--format json]", summary: "list an app's releases, newest first",
-			example: "releases hello", run: t.releases},
+			example: "releases hello", run: releases.releases},
 		{name: "releases:info", args: "APP VERSION [--format json]", summary: "show one release",
-			example: "releases:info hello v7", run: t.releasesInfo},
+			example: "releases:info hello v7", run: releases.releasesInfo},
 		{name: "releases:rollback", args: "APP VERSION", summary: "run an earlier release's code and config again (a new release, no rebuild)",
-			example: "releases:rollback hello v6", run: t.rollback},
+			example: "releases:rollback hello v6", run: releases.rollback},
 		{name: "run", args: "APP [--] COMMAND...", summary: "run a command in a fresh container of the app; its exit code is returned",
-			example: "run hello -- python3 manage.py migrate", run: t.run},
+			example: "run hello -- python3 manage.py migrate", run: oneOff.run},
 		{name: "cron:list", args: "APP [--format json]", summary: "list cron entries: schedule, policy, last run and its exit code, next run",
-			example: "cron:list hello", run: t.cronList},
+			example: "cron:list hello", run: cron.cronList},
 		{name: "cron:run", args: "APP ID", summary: "run a cron entry now; its output streams back and its exit code is returned",
-			example: "cron:run hello cron1", run: t.cronRun},
+			example: "cron:run hello cron1", run: cron.cronRun},
 		{name: "cron:runs", args: "APP [ID] [--format json]", summary: "list recorded cron runs (with an ID, the newest run's output too)",
-			example: "cron:runs hello cron1", run: t.cronRuns},
+			example: "cron:runs hello cron1", run: cron.cronRuns},
 		{name: "cron:suspend", args: "APP [ID]", summary: "stop scheduling one cron entry, or all of them, until cron:resume",
-			example: "cron:suspend hello cron1", run: t.cronSuspend},
+			example: "cron:suspend hello cron1", run: cron.cronSuspend},
 		{name: "cron:resume", args: "APP [ID]", summary: "schedule a suspended cron entry, or all of them, again",
-			example: "cron:resume hello", run: t.cronResume},
+			example: "cron:resume hello", run: cron.cronResume},
 		{name: "domains:add", args: "APP DOMAIN", summary: "make an app answer at a domain of yours too (point its DNS here); it gets a certificate",
-			example: "domains:add hello www.example.com", run: t.domainsAdd},
+			example: "domains:add hello www.example.com", run: domains.domainsAdd},
 		{name: "domains:remove", args: "APP DOMAIN", summary: "stop an app answering at a domain",
-			example: "domains:remove hello www.example.com", run: t.domainsRemove},
+			example: "domains:remove hello www.example.com", run: domains.domainsRemove},
 		{name: "domains:report", args: "APP [--format json]", summary: "an app's hosts with their certificates' status and expiry",
-			example: "domains:report hello", run: t.domainsReport},
+			example: "domains:report hello", run: domains.domainsReport},
 		{name: "http-auth:enable", args: "APP [USER PASSWORD]", summary: "require a user's password (HTTP basic auth) for an app's requests",
-			example: "http-auth:enable hello alice s3cret", run: t.httpAuthEnable},
+			example: "http-auth:enable hello alice s3cret", run: access.httpAuthEnable},
 		{name: "http-auth:disable", args: "APP", summary: "stop requiring a password (users and allowed networks are kept)",
-			example: "http-auth:disable hello", run: t.httpAuthDisable},
+			example: "http-auth:disable hello", run: access.httpAuthDisable},
 		{name: "http-auth:add-user", args: "APP USER [PASSWORD]", summary: "add a user or set its password (without PASSWORD: read from stdin); kept as a bcrypt hash",
-			example: "http-auth:add-user hello alice < password.txt", run: t.httpAuthAddUser},
+			example: "http-auth:add-user hello alice < password.txt", run: access.httpAuthAddUser},
 		{name: "http-auth:remove-user", args: "APP USER", summary: "remove a user",
-			example: "http-auth:remove-user hello alice", run: t.httpAuthRemoveUser},
+			example: "http-auth:remove-user hello alice", run: access.httpAuthRemoveUser},
 		{name: "http-auth:add-allowed-ip", args: "APP ADDRESS|CIDR", summary: "let a network in without a password; with auth off, only allowed networks get in",
-			example: "http-auth:add-allowed-ip hello 10.0.0.0/8", run: t.httpAuthAddIP},
+			example: "http-auth:add-allowed-ip hello 10.0.0.0/8", run: access.httpAuthAddIP},
 		{name: "http-auth:remove-allowed-ip", args: "APP ADDRESS|CIDR", summary: "remove an allowed network",
-			example: "http-auth:remove-allowed-ip hello 10.0.0.0/8", run: t.httpAuthRemoveIP},
+			example: "http-auth:remove-allowed-ip hello 10.0.0.0/8", run: access.httpAuthRemoveIP},
 		{name: "http-auth:report", args: "APP [--format json]", summary: "an app's access rules: basic auth, users, allowed networks",
-			example: "http-auth:report hello", run: t.httpAuthReport},
+			example: "http-auth:report hello", run: access.httpAuthReport},
 		{name: "storage:mount", args: "APP NAME:/PATH", summary: "mount a persistent volume that outlives deploys and rollbacks",
-			example: "storage:mount hello data:/data", run: t.storageMount},
+			example: "storage:mount hello data:/data", run: storage.storageMount},
 		{name: "storage:unmount", args: "APP NAME", summary: "unmount a volume (its data is kept)",
-			example: "storage:unmount hello data", run: t.storageUnmount},
+			example: "storage:unmount hello data", run: storage.storageUnmount},
 		{name: "storage:list", args: "APP [--format json]", summary: "list an app's volumes",
-			example: "storage:list hello", run: t.storageList},
+			example: "storage:list hello", run: storage.storageList},
 		{name: "admin:password", args: "< PASSWORD", summary: "set the dashboard's admin password (one line on stdin, at least 10 characters)",
 			example: "admin:password < password.txt", run: t.adminPassword},
 		{name: "admin:login", summary: "print a one-time dashboard login link, valid for 15 minutes",
@@ -242,13 +238,13 @@ func New(p Platform, info Info) *Table {
 		{name: "ca:export", summary: "print the root certificate (PEM) of pier's CA, which signs *.localhost, .local and .internal names; trust it to browse them over HTTPS",
 			example: "ca:export > pier-ca.crt", run: t.caExport},
 		{name: "ssh-keys:add", args: "NAME [--app APP] < KEY.pub", summary: "allow an SSH public key (one authorized_keys line on stdin)",
-			example: "ssh-keys:add alice < ~/.ssh/id_ed25519.pub", run: t.keysAdd},
+			example: "ssh-keys:add alice < ~/.ssh/id_ed25519.pub", run: keys.keysAdd},
 		{name: "ssh-keys:list", args: "[--format json]", summary: "list allowed SSH keys",
-			example: "ssh-keys:list", run: t.keysList},
+			example: "ssh-keys:list", run: keys.keysList},
 		{name: "ssh-keys:remove", args: "NAME", summary: "revoke an SSH key",
-			example: "ssh-keys:remove alice", run: t.keysRemove},
+			example: "ssh-keys:remove alice", run: keys.keysRemove},
 		{name: "receive", args: "APP REV DIR PUSHER", summary: "deploy checked-out source (git hook)",
-			example: "receive hello 3f2c... /tmp/pier-hello-1 alice", hidden: true, run: t.receive},
+			example: "receive hello 3f2c... /tmp/pier-hello-1 alice", hidden: true, run: receive.receive},
 	}
 	return t
 }

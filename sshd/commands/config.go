@@ -5,13 +5,22 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"pier/app"
 )
 
+// configBackend is what the config:* commands use: an app's config vars,
+// read and changed.
+type configBackend interface {
+	Config(ctx context.Context, name string) (map[string]string, error)
+	ChangeConfig(ctx context.Context, c app.ConfigChange) error
+}
+
+// configCommands are config:show, get, set and unset.
+type configCommands struct{ p configBackend }
+
 // configShow prints an app's config vars, values masked unless --reveal.
-func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
+func (h configCommands) configShow(ctx context.Context, c Call, args []string) error {
 	name, flags, err := appAndFlags(args, "--reveal", "--format")
 	if err != nil {
 		return err
@@ -20,7 +29,7 @@ func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := t.p.Config(ctx, name)
+	cfg, err := h.p.Config(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -30,7 +39,7 @@ func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
 		if reveal {
 			shown[k] = v
 		} else {
-			shown[k] = mask(v)
+			shown[k] = app.MaskValue(v)
 		}
 	}
 	if asJSON {
@@ -45,7 +54,7 @@ func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	for _, k := range keys {
 		fmt.Fprintf(tw, "%s:\t%s\n", k, shown[k])
 	}
@@ -55,22 +64,14 @@ func (t *Table) configShow(ctx context.Context, c Call, args []string) error {
 	return tw.Flush()
 }
 
-// mask hides a value but its length class and first characters of long ones.
-func mask(v string) string {
-	if len(v) < 12 {
-		return "********"
-	}
-	return v[:3] + "********"
-}
-
-func (t *Table) configGet(ctx context.Context, c Call, args []string) error {
+func (h configCommands) configGet(ctx context.Context, c Call, args []string) error {
 	if len(args) != 2 {
 		return badUsage("")
 	}
 	if err := app.ValidName(args[0]); err != nil {
 		return badUsage("%v", err)
 	}
-	cfg, err := t.p.Config(ctx, args[0])
+	cfg, err := h.p.Config(ctx, args[0])
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func (t *Table) configGet(ctx context.Context, c Call, args []string) error {
 	return nil
 }
 
-func (t *Table) configSet(ctx context.Context, c Call, args []string) error {
+func (h configCommands) configSet(ctx context.Context, c Call, args []string) error {
 	name, rest, noRestart, err := configArgs(args)
 	if err != nil {
 		return err
@@ -98,10 +99,10 @@ func (t *Table) configSet(ctx context.Context, c Call, args []string) error {
 		}
 		set[k] = v
 	}
-	return t.p.ChangeConfig(ctx, app.ConfigChange{App: name, Set: set, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
+	return h.p.ChangeConfig(ctx, app.ConfigChange{App: name, Set: set, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
 }
 
-func (t *Table) configUnset(ctx context.Context, c Call, args []string) error {
+func (h configCommands) configUnset(ctx context.Context, c Call, args []string) error {
 	name, keys, noRestart, err := configArgs(args)
 	if err != nil {
 		return err
@@ -111,7 +112,7 @@ func (t *Table) configUnset(ctx context.Context, c Call, args []string) error {
 			return badUsage("%v", err)
 		}
 	}
-	return t.p.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: keys, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
+	return h.p.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: keys, NoRestart: noRestart, User: c.User.Name, Out: c.Stdout})
 }
 
 // configArgs splits "APP [--no-restart] ITEM..." (the flag may stand anywhere).
@@ -134,63 +135,4 @@ func configArgs(args []string) (name string, items []string, noRestart bool, err
 		return "", nil, false, badUsage("%v", err)
 	}
 	return rest[0], rest[1:], noRestart, nil
-}
-
-// appAndFlags parses "APP [flags]" where allowed flags are boolean ("--reveal")
-// or take a value ("--format json"; listed by name, value follows).
-func appAndFlags(args []string, allowed ...string) (string, map[string]string, error) {
-	flags := map[string]string{}
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") {
-			pos = append(pos, a)
-			continue
-		}
-		ok := false
-		for _, f := range allowed {
-			if a == f {
-				ok = true
-			}
-		}
-		if !ok {
-			return "", nil, badUsage("unknown flag %.40q", a)
-		}
-		if a == "--format" {
-			if i+1 >= len(args) {
-				return "", nil, badUsage("--format needs a value: json")
-			}
-			i++
-			flags[a] = args[i]
-			continue
-		}
-		flags[a] = "yes"
-	}
-	if len(pos) != 1 {
-		return "", nil, badUsage("")
-	}
-	if err := app.ValidName(pos[0]); err != nil {
-		return "", nil, badUsage("%v", err)
-	}
-	return pos[0], flags, nil
-}
-
-// appListing parses "APP [--format json]" of listing commands.
-func appListing(args []string) (name string, asJSON bool, err error) {
-	name, flags, err := appAndFlags(args, "--format")
-	if err != nil {
-		return "", false, err
-	}
-	asJSON, err = formatFlag(flags)
-	return name, asJSON, err
-}
-
-func formatFlag(flags map[string]string) (bool, error) {
-	switch flags["--format"] {
-	case "":
-		return false, nil
-	case "json":
-		return true, nil
-	}
-	return false, badUsage("unknown format %.20q: the only format is json", flags["--format"])
 }

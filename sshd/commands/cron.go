@@ -3,12 +3,25 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
 )
+
+// cronBackend is what the cron:* commands use: an app's cron entries and
+// their runs.
+type cronBackend interface {
+	CronJobs(ctx context.Context, name string) ([]app.CronJob, error)
+	RunCronJob(ctx context.Context, name, id string, out io.Writer) (int, error)
+	CronHistory(ctx context.Context, name, id string) ([]app.CronRun, error)
+	SuspendCron(ctx context.Context, name, id string) error
+	ResumeCron(ctx context.Context, name, id string) error
+}
+
+// cronCommands are cron:list, run, runs, suspend and resume.
+type cronCommands struct{ p cronBackend }
 
 // cronArgs parses "APP [ID] [--format json]"; needID says whether ID is
 // required (true), optional (false).
@@ -50,7 +63,7 @@ func validCronID(id string) bool {
 	return true
 }
 
-func (t *Table) cronList(ctx context.Context, c Call, args []string) error {
+func (h cronCommands) cronList(ctx context.Context, c Call, args []string) error {
 	name, id, asJSON, err := cronArgs(args, false, true)
 	if err != nil {
 		return err
@@ -58,7 +71,7 @@ func (t *Table) cronList(ctx context.Context, c Call, args []string) error {
 	if id != "" {
 		return badUsage("")
 	}
-	jobs, err := t.p.CronJobs(ctx, name)
+	jobs, err := h.p.CronJobs(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -95,7 +108,7 @@ func (t *Table) cronList(ctx context.Context, c Call, args []string) error {
 		fmt.Fprintf(c.Stdout, "%s has no cron entries (app.json \"cron\", or Procfile lines like `cron1: */5 * * * * cmd`)\n", name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "ID\tSCHEDULE\tCOMMAND\tPOLICY\tSTATE\tLAST RUN\tNEXT RUN\t")
 	for _, j := range jobs {
 		e := j.Entry
@@ -163,12 +176,12 @@ func timeoutOf(e app.CronEntry) time.Duration {
 
 // cronRun runs an entry now: its output streams back, its exit code is the
 // command's.
-func (t *Table) cronRun(ctx context.Context, c Call, args []string) error {
+func (h cronCommands) cronRun(ctx context.Context, c Call, args []string) error {
 	name, id, _, err := cronArgs(args, true, false)
 	if err != nil {
 		return err
 	}
-	code, err := t.p.RunCronJob(ctx, name, id, c.Stdout)
+	code, err := h.p.RunCronJob(ctx, name, id, c.Stdout)
 	if err != nil {
 		return err
 	}
@@ -206,12 +219,12 @@ func runJSON(r app.CronRun, withOutput bool) cronRunJSON {
 }
 
 // cronRuns lists recorded runs; with an entry ID, the newest run's output too.
-func (t *Table) cronRuns(ctx context.Context, c Call, args []string) error {
+func (h cronCommands) cronRuns(ctx context.Context, c Call, args []string) error {
 	name, id, asJSON, err := cronArgs(args, false, true)
 	if err != nil {
 		return err
 	}
-	runs, err := t.p.CronHistory(ctx, name, id)
+	runs, err := h.p.CronHistory(ctx, name, id)
 	if err != nil {
 		return err
 	}
@@ -226,7 +239,7 @@ func (t *Table) cronRuns(ctx context.Context, c Call, args []string) error {
 		fmt.Fprintf(c.Stdout, "no cron runs of %s recorded yet\n", strings.TrimSpace(name+" "+id))
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "RUN\tENTRY\tTRIGGER\tSTARTED\tTOOK\tSTATUS\tEXIT\t")
 	for _, r := range runs {
 		took, exit := "-", "-"
@@ -257,15 +270,15 @@ func (t *Table) cronRuns(ctx context.Context, c Call, args []string) error {
 	return nil
 }
 
-func (t *Table) cronSuspend(ctx context.Context, c Call, args []string) error {
-	return t.cronSuspension(ctx, c, args, true)
+func (h cronCommands) cronSuspend(ctx context.Context, c Call, args []string) error {
+	return h.cronSuspension(ctx, c, args, true)
 }
 
-func (t *Table) cronResume(ctx context.Context, c Call, args []string) error {
-	return t.cronSuspension(ctx, c, args, false)
+func (h cronCommands) cronResume(ctx context.Context, c Call, args []string) error {
+	return h.cronSuspension(ctx, c, args, false)
 }
 
-func (t *Table) cronSuspension(ctx context.Context, c Call, args []string, suspend bool) error {
+func (h cronCommands) cronSuspension(ctx context.Context, c Call, args []string, suspend bool) error {
 	name, id, _, err := cronArgs(args, false, false)
 	if err != nil {
 		return err
@@ -275,13 +288,13 @@ func (t *Table) cronSuspension(ctx context.Context, c Call, args []string, suspe
 		what = "cron entry " + id + " of " + name
 	}
 	if suspend {
-		if err := t.p.SuspendCron(ctx, name, id); err != nil {
+		if err := h.p.SuspendCron(ctx, name, id); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.Stdout, "-----> Suspended %s (runs in progress go on; cron:resume resumes)\n", what)
 		return nil
 	}
-	if err := t.p.ResumeCron(ctx, name, id); err != nil {
+	if err := h.p.ResumeCron(ctx, name, id); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "-----> Resumed %s\n", what)

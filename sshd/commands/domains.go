@@ -3,35 +3,47 @@ package commands
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
 )
 
+// domainsBackend is what the domains:* commands use: an app's hosts.
+type domainsBackend interface {
+	Domains(ctx context.Context, name string) ([]string, error)
+	AddDomain(ctx context.Context, name, domain string) error
+	RemoveDomain(ctx context.Context, name, domain string) error
+}
+
+// domainsCommands are domains:add, remove and report.
+type domainsCommands struct {
+	p     domainsBackend
+	certs Certs // Info.Certs; nil when HTTPS is disabled
+}
+
 // domainsAdd parses "APP DOMAIN".
-func (t *Table) domainsAdd(ctx context.Context, c Call, args []string) error {
+func (h domainsCommands) domainsAdd(ctx context.Context, c Call, args []string) error {
 	name, domain, err := appAndDomain(args)
 	if err != nil {
 		return err
 	}
-	if err := t.p.AddDomain(ctx, name, domain); err != nil {
+	if err := h.p.AddDomain(ctx, name, domain); err != nil {
 		return err
 	}
 	d, _ := app.ValidDomain(domain)
 	fmt.Fprintf(c.Stdout, "-----> %s answers at %s too\n", name, d)
-	if t.info.Certs != nil {
+	if h.certs != nil {
 		fmt.Fprintf(c.Stdout, "       its certificate is on its way once DNS for %s points here: domains:report %s\n", d, name)
 	}
 	return nil
 }
 
-func (t *Table) domainsRemove(ctx context.Context, c Call, args []string) error {
+func (h domainsCommands) domainsRemove(ctx context.Context, c Call, args []string) error {
 	name, domain, err := appAndDomain(args)
 	if err != nil {
 		return err
 	}
-	if err := t.p.RemoveDomain(ctx, name, domain); err != nil {
+	if err := h.p.RemoveDomain(ctx, name, domain); err != nil {
 		return err
 	}
 	d, _ := app.ValidDomain(domain)
@@ -54,28 +66,21 @@ func appAndDomain(args []string) (string, string, error) {
 
 // domainsReport lists an app's hosts with their certificates' status and
 // expiry. With --format json: an array of app.CertStatus.
-func (t *Table) domainsReport(ctx context.Context, c Call, args []string) error {
+func (h domainsCommands) domainsReport(ctx context.Context, c Call, args []string) error {
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
-	hosts, err := t.p.Domains(ctx, name)
+	hosts, err := h.p.Domains(ctx, name)
 	if err != nil {
 		return err
 	}
-	rows := make([]app.CertStatus, 0, len(hosts))
-	for _, h := range hosts {
-		st := app.CertStatus{Host: h, Status: "https disabled"}
-		if t.info.Certs != nil {
-			st = t.info.Certs.Certificate(ctx, h)
-		}
-		rows = append(rows, st)
-	}
+	rows := app.HostCertificates(ctx, h.certs, hosts)
 	if asJSON {
 		return writeJSON(c.Stdout, rows)
 	}
 	fmt.Fprintf(c.Stdout, "=== %s domains\n", name)
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "HOST\tCERTIFICATE\tEXPIRES\tISSUER")
 	for _, r := range rows {
 		expires := "-"

@@ -10,9 +10,23 @@ import (
 	"pier/app"
 )
 
+// accessBackend is what the http-auth:* commands use: an app's access
+// rules (basic auth, its users, allowed networks).
+type accessBackend interface {
+	AccessOf(ctx context.Context, name string) (app.AccessReport, error)
+	SetHTTPAuth(ctx context.Context, name string, on bool) error
+	AddHTTPUser(ctx context.Context, name, user, password string) error
+	RemoveHTTPUser(ctx context.Context, name, user string) error
+	AddAllowedIP(ctx context.Context, name, network string) error
+	RemoveAllowedIP(ctx context.Context, name, network string) error
+}
+
+// accessCommands are the http-auth:* commands.
+type accessCommands struct{ p accessBackend }
+
 // httpAuthEnable parses "APP [USER PASS]": basic auth on, with a user added
 // first if given.
-func (t *Table) httpAuthEnable(ctx context.Context, c Call, args []string) error {
+func (h accessCommands) httpAuthEnable(ctx context.Context, c Call, args []string) error {
 	if len(args) != 1 && len(args) != 3 {
 		return badUsage("")
 	}
@@ -20,28 +34,28 @@ func (t *Table) httpAuthEnable(ctx context.Context, c Call, args []string) error
 		return badUsage("%v", err)
 	}
 	if len(args) == 3 {
-		if err := t.p.AddHTTPUser(ctx, args[0], args[1], args[2]); err != nil {
+		if err := h.p.AddHTTPUser(ctx, args[0], args[1], args[2]); err != nil {
 			return err
 		}
 	}
-	if err := t.p.SetHTTPAuth(ctx, args[0], true); err != nil {
+	if err := h.p.SetHTTPAuth(ctx, args[0], true); err != nil {
 		return err
 	}
-	return t.httpAuthShow(ctx, c, args[0])
+	return h.httpAuthShow(ctx, c, args[0])
 }
 
-func (t *Table) httpAuthDisable(ctx context.Context, c Call, args []string) error {
+func (h accessCommands) httpAuthDisable(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.SetHTTPAuth(ctx, name, false); err != nil {
+		if err := h.p.SetHTTPAuth(ctx, name, false); err != nil {
 			return err
 		}
-		return t.httpAuthShow(ctx, c, name)
+		return h.httpAuthShow(ctx, c, name)
 	})
 }
 
 // httpAuthAddUser parses "APP USER [PASS]"; without PASS the password is
 // the first line of stdin (kept out of shell history and the process list).
-func (t *Table) httpAuthAddUser(ctx context.Context, c Call, args []string) error {
+func (h accessCommands) httpAuthAddUser(ctx context.Context, c Call, args []string) error {
 	if len(args) != 2 && len(args) != 3 {
 		return badUsage("")
 	}
@@ -58,36 +72,36 @@ func (t *Table) httpAuthAddUser(ctx context.Context, c Call, args []string) erro
 	if pass == "" {
 		return badUsage("no password: give it as an argument or on stdin")
 	}
-	if err := t.p.AddHTTPUser(ctx, args[0], args[1], pass); err != nil {
+	if err := h.p.AddHTTPUser(ctx, args[0], args[1], pass); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "-----> %s may sign in to %s\n", args[1], args[0])
 	return nil
 }
 
-func (t *Table) httpAuthRemoveUser(ctx context.Context, c Call, args []string) error {
+func (h accessCommands) httpAuthRemoveUser(ctx context.Context, c Call, args []string) error {
 	if len(args) != 2 {
 		return badUsage("")
 	}
 	if err := app.ValidName(args[0]); err != nil {
 		return badUsage("%v", err)
 	}
-	if err := t.p.RemoveHTTPUser(ctx, args[0], args[1]); err != nil {
+	if err := h.p.RemoveHTTPUser(ctx, args[0], args[1]); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "-----> %s may no longer sign in to %s\n", args[1], args[0])
 	return nil
 }
 
-func (t *Table) httpAuthAddIP(ctx context.Context, c Call, args []string) error {
-	return t.changeAllowed(ctx, c, args, t.p.AddAllowedIP)
+func (h accessCommands) httpAuthAddIP(ctx context.Context, c Call, args []string) error {
+	return h.changeAllowed(ctx, c, args, h.p.AddAllowedIP)
 }
 
-func (t *Table) httpAuthRemoveIP(ctx context.Context, c Call, args []string) error {
-	return t.changeAllowed(ctx, c, args, t.p.RemoveAllowedIP)
+func (h accessCommands) httpAuthRemoveIP(ctx context.Context, c Call, args []string) error {
+	return h.changeAllowed(ctx, c, args, h.p.RemoveAllowedIP)
 }
 
-func (t *Table) changeAllowed(ctx context.Context, c Call, args []string, change func(ctx context.Context, name, network string) error) error {
+func (h accessCommands) changeAllowed(ctx context.Context, c Call, args []string, change func(ctx context.Context, name, network string) error) error {
 	if len(args) != 2 {
 		return badUsage("")
 	}
@@ -100,18 +114,18 @@ func (t *Table) changeAllowed(ctx context.Context, c Call, args []string, change
 	if err := change(ctx, args[0], args[1]); err != nil {
 		return err
 	}
-	return t.httpAuthShow(ctx, c, args[0])
+	return h.httpAuthShow(ctx, c, args[0])
 }
 
-func (t *Table) httpAuthReport(ctx context.Context, c Call, args []string) error {
+func (h accessCommands) httpAuthReport(ctx context.Context, c Call, args []string) error {
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
 	if !asJSON {
-		return t.httpAuthShow(ctx, c, name)
+		return h.httpAuthShow(ctx, c, name)
 	}
-	rep, err := t.p.AccessOf(ctx, name)
+	rep, err := h.p.AccessOf(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -119,8 +133,8 @@ func (t *Table) httpAuthReport(ctx context.Context, c Call, args []string) error
 }
 
 // httpAuthShow prints an app's access rules and what they mean.
-func (t *Table) httpAuthShow(ctx context.Context, c Call, name string) error {
-	rep, err := t.p.AccessOf(ctx, name)
+func (h accessCommands) httpAuthShow(ctx context.Context, c Call, name string) error {
+	rep, err := h.p.AccessOf(ctx, name)
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,24 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
 	"pier/app"
 )
+
+// keysBackend is what the ssh-keys:* commands use: the registered keys,
+// and the app a key may be limited to.
+type keysBackend interface {
+	Keys(ctx context.Context) ([]app.Key, error)
+	AddKey(ctx context.Context, k app.Key) (app.Key, error)
+	RemoveKey(ctx context.Context, name string) error
+	App(ctx context.Context, name string) (app.App, error)
+}
+
+// keysCommands are ssh-keys:add, list and remove.
+type keysCommands struct{ p keysBackend }
 
 // maxKeyInput bounds what ssh-keys:add reads from stdin; real public keys
 // are a few KiB at most.
@@ -20,7 +31,7 @@ const maxKeyInput = 64 << 10
 // keysAdd registers the one public key on stdin under NAME and prints its
 // SHA256 fingerprint. Options and comments of the authorized_keys line are
 // dropped.
-func (t *Table) keysAdd(ctx context.Context, c Call, args []string) error {
+func (h keysCommands) keysAdd(ctx context.Context, c Call, args []string) error {
 	pos, flags, err := splitFlags(args, "--app")
 	if err != nil {
 		return err
@@ -33,7 +44,7 @@ func (t *Table) keysAdd(ctx context.Context, c Call, args []string) error {
 		if err := app.ValidName(only); err != nil {
 			return badUsage("--app: %v", err)
 		}
-		if _, err := t.p.App(ctx, only); err != nil {
+		if _, err := h.p.App(ctx, only); err != nil {
 			return err
 		}
 	}
@@ -50,7 +61,7 @@ func (t *Table) keysAdd(ctx context.Context, c Call, args []string) error {
 		PublicKey:   strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pub))),
 		App:         flags["--app"],
 	}
-	if _, err := t.p.AddKey(ctx, k); err != nil {
+	if _, err := h.p.AddKey(ctx, k); err != nil {
 		return &subjectError{kind: "key", name: name, err: err,
 			exists: fmt.Sprintf("a key named %q or this same public key is already registered; see ssh-keys:list", name)}
 	}
@@ -83,12 +94,12 @@ func readPublicKey(r io.Reader) (gossh.PublicKey, error) {
 
 // keysList prints the registered keys; --format json prints an array of
 // {"name","fingerprint","public_key","created_at"} objects.
-func (t *Table) keysList(ctx context.Context, c Call, args []string) error {
+func (h keysCommands) keysList(ctx context.Context, c Call, args []string) error {
 	asJSON, err := listFormat(args)
 	if err != nil {
 		return err
 	}
-	keys, err := t.p.Keys(ctx)
+	keys, err := h.p.Keys(ctx)
 	if err != nil {
 		return fmt.Errorf("list keys: %w", err)
 	}
@@ -110,7 +121,7 @@ func (t *Table) keysList(ctx context.Context, c Call, args []string) error {
 		fmt.Fprintln(c.Stdout, "no keys yet: run ssh-keys:add NAME < KEY.pub")
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "NAME\tFINGERPRINT\tACCESS\tADDED")
 	for _, k := range keys {
 		access := "admin"
@@ -122,7 +133,7 @@ func (t *Table) keysList(ctx context.Context, c Call, args []string) error {
 	return tw.Flush()
 }
 
-func (t *Table) keysRemove(ctx context.Context, c Call, args []string) error {
+func (h keysCommands) keysRemove(ctx context.Context, c Call, args []string) error {
 	if len(args) != 1 {
 		return badUsage("")
 	}
@@ -130,7 +141,7 @@ func (t *Table) keysRemove(ctx context.Context, c Call, args []string) error {
 	if err := app.ValidName(name); err != nil {
 		return badUsage("key name: %v", err)
 	}
-	if err := t.p.RemoveKey(ctx, name); err != nil {
+	if err := h.p.RemoveKey(ctx, name); err != nil {
 		return about("key", name, err)
 	}
 	fmt.Fprintf(c.Stdout, "removed key %s\n", name)

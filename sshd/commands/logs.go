@@ -2,23 +2,32 @@ package commands
 
 import (
 	"context"
+	"io"
 	"strconv"
 	"strings"
 
 	"pier/app"
 )
 
+// logsBackend is what the logs command uses: an app's process output.
+type logsBackend interface {
+	Logs(ctx context.Context, name string, q app.LogQuery, w io.Writer) error
+}
+
+// logsCommands is logs.
+type logsCommands struct{ p logsBackend }
+
 // maxLogLines bounds logs -n.
 const maxLogLines = 10000
 
 // logs prints an app's last output lines, "<time> <process>.<instance> <text>",
 // and with -t keeps streaming new ones until the client goes away.
-func (t *Table) logs(ctx context.Context, c Call, args []string) error {
+func (h logsCommands) logs(ctx context.Context, c Call, args []string) error {
 	name, q, err := logsArgs(args)
 	if err != nil {
 		return err
 	}
-	return about("app", name, t.p.Logs(ctx, name, q, c.Stdout))
+	return about("app", name, h.p.Logs(ctx, name, q, c.Stdout))
 }
 
 // logsArgs parses "APP [-t|--tail] [-p|--process TYPE] [-n|--num N]",

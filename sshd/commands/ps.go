@@ -3,15 +3,28 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
 )
 
-func (t *Table) psScale(ctx context.Context, c Call, args []string) error {
+// psBackend is what the ps:* commands use: an app's processes, reported,
+// scaled, restarted, stopped and started.
+type psBackend interface {
+	Report(ctx context.Context, name string) (app.Report, error)
+	Scale(ctx context.Context, name string, counts map[string]int) error
+	Restart(ctx context.Context, name string, out io.Writer) error
+	Stop(ctx context.Context, name string) error
+	Start(ctx context.Context, name string) error
+}
+
+// psCommands are ps:scale, restart, stop, start and report.
+type psCommands struct{ p psBackend }
+
+func (h psCommands) psScale(ctx context.Context, c Call, args []string) error {
 	if len(args) < 2 {
 		return badUsage("")
 	}
@@ -30,26 +43,15 @@ func (t *Table) psScale(ctx context.Context, c Call, args []string) error {
 		}
 		counts[proc] = count
 	}
-	if err := t.p.Scale(ctx, args[0], counts); err != nil {
+	if err := h.p.Scale(ctx, args[0], counts); err != nil {
 		return err
 	}
-	return t.psReportText(ctx, c, args[0])
+	return h.psReportText(ctx, c, args[0])
 }
 
-// oneApp runs f for commands that take exactly an app name.
-func oneApp(args []string, f func(name string) error) error {
-	if len(args) != 1 {
-		return badUsage("")
-	}
-	if err := app.ValidName(args[0]); err != nil {
-		return badUsage("%v", err)
-	}
-	return f(args[0])
-}
-
-func (t *Table) psRestart(ctx context.Context, c Call, args []string) error {
+func (h psCommands) psRestart(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.Restart(ctx, name, c.Stdout); err != nil {
+		if err := h.p.Restart(ctx, name, c.Stdout); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.Stdout, "-----> Restarted %s\n", name)
@@ -57,9 +59,9 @@ func (t *Table) psRestart(ctx context.Context, c Call, args []string) error {
 	})
 }
 
-func (t *Table) psStop(ctx context.Context, c Call, args []string) error {
+func (h psCommands) psStop(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.Stop(ctx, name); err != nil {
+		if err := h.p.Stop(ctx, name); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.Stdout, "-----> Stopped %s (ps:start %s starts it again)\n", name, name)
@@ -67,24 +69,24 @@ func (t *Table) psStop(ctx context.Context, c Call, args []string) error {
 	})
 }
 
-func (t *Table) psStart(ctx context.Context, c Call, args []string) error {
+func (h psCommands) psStart(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.Start(ctx, name); err != nil {
+		if err := h.p.Start(ctx, name); err != nil {
 			return err
 		}
-		return t.psReportText(ctx, c, name)
+		return h.psReportText(ctx, c, name)
 	})
 }
 
-func (t *Table) psReport(ctx context.Context, c Call, args []string) error {
+func (h psCommands) psReport(ctx context.Context, c Call, args []string) error {
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
 	if !asJSON {
-		return t.psReportText(ctx, c, name)
+		return h.psReportText(ctx, c, name)
 	}
-	r, err := t.p.Report(ctx, name)
+	r, err := h.p.Report(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -108,14 +110,11 @@ func (t *Table) psReport(ctx context.Context, c Call, args []string) error {
 		Stopped   bool   `json:"stopped"`
 		State     string `json:"state"`
 		Processes []proc `json:"processes"`
-	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, State: stateWord(r.App), Processes: []proc{}}
+	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, State: r.App.State().Word(), Processes: []proc{}}
 	for _, p := range r.Processes {
-		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Instances: []inst{}, Crashes: p.Crashes}
+		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Running: p.Running(), Instances: []inst{}, Crashes: p.Crashes}
 		for _, in := range p.Instances {
 			jp.Instances = append(jp.Instances, inst{in.ID, in.Addr, in.Running})
-			if in.Running {
-				jp.Running++
-			}
 		}
 		if p.Crashes > 0 {
 			next := p.NextRestart
@@ -126,29 +125,22 @@ func (t *Table) psReport(ctx context.Context, c Call, args []string) error {
 	return writeJSON(c.Stdout, out)
 }
 
-func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
-	r, err := t.p.Report(ctx, name)
+func (h psCommands) psReportText(ctx context.Context, c Call, name string) error {
+	r, err := h.p.Report(ctx, name)
 	if err != nil {
 		return err
 	}
-	state := sleepState(r.App)
-	fmt.Fprintf(c.Stdout, "=== %s: %s", name, state)
+	fmt.Fprintf(c.Stdout, "=== %s: %s", name, r.App.State().Phrase())
 	if r.App.Release > 0 {
 		fmt.Fprintf(c.Stdout, ", release v%d", r.App.Release)
 	}
 	fmt.Fprintln(c.Stdout)
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	if r.Release.Static != "" {
 		fmt.Fprintf(tw, "web:\tstatic site\t%s, served by the router (no container)\n", r.Release.Static)
 	}
 	for _, p := range r.Processes {
-		running := 0
-		for _, in := range p.Instances {
-			if in.Running {
-				running++
-			}
-		}
-		fmt.Fprintf(tw, "%s:\t%d/%d running\t%s\n", p.Type, running, p.Desired, p.Command)
+		fmt.Fprintf(tw, "%s:\t%d/%d running\t%s\n", p.Type, p.Running(), p.Desired, p.Command)
 		for _, in := range p.Instances {
 			st := "running"
 			if !in.Running {
@@ -166,20 +158,4 @@ func (t *Table) psReportText(ctx context.Context, c Call, name string) error {
 		}
 	}
 	return tw.Flush()
-}
-
-// stateWord is an app's state in one word: running, static, frozen,
-// stopped or not-deployed.
-func stateWord(a app.App) string {
-	switch {
-	case a.Release == 0:
-		return "not-deployed"
-	case a.Static && !a.Stopped:
-		return "static"
-	case a.Stopped || a.Asleep == app.Stopped:
-		return "stopped"
-	case a.Asleep == app.Frozen:
-		return "frozen"
-	}
-	return "running"
 }

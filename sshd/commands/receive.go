@@ -8,11 +8,24 @@ import (
 	"pier/app"
 )
 
+// deployBackend is what receive uses: a deploy, and the audit log to
+// record the push in.
+type deployBackend interface {
+	Deploy(ctx context.Context, req app.DeployRequest) (app.Release, error)
+	Record(ctx context.Context, e app.Event)
+}
+
+// receiveCommands is receive.
+type receiveCommands struct {
+	p   deployBackend
+	url func(app string) string // Info.URL; nil leaves the URL out
+}
+
 // receive deploys a pushed revision. Only the pre-receive hook calls it, over
 // the root-only socket: "receive APP REV DIR PUSHER", where DIR holds the
 // exported tree of REV. Build progress goes to stdout (the pusher sees it);
 // on success the app's URL ends it. A non-zero exit rejects the push.
-func (t *Table) receive(ctx context.Context, c Call, args []string) error {
+func (h receiveCommands) receive(ctx context.Context, c Call, args []string) error {
 	if len(args) != 4 {
 		return badUsage("")
 	}
@@ -29,13 +42,13 @@ func (t *Table) receive(ctx context.Context, c Call, args []string) error {
 	if pusher == "" {
 		return badUsage("pusher is empty")
 	}
-	rel, err := t.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rev, User: pusher, Out: c.Stdout})
+	rel, err := h.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rev, User: pusher, Out: c.Stdout})
 	if err != nil {
 		return about("app", name, fmt.Errorf("deploy %s: %w", name, err))
 	}
-	t.p.Record(ctx, app.Event{Who: pusher, App: name, Action: "git push", Detail: fmt.Sprintf("v%d %s", rel.Version, rev)})
-	if t.info.URL != nil {
-		fmt.Fprintf(c.Stdout, "-----> %s\n", t.info.URL(name))
+	h.p.Record(ctx, app.Event{Who: pusher, App: name, Action: "git push", Detail: fmt.Sprintf("v%d %s", rel.Version, rev)})
+	if h.url != nil {
+		fmt.Fprintf(c.Stdout, "-----> %s\n", h.url(name))
 	}
 	return nil
 }

@@ -3,26 +3,38 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"pier/app"
 )
 
-func (t *Table) releases(ctx context.Context, c Call, args []string) error {
+// releasesBackend is what the releases commands use: an app's releases,
+// which one is current, and rollbacks.
+type releasesBackend interface {
+	App(ctx context.Context, name string) (app.App, error)
+	Releases(ctx context.Context, name string) ([]app.Release, error)
+	Release(ctx context.Context, name string, version int) (app.Release, error)
+	Rollback(ctx context.Context, name string, version int, user string, out io.Writer) (app.Release, error)
+}
+
+// releasesCommands are releases, releases:info and releases:rollback.
+type releasesCommands struct{ p releasesBackend }
+
+func (h releasesCommands) releases(ctx context.Context, c Call, args []string) error {
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
 	}
-	a, err := t.p.App(ctx, name)
+	a, err := h.p.App(ctx, name)
 	if err != nil {
 		return err
 	}
-	rs, err := t.p.Releases(ctx, name)
+	rs, err := h.p.Releases(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -37,7 +49,7 @@ func (t *Table) releases(ctx context.Context, c Call, args []string) error {
 		fmt.Fprintf(c.Stdout, "%s has no releases yet: git push it\n", name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "VERSION\tDESCRIPTION\tBY\tWHEN\t")
 	for _, r := range rs {
 		cur := ""
@@ -49,7 +61,7 @@ func (t *Table) releases(ctx context.Context, c Call, args []string) error {
 	return tw.Flush()
 }
 
-func (t *Table) releasesInfo(ctx context.Context, c Call, args []string) error {
+func (h releasesCommands) releasesInfo(ctx context.Context, c Call, args []string) error {
 	var flags map[string]string
 	pos, flags, err := splitFlags(args, "--format")
 	if err != nil {
@@ -66,11 +78,11 @@ func (t *Table) releasesInfo(ctx context.Context, c Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := t.p.Release(ctx, name, version)
+	r, err := h.p.Release(ctx, name, version)
 	if err != nil {
 		return err
 	}
-	a, err := t.p.App(ctx, name)
+	a, err := h.p.App(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -82,7 +94,7 @@ func (t *Table) releasesInfo(ctx context.Context, c Call, args []string) error {
 		fmt.Fprint(c.Stdout, " (current)")
 	}
 	fmt.Fprintln(c.Stdout)
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	tw := columns(c.Stdout)
 	fmt.Fprintf(tw, "Description:\t%s\n", r.Description)
 	fmt.Fprintf(tw, "By:\t%s\n", r.CreatedBy)
 	fmt.Fprintf(tw, "When:\t%s\n", r.CreatedAt.Local().Format(time.DateTime))
@@ -97,7 +109,7 @@ func (t *Table) releasesInfo(ctx context.Context, c Call, args []string) error {
 	return tw.Flush()
 }
 
-func (t *Table) rollback(ctx context.Context, c Call, args []string) error {
+func (h releasesCommands) rollback(ctx context.Context, c Call, args []string) error {
 	if len(args) != 2 {
 		return badUsage("")
 	}
@@ -105,7 +117,7 @@ func (t *Table) rollback(ctx context.Context, c Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.p.Rollback(ctx, name, version, c.User.Name, c.Stdout)
+	_, err = h.p.Rollback(ctx, name, version, c.User.Name, c.Stdout)
 	return err
 }
 
@@ -119,32 +131,6 @@ func appVersion(args []string) (string, int, error) {
 		return "", 0, badUsage("%.20q is not a release version: want e.g. v3", args[1])
 	}
 	return args[0], v, nil
-}
-
-// splitFlags separates positional arguments from allowed --flag value pairs.
-func splitFlags(args []string, withValue ...string) ([]string, map[string]string, error) {
-	flags := map[string]string{}
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "--") {
-			pos = append(pos, a)
-			continue
-		}
-		known := false
-		for _, f := range withValue {
-			known = known || a == f
-		}
-		if !known {
-			return nil, nil, badUsage("unknown flag %.40q", a)
-		}
-		if i+1 >= len(args) {
-			return nil, nil, badUsage("%s needs a value", a)
-		}
-		i++
-		flags[a] = args[i]
-	}
-	return pos, flags, nil
 }
 
 type releaseJSON struct {

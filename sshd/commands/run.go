@@ -2,10 +2,19 @@ package commands
 
 import (
 	"context"
+	"io"
 	"strings"
 
 	"pier/app"
 )
+
+// runBackend is what the run command uses: one-off containers.
+type runBackend interface {
+	Run(ctx context.Context, name, command string, out io.Writer) (int, error)
+}
+
+// runCommands is run.
+type runCommands struct{ p runBackend }
 
 // exitStatus passes a one-off command's exit code through as the command's.
 type exitStatus int
@@ -13,7 +22,7 @@ type exitStatus int
 func (e exitStatus) Error() string { return "" }
 
 // run runs "APP [--] COMMAND..." in a fresh container of the app.
-func (t *Table) run(ctx context.Context, c Call, args []string) error {
+func (h runCommands) run(ctx context.Context, c Call, args []string) error {
 	if len(args) < 2 {
 		return badUsage("")
 	}
@@ -27,7 +36,7 @@ func (t *Table) run(ctx context.Context, c Call, args []string) error {
 	if len(cmd) == 0 {
 		return badUsage("no command given")
 	}
-	code, err := t.p.Run(ctx, args[0], shellJoin(cmd), c.Stdout)
+	code, err := h.p.Run(ctx, args[0], shellJoin(cmd), c.Stdout)
 	if err != nil {
 		return err
 	}

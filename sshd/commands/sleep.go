@@ -8,8 +8,20 @@ import (
 	"pier/app"
 )
 
+// sleepBackend is what the sleep:* commands use: an app's state and sleep
+// policy, and putting it to sleep.
+type sleepBackend interface {
+	App(ctx context.Context, name string) (app.App, error)
+	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	SetSleepPolicy(ctx context.Context, name string, p *app.SleepPolicy) error
+	SleepNow(ctx context.Context, name string, deep bool) error
+}
+
+// sleepCommands are sleep:set, disable, reset, now and report.
+type sleepCommands struct{ p sleepBackend }
+
 // sleepSet parses "APP after=5m [stop_after=1h]" or "APP never".
-func (t *Table) sleepSet(ctx context.Context, c Call, args []string) error {
+func (h sleepCommands) sleepSet(ctx context.Context, c Call, args []string) error {
 	if len(args) < 2 {
 		return badUsage("")
 	}
@@ -39,31 +51,31 @@ func (t *Table) sleepSet(ctx context.Context, c Call, args []string) error {
 	if p.Never && (p.After != 0 || p.StopAfter != 0) {
 		return badUsage("never cannot be combined with durations")
 	}
-	if err := t.p.SetSleepPolicy(ctx, args[0], &p); err != nil {
+	if err := h.p.SetSleepPolicy(ctx, args[0], &p); err != nil {
 		return err
 	}
-	return t.sleepShow(ctx, c, args[0])
+	return h.sleepShow(ctx, c, args[0])
 }
 
-func (t *Table) sleepDisable(ctx context.Context, c Call, args []string) error {
+func (h sleepCommands) sleepDisable(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.SetSleepPolicy(ctx, name, &app.SleepPolicy{Never: true}); err != nil {
+		if err := h.p.SetSleepPolicy(ctx, name, &app.SleepPolicy{Never: true}); err != nil {
 			return err
 		}
-		return t.sleepShow(ctx, c, name)
+		return h.sleepShow(ctx, c, name)
 	})
 }
 
-func (t *Table) sleepReset(ctx context.Context, c Call, args []string) error {
+func (h sleepCommands) sleepReset(ctx context.Context, c Call, args []string) error {
 	return oneApp(args, func(name string) error {
-		if err := t.p.SetSleepPolicy(ctx, name, nil); err != nil {
+		if err := h.p.SetSleepPolicy(ctx, name, nil); err != nil {
 			return err
 		}
-		return t.sleepShow(ctx, c, name)
+		return h.sleepShow(ctx, c, name)
 	})
 }
 
-func (t *Table) sleepNow(ctx context.Context, c Call, args []string) error {
+func (h sleepCommands) sleepNow(ctx context.Context, c Call, args []string) error {
 	deep := false
 	var rest []string
 	for _, a := range args {
@@ -74,7 +86,7 @@ func (t *Table) sleepNow(ctx context.Context, c Call, args []string) error {
 		rest = append(rest, a)
 	}
 	return oneApp(rest, func(name string) error {
-		if err := t.p.SleepNow(ctx, name, deep); err != nil {
+		if err := h.p.SleepNow(ctx, name, deep); err != nil {
 			return err
 		}
 		state := "frozen"
@@ -86,20 +98,20 @@ func (t *Table) sleepNow(ctx context.Context, c Call, args []string) error {
 	})
 }
 
-func (t *Table) sleepReport(ctx context.Context, c Call, args []string) error {
-	return oneApp(args, func(name string) error { return t.sleepShow(ctx, c, name) })
+func (h sleepCommands) sleepReport(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error { return h.sleepShow(ctx, c, name) })
 }
 
-func (t *Table) sleepShow(ctx context.Context, c Call, name string) error {
-	a, err := t.p.App(ctx, name)
+func (h sleepCommands) sleepShow(ctx context.Context, c Call, name string) error {
+	a, err := h.p.App(ctx, name)
 	if err != nil {
 		return err
 	}
-	p, err := t.p.SleepPolicyOf(ctx, name)
+	p, err := h.p.SleepPolicyOf(ctx, name)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "=== %s: %s\n", name, sleepState(a))
+	fmt.Fprintf(c.Stdout, "=== %s: %s\n", name, a.State().Phrase())
 	if a.Static {
 		fmt.Fprintln(c.Stdout, "(the policy below applies to a release that runs a web process)")
 	}
@@ -109,20 +121,4 @@ func (t *Table) sleepShow(ctx context.Context, c Call, name string) error {
 	}
 	fmt.Fprintf(c.Stdout, "frozen after:   %s without a request\nstopped after:  %s without a request\n", p.After, p.StopAfter)
 	return nil
-}
-
-func sleepState(a app.App) string {
-	switch {
-	case a.Release == 0:
-		return "not deployed"
-	case a.Stopped:
-		return "stopped (ps:stop)"
-	case a.Static:
-		return "static site (never sleeps)"
-	case a.Asleep == app.Frozen:
-		return "frozen (asleep)"
-	case a.Asleep == app.Stopped:
-		return "stopped (asleep)"
-	}
-	return "running"
 }

@@ -1,0 +1,113 @@
+package app
+
+// How apps are told to people: the words for an app's state, masked config
+// values, counts of running instances and the certificates of an app's
+// hosts. The SSH commands and the dashboard both say these things; they
+// take the words from here so that the two never disagree.
+
+import "context"
+
+// AppState is what an app is doing, as pier reports it: the one reading of
+// App's Release, Stopped, Static and Asleep fields.
+type AppState int
+
+// The states, from the first that applies down.
+const (
+	StateNotDeployed AppState = iota // no release yet
+	StateStopped                     // stopped with ps:stop; only ps:start starts it
+	StateStatic                      // a static site: the router serves it, nothing runs, it never sleeps
+	StateFrozen                      // asleep, its processes paused (Frozen)
+	StateAsleep                      // asleep, its processes removed (Stopped); a request starts them
+	StateRunning
+)
+
+// State is a's state.
+func (a App) State() AppState {
+	switch {
+	case a.Release == 0:
+		return StateNotDeployed
+	case a.Stopped:
+		return StateStopped
+	case a.Static:
+		return StateStatic
+	case a.Asleep == Frozen:
+		return StateFrozen
+	case a.Asleep == Stopped:
+		return StateAsleep
+	}
+	return StateRunning
+}
+
+// stateWords are each state's Word, Label and Phrase.
+var stateWords = [...]struct{ word, label, phrase string }{
+	StateNotDeployed: {"not-deployed", "not deployed", "not deployed"},
+	StateStopped:     {"stopped", "stopped", "stopped (ps:stop)"},
+	StateStatic:      {"static", "static", "static site (never sleeps)"},
+	StateFrozen:      {"frozen", "frozen", "frozen (asleep)"},
+	StateAsleep:      {"stopped", "asleep", "stopped (asleep)"},
+	StateRunning:     {"running", "running", "running"},
+}
+
+// Word is s in one word for scripts (apps:list, the "state" of --format
+// json): running, static, frozen, stopped or not-deployed. An app asleep
+// with its processes removed is "stopped", as one stopped with ps:stop.
+func (s AppState) Word() string { return stateWords[s].word }
+
+// Label is s as the dashboard shows it, a word or two that is also the
+// state's CSS class: running, static, frozen, asleep, stopped or not
+// deployed.
+func (s AppState) Label() string { return stateWords[s].label }
+
+// Phrase is s as reports to people say it (ps:report, apps:report,
+// sleep:report), with why where it helps: "stopped (ps:stop)", "frozen
+// (asleep)".
+func (s AppState) Phrase() string { return stateWords[s].phrase }
+
+// MaskValue hides a config value, keeping only whether it is short and,
+// of a long one, the first three bytes: "********" or "abc********".
+func MaskValue(v string) string {
+	if len(v) < 12 {
+		return "********"
+	}
+	return v[:3] + "********"
+}
+
+// Running counts p's instances that are running.
+func (p ProcessReport) Running() int {
+	n := 0
+	for _, in := range p.Instances {
+		if in.Running {
+			n++
+		}
+	}
+	return n
+}
+
+// Running counts the running instances of all of r's processes.
+func (r Report) Running() int {
+	n := 0
+	for _, p := range r.Processes {
+		n += p.Running()
+	}
+	return n
+}
+
+// CertSource reports what pier knows of a host's certificate; the router
+// implements it.
+type CertSource interface {
+	Certificate(ctx context.Context, host string) CertStatus
+}
+
+// HostCertificates reports the certificate of each of hosts, in order. A
+// nil certs means pier serves no HTTPS: each host is "https disabled".
+func HostCertificates(ctx context.Context, certs CertSource, hosts []string) []CertStatus {
+	out := make([]CertStatus, 0, len(hosts))
+	for _, h := range hosts {
+		st := CertStatus{Host: h, Status: "https disabled"}
+		if certs != nil {
+			st = certs.Certificate(ctx, h)
+		}
+		out = append(out, st)
+	}
+	return out
+}
