@@ -118,7 +118,7 @@ func TestSleepAndWake(t *testing.T) {
 	t.Run("50 concurrent requests to a stopped app share one start", func(t *testing.T) {
 		d.mustPier("sleep:set", "sleepy", "after=1h")
 		d.mustPier("sleep:now", "sleepy", "--stop")
-		wakes := strings.Count(d.log.String(), `msg=woke component=app app=sleepy`)
+		wakes := strings.Count(d.log.String(), `msg=woke component=node app=sleepy`)
 		var wg sync.WaitGroup
 		codes := make(chan string, 50)
 		for i := 0; i < 50; i++ {
@@ -136,7 +136,7 @@ func TestSleepAndWake(t *testing.T) {
 				t.Errorf("a held request got %q", c)
 			}
 		}
-		if n := strings.Count(d.log.String(), `msg=woke component=app app=sleepy`) - wakes; n != 1 {
+		if n := strings.Count(d.log.String(), `msg=woke component=node app=sleepy`) - wakes; n != 1 {
 			t.Errorf("%d wakes, want 1", n)
 		}
 		if n := d.webInstances("sleepy"); n != 1 {
