@@ -34,6 +34,7 @@ import (
 	"pier/app"
 	"pier/appdirs"
 	"pier/builder"
+	"pier/cron"
 	"pier/node"
 	"pier/router"
 	"pier/runtime"
@@ -53,6 +54,27 @@ var (
 	_ node.Activity = (*router.Router)(nil)
 	_ node.Store    = (*store.Store)(nil)
 	_ app.Node      = (*node.Actuator)(nil)
+)
+
+// useCases are what the commands and the dashboard call: each part's
+// use-cases, side by side.
+type useCases struct {
+	*app.Service
+	*app.Routing
+	*app.Auth
+	*cron.Cron
+}
+
+// dashboardAdmin sets the dashboard's password and issues its login links.
+type dashboardAdmin struct {
+	*app.Auth
+	*web.LoginTokens
+}
+
+var (
+	_ commands.Platform  = useCases{}
+	_ web.Platform       = useCases{}
+	_ commands.Dashboard = dashboardAdmin{}
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -274,12 +296,18 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Store: st, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt,
 		Log: log.With("component", "node"),
 	})
-	svc := app.New(app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain}, app.Deps{
+	crn := cron.New(cron.Deps{Store: st, Runs: st, OneOffs: act, Lock: act.Lock, Log: log.With("component", "cron"),
+		Seconds: cfg.CronSeconds})
+	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain}
+	deps := app.Deps{
 		Store: st, Builder: bld, Node: act, Logs: rt, Log: log.With("component", "app"), Audit: st,
-		CronRuns: st,
+		// What runs under an app's name: its schedule, its processes.
+		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.
 		Files: []app.Files{rt, appdirs.Dirs{Dir: cacheDir}, appdirs.Dirs{Dir: gitDir, Suffix: ".git"}},
-	})
+	}
+	auth := app.NewAuth(deps)
+	uc := useCases{Service: app.New(set, deps), Routing: app.NewRouting(set, deps), Auth: auth, Cron: crn}
 	rtr.OnWake(act.Wake)
 	var certs commands.Certs
 	if cfg.HTTPSAddr != "" {
@@ -292,15 +320,17 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		certs = rtr
 	}
-	dash := web.New(web.Config{Platform: svc, Log: log, URL: rtr.URL, Certs: certs, Memory: act.Memory, Version: version})
+	tokens := &web.LoginTokens{}
+	dash := web.New(web.Config{Platform: uc, Log: log, URL: rtr.URL, Certs: certs, Memory: act.Memory, Version: version,
+		Tokens: tokens})
 	rtr.SetDashboard(dash)
-	cmds := commands.New(svc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
-		Dashboard: svc, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})
+	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
+		Dashboard: dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
 		SocketPath: cfg.Socket, GitDir: gitDir, Binary: self,
 		Log: log,
-	}, svc, cmds)
+	}, auth, cmds)
 	if err != nil {
 		return err
 	}
@@ -349,7 +379,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		// Cron starts once the one-off containers of a previous daemon
 		// are gone, so none of its own runs is taken for a leftover.
-		g.Go(func() error { return svc.RunCron(ctx) })
+		g.Go(func() error { return crn.Serve(ctx) })
 		if err := act.Reconcile(ctx); err != nil {
 			log.Error("reconcile", "err", err)
 		}

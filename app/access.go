@@ -79,7 +79,7 @@ func validUser(u string) error {
 }
 
 // SetHTTPAuth turns basic auth on or off for an app.
-func (s *Service) SetHTTPAuth(ctx context.Context, name string, on bool) error {
+func (s *Routing) SetHTTPAuth(ctx context.Context, name string, on bool) error {
 	return s.changeAccess(ctx, name, func(a *Access) error {
 		a.Auth = on
 		return nil
@@ -88,7 +88,7 @@ func (s *Service) SetHTTPAuth(ctx context.Context, name string, on bool) error {
 
 // AddHTTPUser adds a basic auth user (or sets its password); the password
 // is kept only as a bcrypt hash.
-func (s *Service) AddHTTPUser(ctx context.Context, name, user, password string) error {
+func (s *Routing) AddHTTPUser(ctx context.Context, name, user, password string) error {
 	if err := validUser(user); err != nil {
 		return err
 	}
@@ -110,10 +110,10 @@ func (s *Service) AddHTTPUser(ctx context.Context, name, user, password string) 
 }
 
 // RemoveHTTPUser removes a basic auth user; ErrNotFound if there is none.
-func (s *Service) RemoveHTTPUser(ctx context.Context, name, user string) error {
+func (s *Routing) RemoveHTTPUser(ctx context.Context, name, user string) error {
 	return s.changeAccess(ctx, name, func(a *Access) error {
 		if _, ok := a.Users[user]; !ok {
-			return notFoundf("%s has no user %q", name, user)
+			return NotFoundf("%s has no user %q", name, user)
 		}
 		a.Users = maps.Clone(a.Users)
 		delete(a.Users, user)
@@ -122,7 +122,7 @@ func (s *Service) RemoveHTTPUser(ctx context.Context, name, user string) error {
 }
 
 // AddAllowedIP lets a client network in (see AccessRules).
-func (s *Service) AddAllowedIP(ctx context.Context, name, network string) error {
+func (s *Routing) AddAllowedIP(ctx context.Context, name, network string) error {
 	p, err := ParsePrefix(network)
 	if err != nil {
 		return err
@@ -137,7 +137,7 @@ func (s *Service) AddAllowedIP(ctx context.Context, name, network string) error 
 
 // RemoveAllowedIP removes a network AddAllowedIP added; ErrNotFound if it
 // is not there. app.json's networks are removed by changing app.json.
-func (s *Service) RemoveAllowedIP(ctx context.Context, name, network string) error {
+func (s *Routing) RemoveAllowedIP(ctx context.Context, name, network string) error {
 	p, err := ParsePrefix(network)
 	if err != nil {
 		return err
@@ -145,14 +145,14 @@ func (s *Service) RemoveAllowedIP(ctx context.Context, name, network string) err
 	return s.changeAccess(ctx, name, func(a *Access) error {
 		i := slices.Index(a.Allow, p.String())
 		if i < 0 {
-			return notFoundf("%s is not an allowed network of %s", p, name)
+			return NotFoundf("%s is not an allowed network of %s", p, name)
 		}
 		a.Allow = slices.Delete(slices.Clone(a.Allow), i, i+1)
 		return nil
 	})
 }
 
-func (s *Service) changeAccess(ctx context.Context, name string, change func(*Access) error) error {
+func (s *Routing) changeAccess(ctx context.Context, name string, change func(*Access) error) error {
 	a, unlock, err := s.locked(ctx, name)
 	if err != nil {
 		return err
@@ -177,8 +177,8 @@ type AccessReport struct {
 }
 
 // AccessOf reports an app's access rules.
-func (s *Service) AccessOf(ctx context.Context, name string) (AccessReport, error) {
-	a, err := s.App(ctx, name)
+func (s *Routing) AccessOf(ctx context.Context, name string) (AccessReport, error) {
+	a, err := s.app(ctx, name)
 	if err != nil {
 		return AccessReport{}, err
 	}
@@ -191,7 +191,7 @@ func (s *Service) AccessOf(ctx context.Context, name string) (AccessReport, erro
 }
 
 // manifestAccess is the current release's pier.access, nil if none.
-func (s *Service) manifestAccess(ctx context.Context, a App) *AccessSettings {
+func (s *Routing) manifestAccess(ctx context.Context, a App) *AccessSettings {
 	if a.Release == 0 {
 		return nil
 	}

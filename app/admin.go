@@ -57,11 +57,10 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	s.node.Halt(ctx, name)
+	s.vacate(ctx, name)
 	if err := s.apply(ctx, DestroyApp{Name: name}); err != nil {
 		return err
 	}
-	s.stopCron(name)
 	for _, f := range s.files {
 		if err := f.RemoveFiles(name); err != nil {
 			s.log.Warn("remove files of a destroyed app", "app", name, "err", err)

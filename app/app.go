@@ -24,7 +24,8 @@ type notFound string
 func (e notFound) Error() string        { return string(e) }
 func (e notFound) Is(target error) bool { return target == ErrNotFound }
 
-func notFoundf(format string, a ...any) error { return notFound(fmt.Sprintf(format, a...)) }
+// NotFoundf is an ErrNotFound with a message for people.
+func NotFoundf(format string, a ...any) error { return notFound(fmt.Sprintf(format, a...)) }
 
 // exists is an ErrExists with a message for people.
 type exists string

@@ -53,37 +53,37 @@ const (
 	maxCronCommand     = 4096
 )
 
-// policy returns e's policy with the default applied.
-func (e CronEntry) policy() CronPolicy {
+// PolicyOrDefault returns e's policy with the default applied.
+func (e CronEntry) PolicyOrDefault() CronPolicy {
 	if e.Policy == "" {
 		return CronAllow
 	}
 	return e.Policy
 }
 
-// timeout returns e's timeout with the default applied.
-func (e CronEntry) timeout() time.Duration {
+// TimeoutOrDefault returns e's timeout with the default applied.
+func (e CronEntry) TimeoutOrDefault() time.Duration {
 	if e.Timeout <= 0 {
 		return DefaultCronTimeout
 	}
 	return e.Timeout
 }
 
-// cronParser parses schedules: the standard 5 fields and descriptors, or,
-// for tests only (pier serve --cron-seconds), an optional leading seconds
-// field.
-type cronParser struct{ seconds bool }
+// CronParser parses schedules: the standard 5 fields and descriptors, or,
+// with Seconds (for tests only: pier serve --cron-seconds), an optional
+// leading seconds field.
+type CronParser struct{ Seconds bool }
 
-func (p cronParser) parser() cron.Parser {
-	if p.seconds {
+func (p CronParser) parser() cron.Parser {
+	if p.Seconds {
 		return cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	}
 	return cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 }
 
-// schedule parses e's schedule in its time zone. The error says what is
+// Schedule parses e's schedule in its time zone. The error says what is
 // wrong with it, without naming the entry.
-func (p cronParser) schedule(e CronEntry) (sched cron.Schedule, err error) {
+func (p CronParser) Schedule(e CronEntry) (sched cron.Schedule, err error) {
 	spec := strings.TrimSpace(e.Schedule)
 	tz := e.Timezone
 	if rest, ok := cutTZ(spec); ok {
@@ -110,7 +110,7 @@ func (p cronParser) schedule(e CronEntry) (sched cron.Schedule, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid schedule %q: %v", trim(e.Schedule), err)
 	}
-	if every, ok := sched.(cron.ConstantDelaySchedule); ok && !p.seconds && every.Delay < time.Minute {
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok && !p.Seconds && every.Delay < time.Minute {
 		return nil, fmt.Errorf("invalid schedule %q: @every must be at least 1m", trim(e.Schedule))
 	}
 	return sched, nil
@@ -129,7 +129,7 @@ func cutTZ(spec string) ([2]string, bool) {
 
 // validate checks one entry; where says where it came from for the message
 // ("app.json: cron[0]", "Procfile line 3").
-func (p cronParser) validate(e CronEntry) error {
+func (p CronParser) validate(e CronEntry) error {
 	if strings.TrimSpace(e.Command) == "" {
 		return fmt.Errorf("no command")
 	}
@@ -147,13 +147,13 @@ func (p cronParser) validate(e CronEntry) error {
 	if !validProcessType(e.ID) {
 		return fmt.Errorf("id %q: want lowercase letters, digits, dashes and underscores", trim(e.ID))
 	}
-	_, err := p.schedule(e)
+	_, err := p.Schedule(e)
 	return err
 }
 
-// validateCron checks a release's entries: each valid, IDs unique. The
+// Validate checks a release's entries: each valid, IDs unique. The
 // error names the entry and what is wrong, for the pusher.
-func (p cronParser) validateCron(entries []CronEntry) error {
+func (p CronParser) Validate(entries []CronEntry) error {
 	if len(entries) > maxCronEntries {
 		return fmt.Errorf("cron: %d entries; at most %d", len(entries), maxCronEntries)
 	}

@@ -51,7 +51,7 @@ func TestCronValidate(t *testing.T) {
 			if e.Command == "" {
 				e.Command = "true"
 			}
-			err := cronParser{seconds: tt.seconds}.validate(e)
+			err := CronParser{Seconds: tt.seconds}.validate(e)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("got %v, want valid", err)
@@ -69,7 +69,7 @@ func TestCronTimezone(t *testing.T) {
 		{Schedule: "0 9 * * *", Timezone: "America/New_York"},
 		{Schedule: "CRON_TZ=America/New_York 0 9 * * *"},
 	} {
-		sched, err := cronParser{}.schedule(e)
+		sched, err := CronParser{}.Schedule(e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,14 +80,14 @@ func TestCronTimezone(t *testing.T) {
 }
 
 func TestValidateCronNamesTheEntry(t *testing.T) {
-	err := cronParser{}.validateCron([]CronEntry{
+	err := CronParser{}.Validate([]CronEntry{
 		{ID: "ok", Schedule: "@daily", Command: "true"},
 		{ID: "cron2", Schedule: "61 * * * *", Command: "python3 batch.py"},
 	})
 	if err == nil || !strings.Contains(err.Error(), "cron entry cron2") || !strings.Contains(err.Error(), "61") {
 		t.Fatalf("got %v, want an error naming cron2 and 61", err)
 	}
-	err = cronParser{}.validateCron([]CronEntry{
+	err = CronParser{}.Validate([]CronEntry{
 		{ID: "a", Schedule: "@daily", Command: "true"}, {ID: "a", Schedule: "@hourly", Command: "true"},
 	})
 	if err == nil || !strings.Contains(err.Error(), "declared twice") {
@@ -133,7 +133,7 @@ func TestParseProcfileCron(t *testing.T) {
 			if !reflect.DeepEqual(cron, tt.wantCron) {
 				t.Errorf("got cron %+v, want %+v", cron, tt.wantCron)
 			}
-			err = cronParser{}.validateCron(cron)
+			err = CronParser{}.Validate(cron)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("validate: %v", err)

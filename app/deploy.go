@@ -48,7 +48,7 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 		return Release{}, err
 	}
 	cron, manifest.Cron = append(cron, manifest.Cron...), nil
-	if err := s.cronp.validateCron(cron); err != nil {
+	if err := s.cronp.Validate(cron); err != nil {
 		return Release{}, err
 	}
 	for _, w := range warnings {
@@ -145,8 +145,8 @@ func (s *Service) nextVersion(ctx context.Context, app string) (int, error) {
 
 // activate makes rel the running release of a on the node, with zero
 // downtime: once rel's processes are healthy, a new release (isNew) is
-// recorded with the formation it runs, and its cron entries replace the
-// app's schedule; then old releases beyond KeepReleases are forgotten. On
+// recorded with the formation it runs (cron takes its entries from the
+// recorded release); then old releases beyond KeepReleases are forgotten. On
 // failure nothing is recorded and the previous release keeps serving. The
 // caller holds the app's lock.
 func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
@@ -158,11 +158,7 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 					return err
 				}
 			}
-			if err := s.apply(ctx, PutRelease{Release: rel}); err != nil {
-				return err
-			}
-			s.setCron(a.Name, rel.Cron)
-			return nil
+			return s.apply(ctx, PutRelease{Release: rel})
 		}
 	}
 	if err := s.node.Activate(ctx, a, rel, act); err != nil {

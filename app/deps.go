@@ -81,6 +81,18 @@ type OneOff struct {
 	Out     io.Writer // stdout and stderr, streamed while it runs
 }
 
+// Occupant is a part that runs something under an app's name — the node
+// its processes, cron its schedule — and must let go of the name before a
+// rename or a destroy, as Dokku's plugins do in their pre-rename and
+// pre-delete triggers. Both methods are called under the app's lock.
+type Occupant interface {
+	// Vacate stops everything the part runs for the app, at once.
+	Vacate(ctx context.Context, name string)
+	// Restore starts it again under name: after a rename under the new
+	// name, or under the old one when the rename failed.
+	Restore(ctx context.Context, name string) error
+}
+
 // Files is one part's files kept on disk under an app's name, outside the
 // store: logs, the build cache, the git repository, volumes. Both methods
 // are called under the app's lock with none of its processes running, and
@@ -122,11 +134,9 @@ type Node interface {
 	// Converge makes the app's instances match its formation now,
 	// returning what failed; the caller holds the lock.
 	Converge(ctx context.Context, name string) error
-	// Retire stops an app after its requests in flight (ps:stop); Halt
-	// takes it off the machine at once (destroy, rename). The caller holds
-	// the lock.
+	// Retire stops an app after its requests in flight (ps:stop). The
+	// caller holds the lock.
 	Retire(ctx context.Context, name string)
-	Halt(ctx context.Context, name string)
 	// RemoveImage deletes an app image no kept release uses.
 	RemoveImage(image string)
 	Sleeper

@@ -63,8 +63,8 @@ func validLabel(l string) bool {
 
 // Domains lists the hosts an app answers at: its own <app>.<domain> first,
 // then its custom domains.
-func (s *Service) Domains(ctx context.Context, name string) ([]string, error) {
-	a, err := s.App(ctx, name)
+func (s *Routing) Domains(ctx context.Context, name string) ([]string, error) {
+	a, err := s.app(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (s *Service) Domains(ctx context.Context, name string) ([]string, error) {
 // AddDomain makes app answer at domain too. A domain another app has is
 // refused with ErrExists, as is a name under pier's own domain other than
 // the app's own host.
-func (s *Service) AddDomain(ctx context.Context, name, domain string) error {
+func (s *Routing) AddDomain(ctx context.Context, name, domain string) error {
 	d, err := ValidDomain(domain)
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func (s *Service) AddDomain(ctx context.Context, name, domain string) error {
 }
 
 // RemoveDomain stops app answering at domain. ErrNotFound if it does not.
-func (s *Service) RemoveDomain(ctx context.Context, name, domain string) error {
+func (s *Routing) RemoveDomain(ctx context.Context, name, domain string) error {
 	d, err := ValidDomain(domain)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (s *Service) RemoveDomain(ctx context.Context, name, domain string) error {
 	}
 	defer unlock()
 	if !slices.Contains(a.Domains, d) {
-		return notFoundf("%s is not a domain of %s", d, name)
+		return NotFoundf("%s is not a domain of %s", d, name)
 	}
 	return s.apply(ctx, RemoveDomain{App: name, Domain: d})
 }

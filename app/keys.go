@@ -8,7 +8,7 @@ import (
 
 // AddKey registers an SSH public key under a name. The caller parses the key
 // (fingerprint and authorized_keys form); names follow the app name rules.
-func (s *Service) AddKey(ctx context.Context, k Key) (Key, error) {
+func (s *Auth) AddKey(ctx context.Context, k Key) (Key, error) {
 	if err := ValidName(k.Name); err != nil {
 		return Key{}, fmt.Errorf("key name: %w", err)
 	}
@@ -23,7 +23,7 @@ func (s *Service) AddKey(ctx context.Context, k Key) (Key, error) {
 }
 
 // RemoveKey deletes a key by name. ErrNotFound if there is none.
-func (s *Service) RemoveKey(ctx context.Context, name string) error {
+func (s *Auth) RemoveKey(ctx context.Context, name string) error {
 	if err := s.apply(ctx, RemoveKey{Name: name}); err != nil {
 		return fmt.Errorf("remove key %s: %w", name, err)
 	}
@@ -31,10 +31,10 @@ func (s *Service) RemoveKey(ctx context.Context, name string) error {
 }
 
 // Keys lists registered keys.
-func (s *Service) Keys(ctx context.Context) ([]Key, error) { return s.store.Keys(ctx) }
+func (s *Auth) Keys(ctx context.Context) ([]Key, error) { return s.store.Keys(ctx) }
 
 // KeyByFingerprint finds the key a client proved it holds. ErrNotFound if the
 // key is not registered.
-func (s *Service) KeyByFingerprint(ctx context.Context, fp string) (Key, error) {
+func (s *Auth) KeyByFingerprint(ctx context.Context, fp string) (Key, error) {
 	return s.store.KeyByFingerprint(ctx, fp)
 }

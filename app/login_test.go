@@ -13,14 +13,14 @@ import (
 	"pier/store"
 )
 
-func loginService(t *testing.T) *app.Service {
+func loginService(t *testing.T) *app.Auth {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return app.New(app.Settings{}, app.Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return app.NewAuth(app.Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 func TestAdminPassword(t *testing.T) {
@@ -56,31 +56,13 @@ func TestAdminPassword(t *testing.T) {
 	}
 }
 
-func TestLoginToken(t *testing.T) {
-	svc := loginService(t)
-	tok, exp := svc.NewLoginToken()
-	if len(tok) < 40 || exp.Sub(exp.Add(-app.LoginTokenTTL)) != app.LoginTokenTTL {
-		t.Fatalf("token %q expires %v", tok, exp)
-	}
-	if other, _ := svc.NewLoginToken(); other == tok {
-		t.Fatal("two tokens are equal")
-	}
-	if svc.RedeemLoginToken(tok + "x") {
-		t.Error("a wrong token was accepted")
-	}
-	if !svc.RedeemLoginToken(tok) {
-		t.Fatal("a fresh token was refused")
-	}
-	if svc.RedeemLoginToken(tok) {
-		t.Error("a token was accepted twice")
-	}
-	if svc.RedeemLoginToken("") {
-		t.Error("the empty token was accepted")
-	}
-}
-
 func TestReservedName(t *testing.T) {
-	svc := loginService(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := app.New(app.Settings{}, app.Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if _, err := svc.CreateApp(context.Background(), app.ReservedName); err == nil || !strings.Contains(err.Error(), "reserved") {
 		t.Fatalf("creating app %q: got %v, want it refused as reserved", app.ReservedName, err)
 	}

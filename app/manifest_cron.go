@@ -16,7 +16,7 @@ var manifestCronKeys = []string{"command", "schedule", "concurrency_policy", "ti
 // schedule and command), "timeout" (a duration like "30m" or a number of
 // seconds; default 24h), "timezone" (an IANA zone) and "catchup" (run once
 // at start-up if pier was down at a scheduled instant). Schedules are checked
-// later, with the daemon's parser (see cronParser.validateCron); here only
+// later, with the daemon's parser (see CronParser.Validate); here only
 // the shape and the fields' types.
 func (p *manifestParser) cron(raw json.RawMessage) ([]CronEntry, error) {
 	list, err := jsonArray("cron", raw, `an array of entries like {"command": "...", "schedule": "@daily"}`)

@@ -22,7 +22,7 @@ func ParseProcfile(r io.Reader) (map[string]string, error) {
 // starting with "cron" whose value starts with a schedule
 // ("cron1: */5 * * * * python3 batch.py", "cron-daily: @daily ./cleanup")
 // is a cron entry with the key as its ID. The entries are not validated
-// here (see cronParser.validateCron).
+// here (see CronParser.Validate).
 func parseProcfile(r io.Reader) (map[string]string, []CronEntry, error) {
 	procs := map[string]string{}
 	var crons []CronEntry

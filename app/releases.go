@@ -15,7 +15,7 @@ func (s *Service) Release(ctx context.Context, name string, version int) (Releas
 	}
 	r, err := s.store.Release(ctx, name, version)
 	if errors.Is(err, ErrNotFound) {
-		return Release{}, notFoundf("%s has no release v%d (pier keeps the last %d)", name, version, s.set.KeepReleases)
+		return Release{}, NotFoundf("%s has no release v%d (pier keeps the last %d)", name, version, s.set.KeepReleases)
 	}
 	return r, err
 }
@@ -33,7 +33,7 @@ func (s *Service) Rollback(ctx context.Context, name string, version int, user s
 	defer unlock()
 	target, err := s.store.Release(ctx, name, version)
 	if errors.Is(err, ErrNotFound) {
-		return Release{}, notFoundf("%s has no release v%d (pier keeps the last %d; see releases %s)",
+		return Release{}, NotFoundf("%s has no release v%d (pier keeps the last %d; see releases %s)",
 			name, version, s.set.KeepReleases, name)
 	}
 	if err != nil {

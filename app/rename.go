@@ -50,8 +50,7 @@ func (s *Service) Rename(ctx context.Context, from, to string, out io.Writer) er
 	}
 
 	fmt.Fprintf(out, "-----> Stopping %s\n", from)
-	s.stopCron(from)
-	s.node.Halt(ctx, from)
+	s.vacate(ctx, from)
 
 	if err := s.renameFiles(from, to); err != nil {
 		return errors.Join(err, s.restartAs(ctx, from, out))
@@ -87,7 +86,8 @@ func (s *Service) renameFiles(from, to string) error {
 }
 
 // restartAs starts app's current release again, with its schedule, after
-// a rename stopped it. The caller holds the app's lock.
+// a rename stopped it: every occupant restores what it runs under the
+// name. The caller holds the app's lock.
 func (s *Service) restartAs(ctx context.Context, name string, out io.Writer) error {
 	a, err := s.load(ctx, name)
 	if err != nil || a.Release == 0 {
@@ -97,9 +97,20 @@ func (s *Service) restartAs(ctx context.Context, name string, out io.Writer) err
 	if err != nil {
 		return err
 	}
-	s.setCron(name, rel.Cron)
 	if !a.Stopped && a.Asleep == Awake {
 		fmt.Fprintf(out, "-----> Starting v%d: %s\n", rel.Version, DescribeFormation(FormationFor(a, rel), rel))
 	}
-	return s.node.Converge(ctx, name)
+	var errs []error
+	for _, o := range s.occupants {
+		errs = append(errs, o.Restore(ctx, name))
+	}
+	return errors.Join(errs...)
+}
+
+// vacate has every occupant stop what it runs under name, before a rename
+// or a destroy takes the name away. The caller holds the app's lock.
+func (s *Service) vacate(ctx context.Context, name string) {
+	for _, o := range s.occupants {
+		o.Vacate(ctx, name)
+	}
 }

@@ -43,8 +43,9 @@ type Deps struct {
 	Audit Audit
 	Log   *slog.Logger
 
-	// CronRuns keeps the history of cron runs.
-	CronRuns CronRuns
+	// Occupants run something under an app's name and let go of it
+	// before a rename or a destroy (the node, cron).
+	Occupants []Occupant
 	// Files are the parts' per-app files on disk, moved by a rename and
 	// removed by a destroy.
 	Files []Files
@@ -57,49 +58,22 @@ type Deps struct {
 // waits for the outcome. It is safe for concurrent use; operations on one
 // app are serialized by the node's app lock.
 type Service struct {
-	store   Store
-	builder Builder
-	node    Node
-	logs    LogSource
-	files   []Files
-	audit   Audit
-	log     *slog.Logger
-	set     Settings
-
-	cron     *scheduler
-	cronp    cronParser
-	cronRuns CronRuns
-
-	tokens loginTokens // one-time dashboard login tokens
+	core
+	builder   Builder
+	logs      LogSource
+	files     []Files
+	occupants []Occupant
+	audit     Audit
+	cronp     CronParser
 }
 
 // New returns a Service over deps.
 func New(set Settings, d Deps) *Service {
-	set.defaults()
 	return &Service{
-		store: d.Store, builder: d.Builder, node: d.Node, logs: d.Logs, log: d.Log, set: set,
-		audit: d.Audit, files: d.Files,
-		cron: newScheduler(), cronp: cronParser{seconds: set.CronSeconds}, cronRuns: d.CronRuns,
+		core:    newCore(set, d),
+		builder: d.Builder, logs: d.Logs, audit: d.Audit, files: d.Files, occupants: d.Occupants,
+		cronp: CronParser{Seconds: set.CronSeconds},
 	}
-}
-
-// lock serializes work on one app (pushes, restarts) and returns the unlock.
-func (s *Service) lock(app string) func() { return s.node.Lock(app) }
-
-// apply records a change and waits until the node reacted to it as far as
-// routing goes (see node.Actuator.Watch), so a command's effect is visible
-// when it returns.
-func (s *Service) apply(ctx context.Context, c Change) error {
-	if err := s.store.Apply(ctx, c); err != nil {
-		return err
-	}
-	if s.node == nil {
-		return nil
-	}
-	if err := s.node.Sync(ctx); err != nil {
-		s.log.Warn("wait for the node", "err", err)
-	}
-	return nil
 }
 
 // CreateApp creates an empty app. ErrExists if it exists.
@@ -133,29 +107,6 @@ func (s *Service) App(ctx context.Context, name string) (App, error) {
 		return App{}, err
 	}
 	return s.load(ctx, name)
-}
-
-// locked validates name, takes the app's lock and loads the app. On success
-// the caller must call unlock.
-func (s *Service) locked(ctx context.Context, name string) (a App, unlock func(), err error) {
-	if err := ValidName(name); err != nil {
-		return App{}, nil, err
-	}
-	unlock = s.lock(name)
-	if a, err = s.load(ctx, name); err != nil {
-		unlock()
-		return App{}, nil, err
-	}
-	return a, unlock, nil
-}
-
-// load reads an app, saying plainly when it does not exist.
-func (s *Service) load(ctx context.Context, name string) (App, error) {
-	a, err := s.store.App(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return App{}, notFoundf("app %q does not exist", name)
-	}
-	return a, err
 }
 
 // Releases lists an app's releases, newest first.

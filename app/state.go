@@ -117,3 +117,12 @@ func (RenameApp) isChange()      {}
 func (AddDomain) isChange()      {}
 func (RemoveDomain) isChange()   {}
 func (SetAccess) isChange()      {}
+
+// SetCronSuspended replaces the IDs of an app's suspended cron entries; "*"
+// suspends every entry, including ones later releases add.
+type SetCronSuspended struct {
+	App string
+	IDs []string
+}
+
+func (SetCronSuspended) isChange() {}

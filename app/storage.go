@@ -67,7 +67,7 @@ func (s *Service) Unmount(ctx context.Context, name, volume string) error {
 		}
 	}
 	if len(kept) == len(a.Volumes) {
-		return notFoundf("%s has no volume %q", name, volume)
+		return NotFoundf("%s has no volume %q", name, volume)
 	}
 	return s.apply(ctx, SetVolumes{App: name, Volumes: kept})
 }

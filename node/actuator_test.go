@@ -92,7 +92,7 @@ func TestRolloutDrainsOldInstances(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			code, body := r.get("hello")
-			results[i] = fmt.Sprintf("%d %s", code, strings.Fields(body+" x")[0])
+			results[i] = fmt.Sprintf("%d %s", code, strings.Fields(body + " x")[0])
 		}()
 	}
 	time.Sleep(100 * time.Millisecond) // the requests are in flight to v1

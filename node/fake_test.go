@@ -129,7 +129,7 @@ func (f *fakeRuntime) Running(ctx context.Context, id string) (bool, error) {
 	return fi != nil && fi.in.Running, nil
 }
 
-func (f *fakeRuntime) Tail(app, id string, n int) []string      { return []string{"last words of " + id} }
+func (f *fakeRuntime) Tail(app, id string, n int) []string                 { return []string{"last words of " + id} }
 func (f *fakeRuntime) RemoveImage(ctx context.Context, image string) error { return nil }
 
 func (f *fakeRuntime) RunOnce(ctx context.Context, o app.OneOff) (int, error) {

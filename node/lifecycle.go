@@ -9,11 +9,15 @@ import (
 	"pier/app"
 )
 
-// Halt takes an app off this machine at once, for a destroy or a rename:
-// its route goes, every instance is stopped without draining, its sites
-// are unmounted and its crash record forgotten. The caller holds the app's
-// lock.
-func (n *Actuator) Halt(ctx context.Context, name string) { n.halt(ctx, name) }
+// Vacate takes an app off this machine at once, for a destroy or a
+// rename: its route goes, every instance is stopped without draining, its
+// sites are unmounted and its crash record forgotten. The caller holds the
+// app's lock.
+func (n *Actuator) Vacate(ctx context.Context, name string) { n.halt(ctx, name) }
+
+// Restore starts an app again after a rename (under the new name, or the
+// old one if the rename failed). The caller holds the app's lock.
+func (n *Actuator) Restore(ctx context.Context, name string) error { return n.Converge(ctx, name) }
 
 func (n *Actuator) halt(ctx context.Context, name string) {
 	n.routes.Delete(name)

@@ -72,7 +72,7 @@ type Commands interface {
 }
 
 var (
-	_ Keys     = (*app.Service)(nil)
+	_ Keys     = (*app.Auth)(nil)
 	_ Commands = (*commands.Table)(nil)
 )
 

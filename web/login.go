@@ -18,7 +18,6 @@ import (
 // login links; and the audit log that records each login.
 type authBackend interface {
 	CheckAdminPassword(ctx context.Context, password string) error
-	RedeemLoginToken(token string) bool
 	Record(ctx context.Context, e app.Event)
 }
 
@@ -93,7 +92,7 @@ func (d *Dashboard) loginLink(c echo.Context) error {
 	if err := d.limited(c, ip); err != nil {
 		return err
 	}
-	if !d.auth.RedeemLoginToken(c.FormValue("token")) {
+	if !d.tokens.RedeemLoginToken(c.FormValue("token")) {
 		d.limiter.Fail(ip)
 		d.log.Warn("dashboard login refused: unknown or used login link", "client", ip)
 		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in",

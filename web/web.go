@@ -40,8 +40,6 @@ type Platform interface {
 	authBackend
 }
 
-var _ Platform = (*app.Service)(nil)
-
 // domainLister is a viewBackend with custom domains: it lists the hosts an app
 // answers at. Without it an app's page shows only the app's own host.
 type domainLister interface {
@@ -63,6 +61,9 @@ type Config struct {
 	Version string
 	// SessionTTL is how long a login lasts. Default 12h.
 	SessionTTL time.Duration
+	// Tokens are the login links admin:login hands out; nil: the
+	// dashboard has its own, and only links it issued work.
+	Tokens *LoginTokens
 }
 
 // Certs reports what pier knows of a host's certificate; the router
@@ -86,6 +87,7 @@ type Dashboard struct {
 	pages    func() map[string]*template.Template // parsed on first use
 	sessions *sessions
 	limiter  *ratelimit.Attempts
+	tokens   *LoginTokens
 }
 
 //go:embed templates/*.html
@@ -115,6 +117,10 @@ func New(cfg Config) *Dashboard {
 		pages:    sync.OnceValue(parsePages),
 		sessions: newSessions(cfg.SessionTTL),
 		limiter:  ratelimit.NewAttempts(maxFailures, failureWindow),
+		tokens:   cfg.Tokens,
+	}
+	if d.tokens == nil {
+		d.tokens = &LoginTokens{}
 	}
 	d.routes()
 	return d

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pier/app"
+	"pier/cron"
 	"pier/node"
 	"pier/router"
 	"pier/store"
@@ -48,7 +49,17 @@ const password = "correct horse battery"
 
 // dashboard serves a Dashboard over a real Service and store with a
 // deployed app "hello" (release v1 and v2, a cron entry, a config var).
-func dashboard(t *testing.T) (*httptest.Server, *app.Service, lines) {
+// pier is the use-cases the dashboard calls, side by side as main.go
+// puts them, with the login links it hands out.
+type pier struct {
+	*app.Service
+	*app.Routing
+	*app.Auth
+	*cron.Cron
+	*web.LoginTokens
+}
+
+func dashboard(t *testing.T) (*httptest.Server, pier, lines) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
 	if err != nil {
@@ -76,7 +87,9 @@ func dashboard(t *testing.T) (*httptest.Server, *app.Service, lines) {
 	src := lines{gone: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	act := node.New(node.Settings{}, node.Deps{Store: st, Runtime: noContainers{}, Routes: router.New(router.Config{Log: log}), Log: log})
-	svc := app.New(app.Settings{}, app.Deps{Store: st, Audit: st, CronRuns: st, Node: act, Logs: src, Log: log})
+	deps := app.Deps{Store: st, Audit: st, Node: act, Logs: src, Log: log}
+	svc := pier{Service: app.New(app.Settings{}, deps), Routing: app.NewRouting(app.Settings{}, deps), Auth: app.NewAuth(deps),
+		Cron: cron.New(cron.Deps{Store: st, Runs: st, OneOffs: act, Lock: act.Lock, Log: log}), LoginTokens: &web.LoginTokens{}}
 	if err := svc.SetAdminPassword(ctx, password); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +97,7 @@ func dashboard(t *testing.T) (*httptest.Server, *app.Service, lines) {
 		svc.AddAllowedIP(ctx, "hello", "10.0.0.0/8")); err != nil {
 		t.Fatal(err)
 	}
-	d := web.New(web.Config{Platform: svc, Log: log, Version: "test",
+	d := web.New(web.Config{Platform: svc, Log: log, Version: "test", Tokens: svc.LoginTokens,
 		URL: func(a string) string { return "http://" + a + ".example.test" }})
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)

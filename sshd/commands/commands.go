@@ -57,7 +57,6 @@ type Platform interface {
 	auditLog
 }
 
-var _ Platform = (*app.Service)(nil)
 
 // Info is what the commands report about this pier installation.
 type Info struct {

@@ -10,6 +10,7 @@ import (
 
 	"pier/app"
 	"pier/store"
+	"pier/web"
 )
 
 func TestAdminCommands(t *testing.T) {
@@ -18,7 +19,10 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := app.New(app.Settings{}, app.Deps{Store: st, Audit: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc := struct {
+		*app.Auth
+		*web.LoginTokens
+	}{app.NewAuth(app.Deps{Store: st, Audit: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), &web.LoginTokens{}}
 	p := newPlatform()
 	p.apps["hello"] = app.App{Name: "hello"}
 	tb := New(p, Info{Version: "1.2.3", Dashboard: svc,

@@ -1,4 +1,4 @@
-package app_test
+package cron_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func TestStartCronJob(t *testing.T) {
 		t.Fatalf("before the scheduler runs: got %v, want a refusal", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- svc.RunCron(ctx) }()
+	go func() { done <- svc.Serve(ctx) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for svc.StartCronJob(ctx, "hello", "report") != nil {
 		if time.Now().After(deadline) {

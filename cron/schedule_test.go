@@ -1,4 +1,4 @@
-package app_test
+package cron_test
 
 import (
 	"context"
@@ -12,16 +12,15 @@ import (
 	"time"
 
 	"pier/app"
-	"pier/node"
+	"pier/cron"
 	"pier/store"
 )
 
-// runner is a Runtime whose RunOnce runs no container (the policies are
+// runner is a one-off runner whose RunOnce runs no container (the policies are
 // about timing and cancellation; the end-to-end tests run real ones): the
 // command "block" runs until cancelled, "exit N" exits N, "spam" prints
 // 100 KiB, anything else exits 0. Other methods are not called.
 type runner struct {
-	node.Runtime
 	mu      sync.Mutex
 	started chan string // each command as it starts
 }
@@ -43,9 +42,9 @@ func (r *runner) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 	return 0, nil
 }
 
-// cronService is a Service over a real store with a deployed app "hello"
+// cronService is a Cron over a real store with a deployed app "hello"
 // whose release has entries.
-func cronService(t *testing.T, entries ...app.CronEntry) (*app.Service, *store.Store, *runner) {
+func cronService(t *testing.T, entries ...app.CronEntry) (*cron.Cron, *store.Store, *runner) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
 	if err != nil {
@@ -62,12 +61,13 @@ func cronService(t *testing.T, entries ...app.CronEntry) (*app.Service, *store.S
 	}
 	r := &runner{started: make(chan string, 100)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	act := node.New(node.Settings{}, node.Deps{Store: st, Runtime: r, Log: log})
-	svc := app.New(app.Settings{CronSeconds: true}, app.Deps{Store: st, Node: act, CronRuns: st, Log: log})
+	var mu sync.Mutex
+	lock := func(string) func() { mu.Lock(); return mu.Unlock }
+	svc := cron.New(cron.Deps{Store: st, Runs: st, OneOffs: r, Lock: lock, Log: log, Seconds: true})
 	return svc, st, r
 }
 
-func runs(t *testing.T, svc *app.Service, id string) []app.CronRun {
+func runs(t *testing.T, svc *cron.Cron, id string) []app.CronRun {
 	t.Helper()
 	rs, err := svc.CronHistory(context.Background(), "hello", id)
 	if err != nil {
@@ -147,7 +147,7 @@ func TestCronScheduler(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- svc.RunCron(ctx) }()
+	go func() { done <- svc.Serve(ctx) }()
 
 	// forbid: the first run blocks; the next instants are skipped.
 	waitStart(t, r)
@@ -191,7 +191,7 @@ func TestCronScheduler(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("RunCron did not return after its context ended")
+		t.Fatal("Serve did not return after its context ended")
 	}
 	for _, run := range runs(t, svc, "") {
 		if run.Status == app.RunRunning {
@@ -221,7 +221,7 @@ func TestCronCatchup(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- svc.RunCron(ctx) }()
+	go func() { done <- svc.Serve(ctx) }()
 	waitStart(t, r)
 	time.Sleep(300 * time.Millisecond)
 	daily := runs(t, svc, "daily")

@@ -1,8 +1,9 @@
-package app
+package cron
 
 import (
 	"context"
 	"errors"
+	"pier/app"
 	"time"
 )
 
@@ -13,21 +14,21 @@ import (
 // cannot wait for the run, such as the dashboard; cron:run, which streams
 // the output, uses RunCronJob. It fails if there is no such entry, or while
 // the scheduler is not running (pier starting or stopping).
-func (s *Service) StartCronJob(ctx context.Context, name, id string) error {
-	e, err := s.cronEntry(ctx, name, id)
+func (c *Cron) StartCronJob(ctx context.Context, name, id string) error {
+	e, err := c.cronEntry(ctx, name, id)
 	if err != nil {
 		return err
 	}
-	s.cron.mu.Lock()
-	daemon := s.cron.ctx
-	s.cron.mu.Unlock()
-	if daemon == nil || !s.cron.add() {
+	c.mu.Lock()
+	daemon := c.ctx
+	c.mu.Unlock()
+	if daemon == nil || !c.add() {
 		return errors.New("cron is not running: pier is starting or stopping; try again")
 	}
 	go func() {
-		defer s.cron.running.Done()
-		if _, err := s.runCron(daemon, name, e, TriggerManual, time.Now(), nil); err != nil && daemon.Err() == nil {
-			s.log.Warn("cron: run started by hand", "app", name, "job", id, "err", err)
+		defer c.running.Done()
+		if _, err := c.runCron(daemon, name, e, app.TriggerManual, time.Now(), nil); err != nil && daemon.Err() == nil {
+			c.log.Warn("cron: run started by hand", "app", name, "job", id, "err", err)
 		}
 	}()
 	return nil
