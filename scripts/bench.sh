@@ -2,10 +2,11 @@
 # bench.sh — measure pier on this machine and print tables: first deploy and
 # code-only redeploy of a Node app (push -> new version answering, median of
 # 5), pier's RSS idle, the base image's size, and how late cron jobs start
-# after their scheduled instant (bench_cron_test.go). Runs against a private
-# containerd, like the tests; the base image comes from /var/cache/pier.
+# after their scheduled instant (e2e/bench_cron_test.go). Runs against a
+# private containerd, like the tests; the base image comes from
+# /var/cache/pier.
 # Then requests/s and p99 latency through pier's router against Caddy and
-# nginx (bench_router_test.go), which needs no containerd.
+# nginx (e2e/bench_router_test.go), which needs no containerd.
 #
 #   scripts/bench.sh          every benchmark
 #   scripts/bench.sh router   the router benchmark alone (about 10 minutes)
@@ -41,5 +42,5 @@ done
 install_packages caddy nginx wrk
 quiet_daemons "${fresh[@]}"
 ensure_go
-go test -tags bench -run "$run" -count=1 -timeout 60m -v . 2>&1 |
+go test -tags bench -run "$run" -count=1 -timeout 60m -v ./e2e/ 2>&1 |
   grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS' -e '^ok ' || true

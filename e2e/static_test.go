@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of static sites: pushed, served by the router from the
 // image's files with no container, redeployed, rolled back to and from a

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the admin surface: app-limited keys, the audit log,
 // destroying an app.

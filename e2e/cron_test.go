@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of cron: entries from app.json and the Procfile run on
 // schedule in their own containers (with the daemon's test-only seconds

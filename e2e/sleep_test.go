@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of idle apps sleeping and waking on the next request.
 

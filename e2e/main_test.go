@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests: the real pier binary, a private containerd, the real git
 // and ssh clients, real HTTP through the router.
@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	pierBin = filepath.Join(dir, "pier")
-	build := exec.Command("go", "build", "-o", pierBin, ".")
+	// "pier" is the module's root package, the pier command, wherever in
+	// the module the test runs.
+	build := exec.Command("go", "build", "-o", pierBin, "pier")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build pier:", err)

@@ -1,6 +1,6 @@
 //go:build bench
 
-package main
+package e2e
 
 // The router benchmark behind scripts/bench.sh (scripts/bench.sh router runs
 // it alone): requests/s and p99 latency through pier's router, Caddy and

@@ -1,6 +1,6 @@
 //go:build bench
 
-package main
+package e2e
 
 // The router process of the router benchmark: pier's router as pier serve
 // builds it, in a process of its own so that it can be pinned to one CPU.
@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -140,4 +141,12 @@ func listen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// port is the port of a listen address, 0 if it has none (as pier serve
+// reads it from its --http and --https addresses).
+func port(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of releases: zero-downtime deploys, config, rollback,
 // scaling, health checks, the release phase, volumes, one-off commands.

@@ -1,8 +1,8 @@
 //go:build bench
 
-package main
+package e2e
 
-// The benchmark behind scripts/bench.sh: go test -tags bench -run TestBench -v .
+// The benchmark behind scripts/bench.sh: go test -tags bench -run TestBench -v ./e2e/
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 //go:build bench
 
-package main
+package e2e
 
 // The processes of the router benchmark: the backend, pier's router, Caddy
 // and nginx, each pinned to a CPU, in a process group of its own, and

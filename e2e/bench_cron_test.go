@@ -1,6 +1,6 @@
 //go:build bench
 
-package main
+package e2e
 
 // The cron part of scripts/bench.sh: how late a scheduled job's process
 // starts after its scheduled instant, against a bare one-off container

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The dashboard in a real browser (Debian's chromium, driven over the
 // DevTools protocol by chromedp) against the real daemon.
