@@ -10,7 +10,6 @@ import (
 	"time"
 )
 
-
 // CronJobs lists the cron entries of an app's current release, sorted by ID.
 func (c *Cron) CronJobs(ctx context.Context, name string) ([]app.CronJob, error) {
 	a, err := c.load(ctx, name)

@@ -57,7 +57,6 @@ type Platform interface {
 	auditLog
 }
 
-
 // Info is what the commands report about this pier installation.
 type Info struct {
 	Version string
