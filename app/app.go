@@ -1,9 +1,14 @@
-// Package app is pier's domain: apps, releases, keys, the deploy pipeline and
-// reconciliation of what runs against what should run.
+// Package app is pier's domain: apps, releases, keys, the changes to
+// desired state (state.go), Procfile and app.json, and the use-cases that
+// commands and the dashboard call — Service, Routing, Auth — which validate
+// what they are asked and record it as changes.
 //
-// It declares the small interfaces it needs from the other parts (Store,
-// Builder, Runtime, Routes, Health) and imports none of them; main.go wires the
-// concrete types in.
+// What runs on a machine is not its business: this machine's actuator
+// (package node) watches the recorded changes and converges, and the
+// use-cases call it, through the Node interface, only where a user waits
+// for the outcome. It declares the small interfaces it needs from the other
+// parts (Store, Builder, Node, Occupant, Files) and imports none of them;
+// main.go wires the concrete types in. It holds no node-local state.
 package app
 
 import (
