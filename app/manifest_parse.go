@@ -111,12 +111,9 @@ var (
 // Bounds of numeric settings. The upper ones only keep values sane (and
 // durations clear of overflow when turned into time.Duration).
 const (
-	manifestMaxAttempts  = 1000
-	manifestMaxSeconds   = 86400
-	manifestMaxQuantity  = MaxScale
-	manifestMinMemoryMiB = 16
-	manifestMaxMemoryMiB = 65536
-	manifestMaxCPU       = 64
+	manifestMaxAttempts = 1000
+	manifestMaxSeconds  = 86400
+	manifestMaxQuantity = MaxScale
 )
 
 // manifestParser collects warnings while the manifest is decoded.

@@ -4,10 +4,12 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 func (p *manifestParser) pier(raw json.RawMessage) (s PierSettings, err error) {
@@ -117,41 +119,34 @@ func parseMemory(path string, raw json.RawMessage) (int, error) {
 		mib = jsonFloat(raw)
 	case '"':
 		s, _ := jsonString(path, raw)
-		var ok bool
-		if mib, ok = parseMemorySize(s); !ok {
+		var err error
+		// A string carries its unit: a bare number of MiB is a JSON number.
+		if !hasUnit(s) {
+			err = errors.New("no unit")
+		} else {
+			mib, err = ParseMemory(s)
+		}
+		if err != nil {
 			return 0, manifestError(path, `want a size like "512M" or "1G", got %q`, trim(s))
 		}
 	default:
 		return 0, manifestTypeError(path, `a number of MiB or a size like "512M"`, raw)
 	}
 	switch {
-	case mib < manifestMinMemoryMiB:
-		return 0, manifestError(path, "%g MiB is too small; want at least %d MiB", mib, manifestMinMemoryMiB)
-	case mib > manifestMaxMemoryMiB:
-		return 0, manifestError(path, "%g MiB is too large; want at most %d MiB (64G)", mib, manifestMaxMemoryMiB)
+	case mib < MinMemoryMiB:
+		return 0, manifestError(path, "%g MiB is too small; want at least %d MiB", mib, MinMemoryMiB)
+	case mib > MaxMemoryMiB:
+		return 0, manifestError(path, "%g MiB is too large; want at most %d MiB (64G)", mib, MaxMemoryMiB)
 	case mib != math.Trunc(mib):
 		return 0, manifestError(path, "want a whole number of MiB, got %s", jsonDescribe(raw))
 	}
 	return int(mib), nil
 }
 
-func parseMemorySize(s string) (mib float64, ok bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	i := strings.IndexFunc(s, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') })
-	if i <= 0 {
-		return 0, false // no number, or no unit
-	}
-	n, err := strconv.ParseFloat(s[:i], 64)
-	if err != nil {
-		return 0, false
-	}
-	switch strings.TrimSpace(s[i:]) {
-	case "m", "mb", "mib":
-		return n, true
-	case "g", "gb", "gib":
-		return n * 1024, true
-	}
-	return 0, false
+// hasUnit reports whether a size ends in a letter, as "512M" does.
+func hasUnit(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && unicode.IsLetter(rune(s[len(s)-1]))
 }
 
 // parseCPU reads a number of cores, as a number or a string ("0.5").
@@ -169,8 +164,8 @@ func parseCPU(path string, raw json.RawMessage) (float64, error) {
 	default:
 		return 0, manifestTypeError(path, "a number of cores like 0.5 or 2", raw)
 	}
-	if !(n > 0 && n <= manifestMaxCPU) { // also rejects NaN from "NaN"
-		return 0, manifestError(path, "want more than 0 and at most %d cores, got %s", manifestMaxCPU, jsonDescribe(raw))
+	if !(n > 0 && n <= MaxCPU) { // also rejects NaN from "NaN"
+		return 0, manifestError(path, "want more than 0 and at most %d cores, got %s", MaxCPU, jsonDescribe(raw))
 	}
 	return n, nil
 }
