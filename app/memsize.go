@@ -53,7 +53,7 @@ func (l Limits) validate() error {
 	if l.MemoryMiB != 0 && (l.MemoryMiB < MinMemoryMiB || l.MemoryMiB > MaxMemoryMiB) {
 		return fmt.Errorf("memory limit %d MiB is out of range: want %d to %d", l.MemoryMiB, MinMemoryMiB, MaxMemoryMiB)
 	}
-	if l.CPU < 0 || l.CPU > MaxCPU {
+	if !(l.CPU >= 0 && l.CPU <= MaxCPU) { // NaN too
 		return fmt.Errorf("cpu limit %g is out of range: want up to %d cores", l.CPU, MaxCPU)
 	}
 	return nil

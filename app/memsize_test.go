@@ -1,6 +1,7 @@
 package app
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,7 @@ func TestLimitsValidate(t *testing.T) {
 		{Limits{MemoryMiB: -1}, "memory limit -1 MiB is out of range: want 16 to 65536"},
 		{Limits{CPU: -0.5}, "cpu limit -0.5 is out of range: want up to 64 cores"},
 		{Limits{CPU: 65}, "cpu limit 65 is out of range: want up to 64 cores"},
+		{Limits{CPU: math.NaN()}, "cpu limit NaN is out of range: want up to 64 cores"},
 	}
 	for _, tt := range tests {
 		err := tt.l.validate()

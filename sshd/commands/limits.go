@@ -48,7 +48,7 @@ func (h limitsCommands) resourceLimit(ctx context.Context, c Call, args []string
 		}
 	}
 	if v, ok := flags["--cpu"]; ok {
-		if l.CPU, err = strconv.ParseFloat(v, 64); err != nil || l.CPU < 0 || l.CPU > app.MaxCPU {
+		if l.CPU, err = strconv.ParseFloat(v, 64); err != nil || !(l.CPU >= 0 && l.CPU <= app.MaxCPU) {
 			return badUsage("--cpu: want a number of cores from 0 to %d, e.g. 0.5", app.MaxCPU)
 		}
 	}

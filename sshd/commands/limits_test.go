@@ -23,6 +23,7 @@ func TestResourceLimit(t *testing.T) {
 		{"memory negative", []string{"resource:limit", "world", "--memory", "-1G"}, 2, "", "", "want a size like"},
 		{"cpu", []string{"resource:limit", "world", "--cpu", "0.5"}, 0, "SetLimits world {MemoryMiB:0 CPU:0.5}", "world: cpu 0.5", ""},
 		{"cpu too many", []string{"resource:limit", "world", "--cpu", "65"}, 2, "", "", "from 0 to 64"},
+		{"cpu NaN", []string{"resource:limit", "world", "--cpu", "NaN"}, 2, "", "", "from 0 to 64"},
 		{"show", []string{"resource:limit", "world"}, 0, "", "world: app.json's or pier's defaults", ""},
 	}
 	runOpCases(t, tests, Info{Version: "test"}, func(p *platform) {
