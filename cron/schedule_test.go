@@ -235,3 +235,46 @@ func TestCronCatchup(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// The schedule follows changes whoever applies them: a release recorded
+// while the scheduler runs brings its entries, a destroy ends them and
+// kills the runs in flight.
+func TestCronFollowsAppliedChanges(t *testing.T) {
+	svc, st, r := cronService(t) // v1 has no entries
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx) }()
+	time.Sleep(100 * time.Millisecond) // Serve has loaded v1's empty schedule
+
+	rel := app.Release{App: "hello", Version: 2, Image: "img", Processes: map[string]string{"web": "x"}, CreatedAt: time.Now(),
+		Cron: []app.CronEntry{{ID: "tick", Schedule: "* * * * * *", Command: "block"}}}
+	if err := st.Apply(ctx, app.PutRelease{Release: rel}); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitStart(t, r); got != "block" {
+		t.Fatalf("started %q, want v2's entry", got)
+	}
+	if err := st.Apply(ctx, app.DestroyApp{Name: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rs, _ := st.CronRuns(ctx, "hello", "tick", 10)
+		if len(rs) > 0 && rs[0].Status != app.RunRunning || len(rs) == 0 {
+			break // the run in flight was killed (or its record went with the app)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run of a destroyed app goes on: %+v", rs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case c := <-r.started:
+		t.Errorf("a destroyed app's entry fired again (%s)", c)
+	default:
+	}
+	cancel()
+	<-done
+}
