@@ -57,10 +57,12 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	s.vacate(ctx, name)
 	if err := s.apply(ctx, DestroyApp{Name: name}); err != nil {
 		return err
 	}
+	// Once the app is gone, so that nothing starts for it meanwhile (a
+	// cron run finds no app).
+	s.vacate(ctx, name)
 	for _, f := range s.files {
 		if err := f.RemoveFiles(name); err != nil {
 			s.log.Warn("remove files of a destroyed app", "app", name, "err", err)

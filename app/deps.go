@@ -82,9 +82,10 @@ type OneOff struct {
 }
 
 // Occupant is a part that runs something under an app's name — the node
-// its processes, cron its schedule — and must let go of the name before a
-// rename or a destroy, as Dokku's plugins do in their pre-rename and
-// pre-delete triggers. Both methods are called under the app's lock.
+// its processes, cron its schedule — and must let go of the name when a
+// rename or a destroy takes it away, as Dokku's plugins do in their
+// pre-rename and post-delete triggers: before a rename's files move, and
+// once a destroy is recorded. Both methods are called under the app's lock.
 type Occupant interface {
 	// Vacate stops everything the part runs for the app, at once.
 	Vacate(ctx context.Context, name string)

@@ -107,8 +107,8 @@ func (s *Service) restartAs(ctx context.Context, name string, out io.Writer) err
 	return errors.Join(errs...)
 }
 
-// vacate has every occupant stop what it runs under name, before a rename
-// or a destroy takes the name away. The caller holds the app's lock.
+// vacate has every occupant stop what it runs under name, as a rename or
+// a destroy takes the name away. The caller holds the app's lock.
 func (s *Service) vacate(ctx context.Context, name string) {
 	for _, o := range s.occupants {
 		o.Vacate(ctx, name)

@@ -77,7 +77,13 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	cleanup := context.WithoutCancel(ctx)
 	defer c.net.destroy(cleanup, id, nsPath)
 
-	container, err := c.client.NewContainer(ctx, id, opts(nsPath, logFile.Name())...)
+	// The container and its task are created whatever ctx does meanwhile,
+	// so that a cancel in the middle of a create (a cron run killed as its
+	// app is destroyed) cannot leave one behind that nothing deletes.
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	container, err := c.client.NewContainer(cleanup, id, opts(nsPath, logFile.Name())...)
 	if err != nil {
 		return -1, fmt.Errorf("create container: %w", err)
 	}
@@ -86,7 +92,7 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	} else {
 		defer container.Delete(cleanup)
 	}
-	task, err := container.NewTask(ctx, cio.NullIO)
+	task, err := container.NewTask(cleanup, cio.NullIO)
 	if err != nil {
 		return -1, fmt.Errorf("create task: %w", err)
 	}
