@@ -62,8 +62,7 @@ type mode int
 const (
 	modeStartup mode = iota // daemon start: stop anything stale, start everything now
 	modeHeal                // periodic: replace dead instances, with backoff
-	modeUser                // a command (ps:start, ps:scale): act now, report errors
-	modeWatch               // a change was applied: act now, as for a command
+	modeUser                // a command (ps:start, ps:scale) or an applied change: act now, report errors
 )
 
 func (n *Actuator) reconcile(ctx context.Context, m mode) error {

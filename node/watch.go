@@ -133,7 +133,7 @@ func (n *Actuator) convergeLater(ctx context.Context, name string) {
 		case err != nil:
 			n.log.Warn("converge", "app", name, "err", err)
 		case a.Release > 0:
-			if err := n.converge(ctx, a, modeWatch); err != nil && ctx.Err() == nil {
+			if err := n.converge(ctx, a, modeUser); err != nil && ctx.Err() == nil {
 				n.log.Warn("converge", "app", name, "err", err)
 			}
 		}
