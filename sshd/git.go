@@ -142,13 +142,18 @@ func (s *Server) ensureRepo(ctx context.Context, repo string) error {
 }
 
 // writeHook installs hooks/pre-receive atomically (write, then rename), so a
-// push running the old hook never sees a half-written file.
+// push running the old hook never sees a half-written file; a hook that is
+// already right is left alone.
 func writeHook(dir, binary string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	script := "#!/bin/sh\nexec " + shellQuote(binary) + " hook pre-receive\n"
-	f, err := renameio.NewPendingFile(filepath.Join(dir, "pre-receive"),
+	path := filepath.Join(dir, "pre-receive")
+	if b, err := os.ReadFile(path); err == nil && string(b) == script {
+		return nil // as it is: no write (and no fsync) on every push
+	}
+	f, err := renameio.NewPendingFile(path,
 		renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o755))
 	if err != nil {
 		return err
