@@ -153,7 +153,7 @@ func TestSignDecidesTheNames(t *testing.T) {
 	}{
 		{"subject", c.Subject.String(), "CN=pi2"},
 		{"DNS names", strings.Join(c.DNSNames, ","), "pi2"},
-		{"IP addresses", join(c.IPAddresses), "192.168.1.12,fd00::12"},
+		{"IP addresses", joinIPs(c.IPAddresses), "192.168.1.12,fd00::12"},
 		{"email addresses", strings.Join(c.EmailAddresses, ","), ""},
 		{"URIs", strings.Join(urls(c.URIs), ","), ""},
 		{"not before", c.NotBefore.String(), now.Add(-time.Hour).String()},
@@ -317,7 +317,7 @@ func TestKeyPEM(t *testing.T) {
 	}
 }
 
-func join(ips []net.IP) string {
+func joinIPs(ips []net.IP) string {
 	s := make([]string, len(ips))
 	for i, ip := range ips {
 		s[i] = ip.String()
