@@ -38,11 +38,37 @@
 // check is open to anyone who can reach the port, so route the join endpoint
 // explicitly and put the check in front of everything else.
 //
+// # What to store
+//
+// pki writes no files. What a node keeps, in a directory only pier can
+// enter (0700), each file written whole (temporary file, fsync, rename):
+//
+//	ca.crt    CA.CertPEM           every node           0644
+//	ca.key    CA.KeyPEM            servers that sign    0600
+//	node.crt  what CA.Sign returned                     0644
+//	node.key  EncodeKeyPEM         never leaves it      0600
+//
+// The cluster's replicated state keeps the TokenRecords; no token is
+// stored anywhere.
+//
+// # What a name proves, and what it does not
+//
+// A node certificate proves a name (PeerName) and nothing more: it carries
+// no role, and there is no revocation list. So the caller must:
+//
+//   - refuse a join whose name is already a member's, or the joiner gets a
+//     certificate that speaks for that member;
+//   - decide what a peer may do from the membership, looked up by the name,
+//     so that a node removed from the cluster is refused although its
+//     certificate still verifies until it expires.
+//
 // # Clocks
 //
 // Certificates are valid from an hour before they are made, so that a node
 // whose clock is a little behind (a Raspberry Pi has no real-time clock and
 // keeps the time it saved at shutdown until NTP answers) still accepts them.
 // Token expiry is decided by the server that checks the token, on its own
-// clock.
+// clock. A joiner whose clock is so far behind that the server's
+// certificate is not yet valid is told to correct it, not that the server is
+// the wrong one.
 package pki

@@ -28,6 +28,12 @@ func newCA(t *testing.T, name string) *pki.CA {
 // returns the certificate as a node holds it.
 func newNode(t *testing.T, ca *pki.CA, name string) tls.Certificate {
 	t.Helper()
+	return newNodeAt(t, ca, name, time.Now())
+}
+
+// newNodeAt is newNode with the CA's clock at now.
+func newNodeAt(t *testing.T, ca *pki.CA, name string, now time.Time) tls.Certificate {
+	t.Helper()
 	key, err := pki.NewNodeKey()
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +42,7 @@ func newNode(t *testing.T, ca *pki.CA, name string) tls.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM, err := ca.Sign(csr, name, []net.IP{loopback}, 24*time.Hour, time.Now())
+	certPEM, err := ca.Sign(csr, name, []net.IP{loopback}, 24*time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNoPeerCert is returned by PeerName for a connection that carries no
@@ -94,11 +95,24 @@ func verifyPinned(chain []*x509.Certificate, pin string) error {
 		if !c.IsCA || !c.BasicConstraintsValid {
 			return fmt.Errorf("%w (the certificate with the pinned key is not a CA's)", ErrPinMismatch)
 		}
+		if err := leaf.CheckSignatureFrom(c); err != nil {
+			return fmt.Errorf("%w (its certificate was not signed by the pinned CA: %v)", ErrPinMismatch, err)
+		}
 		roots := x509.NewCertPool()
 		roots.AddCert(c)
 		opts := x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-		if _, err := leaf.Verify(opts); err != nil {
-			return fmt.Errorf("%w (its certificate was not signed by the pinned CA: %v)", ErrPinMismatch, err)
+		_, err := leaf.Verify(opts)
+		var invalid x509.CertificateInvalidError
+		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+			// The pinned CA signed it: the server is the right one, and the
+			// fault is likely this machine's clock.
+			return fmt.Errorf("the server's certificate is valid from %s to %s, but this machine's clock says %s: "+
+				"correct the clock (is NTP running?) and try again",
+				invalid.Cert.NotBefore.UTC().Format(time.RFC3339), invalid.Cert.NotAfter.UTC().Format(time.RFC3339),
+				time.Now().UTC().Format(time.RFC3339))
+		}
+		if err != nil {
+			return fmt.Errorf("%w (its certificate is not a node certificate of the pinned CA: %v)", ErrPinMismatch, err)
 		}
 		return nil
 	}

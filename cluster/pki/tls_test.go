@@ -29,6 +29,9 @@ func TestPinnedTLS(t *testing.T) {
 	leafOnly := node
 	leafOnly.Certificate = node.Certificate[:1]
 
+	// Signed by a CA whose clock runs two days ahead of the joiner's.
+	future := newNodeAt(t, ca, "pi1", time.Now().Add(48*time.Hour))
+
 	tampered := []byte(pin)
 	if tampered[10] == '0' { // another hex digit
 		tampered[10] = '1'
@@ -50,6 +53,8 @@ func TestPinnedTLS(t *testing.T) {
 			wantErr: "not signed by the pinned CA", wantIs: pki.ErrPinMismatch},
 		{name: "server presents no CA", server: leafOnly, pin: pin,
 			wantErr: "no certificate it presented has pin", wantIs: pki.ErrPinMismatch},
+		{name: "joiner's clock behind", server: future, pin: pin,
+			wantErr: "but this machine's clock says"},
 		{name: "tampered pin", server: node, pin: string(tampered),
 			wantErr: "no certificate it presented has pin " + string(tampered), wantIs: pki.ErrPinMismatch},
 		{name: "malformed pin", server: node, pin: "abc",
