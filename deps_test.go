@@ -24,6 +24,7 @@ var mayImport = map[string][]string{
 	"pier/logstore":      {"pier/app", "pier/appdirs"},
 	"pier/appdirs":       {"pier/app"},
 	"pier/ratelimit":     {},
+	"pier/cluster/pki":   {},
 	"pier/scripts":       {},
 	// Test helpers and tests.
 	"pier/runtime/runtimetest": {"pier/builder", "pier/runtime", "pier/scripts"},
