@@ -40,6 +40,8 @@ func TestChangeCodecRoundTrip(t *testing.T) {
 		SetAccess{App: "hello", Access: Access{Auth: true, Users: map[string]string{"alice": "$2a$..."}, Allow: []string{"10.0.0.0/8"}}},
 		SetCronSuspended{App: "hello", IDs: []string{"*"}},
 		SetSetting{Key: "admin_password", Value: "$2a$..."},
+		AddJoinToken{Token: JoinToken{ID: "ab12", SecretHash: []byte{1, 2, 3}, Role: "worker", Expires: at}},
+		UseJoinToken{ID: "ab12"},
 	}
 	for _, c := range changes {
 		b, err := EncodeChange(c)

@@ -166,6 +166,10 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, c app.Change) error {
 		return s.setCronSuspended(ctx, tx, c.App, c.IDs)
 	case app.SetSetting:
 		return s.setSetting(ctx, tx, c.Key, c.Value)
+	case app.AddJoinToken:
+		return s.addJoinToken(ctx, tx, c.Token)
+	case app.UseJoinToken:
+		return s.useJoinToken(ctx, tx, c.ID)
 	default:
 		return fmt.Errorf("apply: unknown change %T", c)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -111,5 +112,27 @@ func TestSlowWatcherGetsResync(t *testing.T) {
 	f.publish(app.Applied{Index: maxBacklog + 11, Change: app.SetStopped{App: "hello"}})
 	if got := w.take(); len(got) != 1 || got[0].Index != maxBacklog+11 {
 		t.Errorf("after the Resync got %v, want the next change", got)
+	}
+}
+
+// A join token is used once: a second use, or an unknown token, is refused.
+func TestJoinTokenUsedOnce(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	tok := app.JoinToken{ID: "ab12", SecretHash: []byte{1, 2}, Role: "worker", Expires: time.Now().Add(time.Hour).UTC().Round(0)}
+	if err := s.Apply(ctx, app.AddJoinToken{Token: tok}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.JoinToken(ctx, "ab12"); err != nil || got.Role != "worker" || got.Used || !got.Expires.Equal(tok.Expires) {
+		t.Fatalf("JoinToken = %+v, %v", got, err)
+	}
+	if err := s.Apply(ctx, app.UseJoinToken{ID: "ab12"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, app.UseJoinToken{ID: "ab12"}); !errors.Is(err, app.ErrExists) {
+		t.Errorf("second use: got %v, want ErrExists", err)
+	}
+	if err := s.Apply(ctx, app.UseJoinToken{ID: "nope"}); !errors.Is(err, app.ErrNotFound) {
+		t.Errorf("unknown token: got %v, want ErrNotFound", err)
 	}
 }
