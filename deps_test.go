@@ -26,6 +26,8 @@ var mayImport = map[string][]string{
 	"pier/ratelimit":     {},
 	"pier/cluster/pki":   {},
 	"pier/scripts":       {},
+	// The cluster.
+	"pier/cluster/consensus": {"pier/app"},
 	// Test helpers and tests.
 	"pier/runtime/runtimetest": {"pier/builder", "pier/runtime", "pier/scripts"},
 	"pier/e2e":                 {},
@@ -50,6 +52,26 @@ func TestPackageDependencies(t *testing.T) {
 		for _, imp := range imports {
 			if strings.HasPrefix(imp, "pier/") && !slices.Contains(allowed, imp) {
 				t.Errorf("%s imports %s", pkg, imp)
+			}
+		}
+	}
+}
+
+// Raft is the consensus package's business: nothing else imports it, so
+// that the rest of pier sees the cluster's desired state as a store.
+func TestOnlyConsensusKnowsRaft(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if f[0] == "pier/cluster/consensus" {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if strings.HasPrefix(imp, "github.com/hashicorp/raft") {
+				t.Errorf("%s imports %s", f[0], imp)
 			}
 		}
 	}

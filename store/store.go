@@ -27,7 +27,8 @@ var _ app.Store = (*Store)(nil)
 // goroutines; writers wait for each other (up to busyTimeout) instead of
 // failing with "database is locked". Only one process should open the file.
 type Store struct {
-	db *sql.DB
+	db  *sql.DB
+	dir string // the database's directory, for snapshots' scratch files
 	// applyMu orders Apply's commits, so that watchers see changes in
 	// the order of their indexes.
 	applyMu sync.Mutex
@@ -62,7 +63,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, dir: filepath.Dir(path)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := s.migrate(ctx); err != nil {
