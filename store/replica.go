@@ -21,7 +21,7 @@ import (
 // replicated are the tables Apply writes: the desired state a cluster
 // shares. The rest (cron_runs, events, cert_values, cert_locks) is this
 // machine's own and stays out of snapshots. Parents come before children.
-var replicated = []string{"apps", "releases", "domains", "ssh_keys", "cron_suspended", "settings", "applied"}
+var replicated = []string{"apps", "releases", "domains", "ssh_keys", "cron_suspended", "settings", "join_tokens", "applied"}
 
 // ApplyAt applies c as entry index of a replicated log: in one
 // transaction it skips c if index is at or below the applied index (a log

@@ -170,7 +170,7 @@ func TestSnapshotHoldsReplicatedTablesOnly(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	mustApply(t, s, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}})
-	if err := s.Certs().Store(ctx, "private/key", []byte("secret")); err != nil {
+	if err := s.Certs().Store(ctx, "private/key", []byte("the-private-key-bytes")); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "snap.db")
@@ -191,10 +191,10 @@ func TestSnapshotHoldsReplicatedTablesOnly(t *testing.T) {
 	if err := db.QueryRow(`SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if want := "applied apps cron_suspended domains releases schema_migrations settings ssh_keys"; tables != want {
+	if want := "applied apps cron_suspended domains join_tokens releases schema_migrations settings ssh_keys"; tables != want {
 		t.Errorf("snapshot tables %q, want %q", tables, want)
 	}
-	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("secret")) {
+	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("the-private-key-bytes")) {
 		t.Error("snapshot holds a certificate's key")
 	}
 	if left, _ := filepath.Glob(filepath.Join(s.dir, ".snapshot-*")); len(left) > 0 {
