@@ -286,3 +286,35 @@ func removeScratch(path string) {
 		os.Remove(p)
 	}
 }
+
+// Reset empties the desired state (the replicated tables) and sets the
+// applied index back to 0, in one transaction, then tells watchers to
+// resync: what a machine does before it joins a cluster, whose state it
+// takes whole, and after it leaves one, whose state was not its own.
+// This machine's own tables stay, except cron runs of the apps removed.
+func (s *Store) Reset(ctx context.Context) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr("begin", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+		return mapErr("defer foreign keys", err)
+	}
+	for i := len(replicated) - 1; i >= 0; i-- {
+		q := `DELETE FROM main.` + replicated[i]
+		if replicated[i] == "applied" {
+			q = `UPDATE main.applied SET idx = 0`
+		}
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return mapErr("reset "+replicated[i], err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr("commit", err)
+	}
+	s.feed.publish(app.Applied{Index: 0, Change: app.Resync{}})
+	return nil
+}

@@ -278,3 +278,40 @@ func dumpState(t *testing.T, s *Store) string {
 	fmt.Fprintf(&b, "admin_password %q\napplied %d\n", pw, index)
 	return b.String()
 }
+
+// Reset empties the desired state and its index, keeps this machine's
+// own tables, and tells watchers to read everything again.
+func TestReset(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	mustApply(t, s, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}})
+	mustApply(t, s, app.AddKey{Key: app.Key{Name: "laptop", Fingerprint: "SHA256:x", PublicKey: "ssh-ed25519 AAAA"}})
+	if err := s.Certs().Store(ctx, "certificates/x.crt", []byte("cert")); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := s.Watch(wctx)
+	if err := s.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-w:
+		if _, ok := a.Change.(app.Resync); !ok || a.Index != 0 {
+			t.Errorf("watch got %d %T, want 0 app.Resync", a.Index, a.Change)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch saw nothing")
+	}
+	apps, _ := s.Apps(ctx)
+	keys, _ := s.Keys(ctx)
+	if i, _ := s.AppliedIndex(ctx); len(apps) != 0 || len(keys) != 0 || i != 0 {
+		t.Errorf("after Reset: %d apps, %d keys, applied index %d; want none and 0", len(apps), len(keys), i)
+	}
+	if b, err := s.Certs().Load(ctx, "certificates/x.crt"); err != nil || string(b) != "cert" {
+		t.Errorf("certificate after Reset: %q, %v", b, err)
+	}
+	if applied, err := s.ApplyAt(ctx, 1, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}}); !applied || err != nil {
+		t.Errorf("ApplyAt(1) after Reset = %v, %v; want applied", applied, err)
+	}
+}
