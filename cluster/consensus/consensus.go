@@ -481,3 +481,16 @@ func (c *Consensus) Shutdown() error {
 	})
 	return c.shutErr
 }
+
+// WaitApplied waits until this machine applied the log up to index
+// (changes and configuration entries alike), or ctx ends.
+func (c *Consensus) WaitApplied(ctx context.Context, index uint64) error {
+	for c.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("this machine applied the log up to %d of %d: %w", c.raft.AppliedIndex(), index, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}

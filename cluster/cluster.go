@@ -1,0 +1,263 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"pier/app"
+	"pier/cluster/consensus"
+	"pier/cluster/pki"
+)
+
+// Local is this machine's store: the log's state machine once in a
+// cluster, the only store before.
+type Local interface {
+	consensus.Local
+	Apply(ctx context.Context, c app.Change) error
+	JoinToken(ctx context.Context, id string) (app.JoinToken, error)
+	// Reset empties the desired state: a machine joins a cluster empty
+	// and leaves it so.
+	Reset(ctx context.Context) error
+}
+
+// Config configures this machine's part in a cluster.
+type Config struct {
+	// Dir holds this machine's cluster identity and log. Required.
+	Dir string
+	// Name is this machine's name in the cluster, for all time: a
+	// lowercase DNS name. Empty means the host name.
+	Name string
+	// Addr is where the cluster port listens once this machine is in a
+	// cluster ("host:port"); Advertise is the address other machines
+	// reach it at, empty for Addr's host, or this machine's first
+	// non-loopback address if Addr's host is unspecified.
+	Addr, Advertise string
+	// Store is this machine's store. Required.
+	Store Local
+	// Log receives what the cluster does; nil discards it.
+	Log *slog.Logger
+	// HeartbeatTimeout tunes raft (see consensus.Config); zero is its
+	// default.
+	HeartbeatTimeout time.Duration
+}
+
+// DefaultPort is the cluster port's default.
+const DefaultPort = 7946
+
+// Cluster is this machine's membership of a cluster, or the lack of one.
+// Its methods are safe for concurrent use.
+type Cluster struct {
+	cfg  Config
+	log  *slog.Logger
+	name string
+
+	// mu is held to read on and, exclusively, to change it: a change
+	// made while this machine goes into or out of a cluster waits.
+	mu sync.RWMutex
+	on *member // nil while this machine is in no cluster
+}
+
+// member is this machine's running part of a cluster.
+type member struct {
+	id     *identity
+	keys   *keys
+	port   *port
+	http   *http.Server
+	raft   *consensus.Consensus
+	store  *consensus.Store
+	client *http.Client // mutual TLS to the other machines
+	done   chan struct{}
+}
+
+// New prepares this machine's part in a cluster; Start starts it if this
+// machine is in one.
+func New(cfg Config) (*Cluster, error) {
+	if cfg.Dir == "" || cfg.Store == nil {
+		return nil, errors.New("cluster: Dir and Store are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = fmt.Sprintf(":%d", DefaultPort)
+	}
+	name := cfg.Name
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("cluster: this machine's name: %w", err)
+		}
+		name = strings.ToLower(strings.SplitN(h, ".", 2)[0])
+	}
+	return &Cluster{cfg: cfg, log: cfg.Log.With("component", "cluster"), name: name}, nil
+}
+
+// Start rejoins the cluster this machine is in, if any: its log, its
+// port. A machine in no cluster starts nothing.
+func (c *Cluster) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, err := loadIdentity(c.cfg.Dir)
+	if errors.Is(err, errNoIdentity) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m, err := c.start(id)
+	if err != nil {
+		return fmt.Errorf("rejoin the cluster: %w", err)
+	}
+	c.on = m
+	c.log.Info("in the cluster", "name", id.Name, "addr", id.Addr)
+	return nil
+}
+
+// Close stops this machine's part in the cluster (it stays a member:
+// the next Start rejoins).
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.on == nil {
+		return nil
+	}
+	err := c.on.stop()
+	c.on = nil
+	return err
+}
+
+// Apply makes one change to the desired state: through the cluster's log
+// when this machine is in a cluster, else to this machine's store.
+func (c *Cluster) Apply(ctx context.Context, ch app.Change) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.on == nil {
+		return c.cfg.Store.Apply(ctx, ch)
+	}
+	return c.on.store.Apply(ctx, ch)
+}
+
+// start runs this machine's part of the cluster id describes: the port,
+// raft behind it.
+func (c *Cluster) start(id *identity) (*member, error) {
+	k, err := id.keys()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", c.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster port: %w", err)
+	}
+	m := &member{id: id, keys: k, done: make(chan struct{})}
+	m.port = newPort(ln, pki.ServerTLS(k.cert, k.pool), c.log)
+	go m.port.serve()
+	tr := &http.Transport{
+		TLSClientConfig:     pki.ClientTLS(k.cert, k.pool, ""),
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     time.Minute,
+		TLSHandshakeTimeout: handshakeTimeout,
+	}
+	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	m.client = &http.Client{Transport: tr}
+	raftTLS := pki.ClientTLS(k.cert, k.pool, "")
+	raftTLS.NextProtos = []string{alpnRaft}
+	m.raft, err = consensus.Open(consensus.Config{
+		ID: id.Name, Dir: filepath.Join(c.cfg.Dir, "raft"),
+		Listener: m.port.raft, Advertise: id.Addr, ClientTLS: raftTLS,
+		Store: c.cfg.Store,
+		Forwarder: &consensus.HTTPForwarder{Client: m.client, URL: func(l consensus.Server) string {
+			return "https://" + l.Addr + consensus.ForwardPath
+		}},
+		Log: c.cfg.Log, HeartbeatTimeout: c.cfg.HeartbeatTimeout,
+	})
+	if err != nil {
+		m.port.close()
+		return nil, err
+	}
+	m.store = m.raft.Store()
+	m.http = &http.Server{
+		Handler:           c.handler(m),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
+	}
+	go m.http.Serve(m.port.http)
+	return m, nil
+}
+
+// stop ends this machine's running part: raft, then the port.
+func (m *member) stop() error {
+	close(m.done)
+	err := m.raft.Shutdown()
+	m.http.Close()
+	m.port.close()
+	m.client.CloseIdleConnections()
+	return err
+}
+
+// advertise is the cluster address other machines reach this one at.
+func (c *Cluster) advertise() (string, error) {
+	if c.cfg.Advertise != "" {
+		return c.cfg.Advertise, nil
+	}
+	host, p, err := net.SplitHostPort(c.cfg.Addr)
+	if err != nil {
+		return "", fmt.Errorf("cluster address %q: %w", c.cfg.Addr, err)
+	}
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		return c.cfg.Addr, nil
+	}
+	if host != "" && net.ParseIP(host) == nil {
+		return c.cfg.Addr, nil
+	}
+	ip, err := firstAddress()
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(ip.String(), p), nil
+}
+
+// firstAddress is this machine's first global unicast address, IPv4
+// first; loopback if it has none.
+func firstAddress() (net.IP, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("this machine's addresses: %w", err)
+	}
+	var v6 net.IP
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok || !n.IP.IsGlobalUnicast() {
+			continue
+		}
+		if n.IP.To4() != nil {
+			return n.IP, nil
+		}
+		if v6 == nil {
+			v6 = n.IP
+		}
+	}
+	if v6 != nil {
+		return v6, nil
+	}
+	return net.IPv4(127, 0, 0, 1), nil
+}
+
+// ips are the IP addresses of a host:port, for a node certificate.
+func ips(addr string) []net.IP {
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip != nil {
+		return []net.IP{ip}
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pier/app"
+	"pier/cluster"
+	"pier/cluster/pki"
+	"pier/store"
+)
+
+// machine is one pier's cluster part in this process: its own store and
+// directory, its cluster port on a loopback port.
+type machine struct {
+	name  string
+	addr  string
+	store *store.Store
+	c     *cluster.Cluster
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newMachine(t *testing.T, name string) *machine {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &machine{name: name, addr: freeAddr(t), store: st}
+	log := slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m.c, err = cluster.New(cluster.Config{Dir: filepath.Join(dir, "cluster"), Name: name, Addr: m.addr,
+		Store: st, Log: log, HeartbeatTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.c.Close()
+		st.Close()
+	})
+	return m
+}
+
+func (m *machine) url() string { return "https://" + m.addr }
+
+func token(t *testing.T, m *machine, role string, ttl time.Duration) string {
+	t.Helper()
+	tok, _, err := m.c.ClusterToken(context.Background(), role, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// Three machines found and join one cluster; the tokens that must not
+// admit anyone don't; a change made anywhere lands everywhere.
+func TestInitJoinLeave(t *testing.T) {
+	ctx := context.Background()
+	a, b, c := newMachine(t, "a"), newMachine(t, "b"), newMachine(t, "c")
+	// a single-machine pier with an app founds the cluster with it.
+	if err := a.c.Apply(ctx, app.CreateApp{App: app.App{Name: "hello", CreatedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := a.c.ClusterStatus(ctx); st.Enabled {
+		t.Fatalf("status before init: %+v", st)
+	}
+	st, err := a.c.ClusterInit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Leader != "a" || st.State != "Leader" || fmt.Sprint(st.Voters) != "[a]" {
+		t.Fatalf("status after init: %+v", st)
+	}
+	if _, err := a.c.ClusterInit(ctx); err == nil || !strings.Contains(err.Error(), "already in a cluster") {
+		t.Errorf("second init: %v", err)
+	}
+
+	var out bytes.Buffer
+	tokB := token(t, a, "server", time.Hour)
+	if _, err := b.c.ClusterJoin(ctx, a.url(), tokB, &out); err != nil {
+		t.Fatalf("join b: %v\n%s", err, out.String())
+	}
+	t.Run("refused tokens", func(t *testing.T) {
+		refuse := func(what, tok string, want error, wantText string) {
+			t.Helper()
+			_, err := c.c.ClusterJoin(ctx, a.url(), tok, io.Discard)
+			if err == nil || want != nil && !strings.Contains(err.Error(), want.Error()) ||
+				wantText != "" && !strings.Contains(err.Error(), wantText) {
+				t.Errorf("join with %s: %v; want %v %s", what, err, want, wantText)
+			}
+		}
+		refuse("a used token", tokB, pki.ErrTokenUsed, "")
+		expired := token(t, a, "server", time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
+		refuse("an expired token", expired, pki.ErrTokenExpired, "")
+		good := token(t, a, "server", time.Hour)
+		parts := strings.Split(good, ".")
+		forged := strings.Join(append(parts[:3:3], strings.Repeat("0", len(parts[3]))), ".")
+		refuse("a forged secret", forged, pki.ErrTokenForged, "")
+		other, err := pki.NewCA("other", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrongPin := strings.Join(append([]string{parts[0], pki.Pin(other.Cert())}, parts[2:]...), ".")
+		refuse("another cluster's pin", wrongPin, nil, "is not the cluster this token is for")
+		if _, err := c.c.ClusterJoin(ctx, "https://"+freeAddr(t), good, io.Discard); err == nil ||
+			!strings.Contains(err.Error(), "cannot reach") {
+			t.Errorf("join through nothing: %v", err)
+		}
+		if st, _ := c.c.ClusterStatus(ctx); st.Enabled {
+			t.Errorf("a refused machine is in a cluster: %+v", st)
+		}
+	})
+	if _, err := c.c.ClusterJoin(ctx, b.url(), token(t, b, "server", time.Hour), &out); err != nil {
+		t.Fatalf("join c through a follower: %v\n%s", err, out.String())
+	}
+
+	t.Run("one state", func(t *testing.T) {
+		for _, m := range []*machine{a, b, c} {
+			st, err := m.c.ClusterStatus(ctx)
+			if err != nil || st.Leader != "a" || len(st.Voters) != 3 {
+				t.Errorf("%s: %+v, %v; want a leading 3 voters", m.name, st, err)
+			}
+			if _, err := m.store.App(ctx, "hello"); err != nil {
+				t.Errorf("%s: app hello: %v", m.name, err)
+			}
+		}
+		// a change on a follower goes through the leader to all.
+		if err := c.c.Apply(ctx, app.SetConfig{App: "hello", Config: map[string]string{"GREETING": "hi"}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*machine{a, b, c} {
+			waitFor(t, m.name+" has the config", func() bool {
+				got, _ := m.store.App(ctx, "hello")
+				return got.Config["GREETING"] == "hi"
+			})
+		}
+		nodes, err := b.c.Nodes(ctx)
+		if err != nil || len(nodes) != 3 || !nodes[0].Leader || !nodes[1].Self {
+			t.Errorf("nodes from b: %+v, %v", nodes, err)
+		}
+	})
+
+	t.Run("leave", func(t *testing.T) {
+		if err := c.c.ClusterLeave(ctx, &out); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := c.c.ClusterStatus(ctx); st.Enabled {
+			t.Errorf("c after leaving: %+v", st)
+		}
+		if _, err := c.store.App(ctx, "hello"); !errors.Is(err, app.ErrNotFound) {
+			t.Errorf("c still holds the cluster's app: %v", err)
+		}
+		waitFor(t, "a sees c gone", func() bool {
+			st, _ := a.c.ClusterStatus(ctx)
+			return len(st.Voters)+len(st.NonVoters) == 2
+		})
+		// c may join again, with a new token.
+		if _, err := c.c.ClusterJoin(ctx, a.url(), token(t, a, "worker", time.Hour), &out); err != nil {
+			t.Fatalf("join again: %v\n%s", err, out.String())
+		}
+	})
+}
+
+// A machine restarted rejoins its cluster from its directory alone.
+func TestRestartRejoins(t *testing.T) {
+	ctx := context.Background()
+	a, b := newMachine(t, "a"), newMachine(t, "b")
+	if _, err := a.c.ClusterInit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.c.ClusterJoin(ctx, a.url(), token(t, a, "server", time.Hour), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.c.Apply(ctx, app.CreateApp{App: app.App{Name: "later", CreatedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b catches up", func() bool {
+		_, err := b.store.App(ctx, "later")
+		return err == nil
+	})
+	if err := b.c.Apply(ctx, app.CreateApp{App: app.App{Name: "fromb", CreatedAt: time.Now()}}); err != nil {
+		t.Fatalf("a change on the restarted follower: %v", err)
+	}
+}
+
+// A machine with apps of its own is told to bring them in by pushing.
+func TestJoinRefusesAMachineWithApps(t *testing.T) {
+	ctx := context.Background()
+	a, b := newMachine(t, "a"), newMachine(t, "b")
+	if _, err := a.c.ClusterInit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.c.Apply(ctx, app.CreateApp{App: app.App{Name: "mine", CreatedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.c.ClusterJoin(ctx, a.url(), token(t, a, "server", time.Hour), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "1 app(s) (mine)") {
+		t.Errorf("join with an app: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testWriter sends logs to the test until it ends.
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}

@@ -1,0 +1,396 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"pier/app"
+	"pier/cluster/consensus"
+	"pier/cluster/pki"
+)
+
+// Paths on the cluster port.
+const (
+	pathJoin   = "/cluster/v1/join"   // a joiner, pinned: token in, certificate out
+	pathAdmit  = "/cluster/v1/admit"  // a new machine asks to be added to the log
+	pathRemove = "/cluster/v1/remove" // a machine asks to be removed
+)
+
+// maxRequest bounds what the cluster port reads of a request body.
+const maxRequest = 64 << 10
+
+type joinRequest struct {
+	Token string `json:"token"`
+	Name  string `json:"name"`
+	CSR   []byte `json:"csr"`  // DER
+	Addr  string `json:"addr"` // the joiner's advertised cluster address
+}
+
+type joinResponse struct {
+	CACert    []byte   `json:"ca_cert"` // PEM
+	Cert      []byte   `json:"cert"`    // PEM
+	CAKey     []byte   `json:"ca_key,omitempty"`
+	GossipKey []byte   `json:"gossip_key"`
+	Role      pki.Role `json:"role"`
+}
+
+// admitRequest asks the leader to add (or remove) a machine.
+type admitRequest struct {
+	Name string   `json:"name"`
+	Addr string   `json:"addr"`
+	Role pki.Role `json:"role"`
+}
+
+type admitResponse struct {
+	Index uint64 `json:"index"` // the leader's last index once the machine is in
+}
+
+type errorResponse struct {
+	Error string `json:"error"`
+}
+
+// handler serves the cluster port's HTTP.
+func (c *Cluster) handler(m *member) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+pathJoin, func(w http.ResponseWriter, r *http.Request) { c.serveJoin(m, w, r) })
+	mux.Handle(consensus.ForwardPath, nodesOnly(m.raft.ForwardHandler()))
+	mux.Handle("POST "+pathAdmit, nodesOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.serveAdmit(m, w, r, false)
+	})))
+	mux.Handle("POST "+pathRemove, nodesOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.serveAdmit(m, w, r, true)
+	})))
+	return mux
+}
+
+// nodesOnly lets through requests that carry a certificate of the
+// cluster.
+func nodesOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := pki.PeerName(r.TLS); err != nil {
+			writeJSON(w, http.StatusForbidden, errorResponse{err.Error()})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// serveJoin admits a joiner that presents a valid token: the token is
+// spent through the log (so that one join alone gets through), and the
+// joiner's key is certified.
+func (c *Cluster) serveJoin(m *member, w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, format string, args ...any) {
+		c.log.Warn("join refused", "remote", r.RemoteAddr, "err", fmt.Sprintf(format, args...))
+		writeJSON(w, status, errorResponse{fmt.Sprintf(format, args...)})
+	}
+	if m.keys.ca == nil {
+		fail(http.StatusForbidden, "%s is a worker and cannot admit machines: join through a server's address "+
+			"(pier nodes:list shows which are servers)", m.id.Name)
+		return
+	}
+	var req joinRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest)).Decode(&req); err != nil {
+		fail(http.StatusBadRequest, "bad join request: %v", err)
+		return
+	}
+	tok, err := pki.ParseToken(req.Token)
+	if err != nil {
+		fail(http.StatusBadRequest, "%v", err)
+		return
+	}
+	if tok.Pin != m.keys.pin {
+		fail(http.StatusForbidden, "%v", pki.ErrTokenUnknown)
+		return
+	}
+	if _, _, err := net.SplitHostPort(req.Addr); err != nil || len(ips(req.Addr)) == 0 {
+		fail(http.StatusBadRequest, "the joiner's cluster address %q is not IP:port; set pier serve --cluster-advertise", req.Addr)
+		return
+	}
+	ctx := r.Context()
+	stored, err := c.cfg.Store.JoinToken(ctx, tok.ID)
+	if errors.Is(err, app.ErrNotFound) {
+		fail(http.StatusForbidden, "%v", pki.ErrTokenUnknown)
+		return
+	}
+	if err != nil {
+		fail(http.StatusInternalServerError, "read the token: %v", err)
+		return
+	}
+	rec := pki.TokenRecord{ID: stored.ID, SecretHash: stored.SecretHash, Role: pki.Role(stored.Role),
+		Expires: stored.Expires, Used: stored.Used}
+	if err := rec.Check(tok, time.Now()); err != nil {
+		fail(http.StatusForbidden, "%v", err)
+		return
+	}
+	servers, err := m.raft.Servers()
+	if err != nil {
+		fail(http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	if slices.ContainsFunc(servers, func(s consensus.Server) bool { return s.ID == req.Name }) {
+		fail(http.StatusConflict, "a machine named %s is already in this cluster: give this one another name "+
+			"(pier serve --node-name), or remove the other first", req.Name)
+		return
+	}
+	if err := c.Apply(ctx, app.UseJoinToken{ID: tok.ID}); err != nil {
+		if errors.Is(err, app.ErrExists) {
+			err = pki.ErrTokenUsed
+		} else if errors.Is(err, app.ErrNotFound) {
+			err = pki.ErrTokenUnknown
+		}
+		fail(http.StatusForbidden, "%v", err)
+		return
+	}
+	cert, err := m.keys.ca.Sign(req.CSR, req.Name, ips(req.Addr), nodeCertTTL, time.Now())
+	if err != nil {
+		fail(http.StatusBadRequest, "%v", err)
+		return
+	}
+	resp := joinResponse{CACert: m.id.caCert, Cert: cert, GossipKey: m.id.gossip, Role: rec.Role}
+	if rec.Role == pki.RoleServer {
+		resp.CAKey = m.id.caKey
+	}
+	c.log.Info("certified a joining machine", "name", req.Name, "addr", req.Addr, "role", rec.Role)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// serveAdmit adds a certified machine to the log (or removes it), on the
+// leader; a follower passes the request to the leader.
+func (c *Cluster) serveAdmit(m *member, w http.ResponseWriter, r *http.Request, remove bool) {
+	var req admitRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorResponse{fmt.Sprintf("bad request: %v", err)})
+		return
+	}
+	// A machine asks for itself; a follower passes on a joiner's request.
+	peer, _ := pki.PeerName(r.TLS)
+	if peer != req.Name && !m.isMember(peer) {
+		writeJSON(w, http.StatusForbidden, errorResponse{fmt.Sprintf("%s may add or remove only itself, not %s", peer, req.Name)})
+		return
+	}
+	index, err := c.admit(r.Context(), m, req, remove)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, errorResponse{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, admitResponse{Index: index})
+}
+
+// errNoLeader: an election is under way.
+var errNoLeader = errors.New("the cluster has no leader")
+
+// isMember reports whether the machine name is in the log's configuration.
+func (m *member) isMember(name string) bool {
+	servers, err := m.raft.Servers()
+	return err == nil && slices.ContainsFunc(servers, func(s consensus.Server) bool { return s.ID == name })
+}
+
+// admit adds or removes a machine on the leader, wherever it is, trying
+// again while an election is under way.
+func (c *Cluster) admit(ctx context.Context, m *member, req admitRequest, remove bool) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		var err error
+		if m.raft.Leading() {
+			switch {
+			case remove:
+				err = m.raft.Leave(ctx, req.Name)
+			case req.Role == pki.RoleWorker:
+				err = m.raft.AddNonvoter(ctx, req.Name, req.Addr)
+			default:
+				_, err = m.raft.Join(ctx, req.Name, req.Addr)
+			}
+			if err == nil {
+				st, _ := m.raft.Stats(ctx)
+				return st.LastIndex, nil
+			}
+		} else if leader, ok := m.raft.Leader(); ok {
+			path := pathAdmit
+			if remove {
+				path = pathRemove
+			}
+			var resp admitResponse
+			if err = post(ctx, m.client, "https://"+leader.Addr+path, req, &resp); err == nil {
+				return resp.Index, nil
+			}
+		} else {
+			err = errNoLeader
+		}
+		if !errors.Is(err, consensus.ErrNotLeader) && !errors.Is(err, errNoLeader) {
+			return 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %w", err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// post sends v as JSON and decodes the answer into out, or the error it
+// carries.
+func post(ctx context.Context, client *http.Client, u string, v, out any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e errorResponse
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return json.Unmarshal(b, out)
+}
+
+// ClusterJoin joins this machine to the cluster at joinURL with token
+// (pier cluster:join). The server's certificate must match the token's
+// pin before anything is sent. This machine must hold no apps: it takes
+// the cluster's desired state whole, and its own (SSH keys, settings) is
+// replaced by the cluster's.
+func (c *Cluster) ClusterJoin(ctx context.Context, joinURL, token string, out io.Writer) (app.ClusterStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.on != nil {
+		return app.ClusterStatus{}, errInCluster
+	}
+	u, err := url.Parse(joinURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" && u.Path != "/" {
+		return app.ClusterStatus{}, fmt.Errorf("join URL %q: want https://HOST:PORT, a server's cluster address", joinURL)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), fmt.Sprint(DefaultPort))
+	}
+	tok, err := pki.ParseToken(token)
+	if err != nil {
+		return app.ClusterStatus{}, err
+	}
+	apps, err := c.cfg.Store.Apps(ctx)
+	if err != nil {
+		return app.ClusterStatus{}, err
+	}
+	if len(apps) > 0 {
+		var names []string
+		for _, a := range apps {
+			names = append(names, a.Name)
+		}
+		return app.ClusterStatus{}, fmt.Errorf("this machine has %d app(s) (%s): a machine joins a cluster empty; "+
+			"push them to the cluster once this machine is in it, and destroy them here first (apps:destroy)",
+			len(apps), strings.Join(names, ", "))
+	}
+	addr, err := c.advertise()
+	if err != nil {
+		return app.ClusterStatus{}, err
+	}
+	if len(ips(addr)) == 0 {
+		return app.ClusterStatus{}, fmt.Errorf("this machine's cluster address %q is not IP:port: set pier serve --cluster-advertise", addr)
+	}
+
+	fmt.Fprintf(out, "-----> Joining the cluster at %s as %s (%s)\n", u.Host, c.name, addr)
+	key, err := pki.NewNodeKey()
+	if err != nil {
+		return app.ClusterStatus{}, err
+	}
+	csr, err := pki.CSR(key, c.name)
+	if err != nil {
+		return app.ClusterStatus{}, fmt.Errorf("this machine's certificate request (is %q a valid name? set pier serve --node-name): %w", c.name, err)
+	}
+	pinned := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: pki.PinnedTLS(tok.Pin), TLSHandshakeTimeout: handshakeTimeout,
+	}}
+	var resp joinResponse
+	err = post(ctx, pinned, "https://"+u.Host+pathJoin, joinRequest{Token: token, Name: c.name, CSR: csr, Addr: addr}, &resp)
+	if err != nil {
+		return app.ClusterStatus{}, joinError(u.Host, err)
+	}
+	id := &identity{Name: c.name, Role: resp.Role, Addr: addr, Joined: time.Now().UTC(),
+		caCert: resp.CACert, caKey: resp.CAKey, nodeCert: resp.Cert, gossip: resp.GossipKey}
+	if id.nodeKey, err = pki.EncodeKeyPEM(key); err != nil {
+		return app.ClusterStatus{}, err
+	}
+	if _, err := id.keys(); err != nil {
+		return app.ClusterStatus{}, fmt.Errorf("the server's answer: %w", err)
+	}
+	fmt.Fprintf(out, "-----> Certified by the cluster as a %s\n", resp.Role)
+	// The cluster's state replaces this machine's: keys and settings
+	// recorded here alone would collide with the log's indexes.
+	if err := c.cfg.Store.Reset(ctx); err != nil {
+		return app.ClusterStatus{}, err
+	}
+	if err := id.save(c.cfg.Dir); err != nil {
+		return app.ClusterStatus{}, fmt.Errorf("save the cluster's keys: %w", err)
+	}
+	m, err := c.start(id)
+	if err != nil {
+		removeIdentity(c.cfg.Dir)
+		return app.ClusterStatus{}, err
+	}
+	var admitted admitResponse
+	err = post(ctx, m.client, "https://"+u.Host+pathAdmit, admitRequest{Name: c.name, Addr: addr, Role: resp.Role}, &admitted)
+	if err == nil {
+		fmt.Fprintln(out, "-----> Added to the replicated log; catching up")
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err = m.raft.WaitApplied(wctx, admitted.Index)
+		cancel()
+	}
+	if err != nil {
+		m.stop()
+		removeIdentity(c.cfg.Dir)
+		return app.ClusterStatus{}, fmt.Errorf("join: %w", err)
+	}
+	c.on = m
+	c.log.Info("joined the cluster", "name", c.name, "via", u.Host)
+	return c.status(ctx, m)
+}
+
+// joinError says what went wrong reaching a server to join through.
+func joinError(host string, err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		var op *net.OpError
+		var rec tls.RecordHeaderError
+		switch {
+		case errors.Is(err, pki.ErrPinMismatch):
+			return fmt.Errorf("%s is not the cluster this token is for: %w; check the address, or ask for a new token", host, err)
+		case errors.As(err, &rec):
+			return fmt.Errorf("%s does not speak TLS: is it a pier cluster port (--cluster, %d by default)?", host, DefaultPort)
+		case errors.As(err, &op) && op.Op == "dial":
+			return fmt.Errorf("cannot reach %s (%v): is pier running there, and in a cluster (pier cluster:init)?", host, op.Err)
+		}
+		return fmt.Errorf("join through %s: %v", host, uerr.Err)
+	}
+	return fmt.Errorf("join refused by %s: %w", host, err)
+}
