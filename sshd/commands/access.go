@@ -20,6 +20,7 @@ var readOnly = map[string]bool{
 	"sleep:report": true, "cron:list": true, "cron:runs": true,
 	"ssh-keys:list": true, "events": true, "resource:report": true,
 	"ca:export": true, "domains:report": true, "http-auth:report": true,
+	"cluster:status": true, "nodes:list": true, "nodes:report": true,
 }
 
 // forAppKeys are what a key limited to one app (ssh-keys:add NAME --app APP)
@@ -81,13 +82,16 @@ func (t *Table) audit(ctx context.Context, user Identity, cmd *command, args []s
 		if i == 2 && (cmd.name == "http-auth:add-user" || cmd.name == "http-auth:enable") {
 			a = "…" // the password
 		}
+		if i == 1 && cmd.name == "cluster:join" {
+			a = "…" // the join token
+		}
 		detail = append(detail, a)
 	}
 	appName := appArg(args)
 	if cmd.name == "apps:rename" && len(args) == 2 {
 		appName = args[1] // the app's history moved to its new name
 	}
-	if app.ValidName(appName) != nil || strings.HasPrefix(cmd.name, "ssh-keys:") {
+	if app.ValidName(appName) != nil || strings.HasPrefix(cmd.name, "ssh-keys:") || strings.HasPrefix(cmd.name, "cluster:") {
 		appName = ""
 	}
 	t.log.Record(ctx, app.Event{Who: user.Name, App: appName, Action: cmd.name, Detail: strings.Join(detail, " ")})

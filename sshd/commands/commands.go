@@ -71,6 +71,10 @@ type Info struct {
 	// Certs reports certificates and exports pier's CA; nil when HTTPS is
 	// disabled.
 	Certs Certs
+	// Cluster founds, joins and reports the cluster of pier machines; nil
+	// means this pier was built without clustering, and the cluster:* and
+	// nodes:* commands say so.
+	Cluster Cluster
 }
 
 // appURL is app's public URL, or "" without Info.URL.
@@ -135,7 +139,11 @@ func New(p Platform, info Info) *Table {
 		storage  = storageCommands{p: p}
 		keys     = keysCommands{p: p}
 		receive  = receiveCommands{p: p, url: info.URL}
+		cluster  = clusterCommands{p: info.Cluster}
 	)
+	if info.Cluster == nil {
+		cluster.p = noCluster{}
+	}
 	t.cmds = []*command{
 		{name: "help", args: "[COMMAND]", summary: "list commands, or show how to use one",
 			example: "help apps:create", run: t.help},
@@ -241,6 +249,20 @@ func New(p Platform, info Info) *Table {
 			example: "ssh-keys:list", run: keys.keysList},
 		{name: "ssh-keys:remove", args: "NAME", summary: "revoke an SSH key",
 			example: "ssh-keys:remove alice", run: keys.keysRemove},
+		{name: "cluster:init", summary: "found a cluster of this one machine; others join it with cluster:token and cluster:join",
+			example: "cluster:init", run: cluster.clusterInit},
+		{name: "cluster:token", args: "[--role server|worker] [--ttl DURATION]", summary: "print a one-time join token (a server's unless --role worker, valid 1h unless --ttl, 1m to 24h)",
+			example: "cluster:token --role worker --ttl 2h", run: cluster.clusterToken},
+		{name: "cluster:join", args: "URL TOKEN", summary: "join this machine to the cluster of the machine at URL (https://HOST:PORT), with a token from cluster:token there",
+			example: "cluster:join https://10.0.0.1:7946 PIER1.…", run: cluster.clusterJoin},
+		{name: "cluster:leave", summary: "take this machine out of its cluster; its apps move to the others first",
+			example: "cluster:leave", run: cluster.clusterLeave},
+		{name: "cluster:status", args: "[--format json]", summary: "the cluster as this machine sees it: leader, voters, term, how far behind it is",
+			example: "cluster:status", run: cluster.clusterStatus},
+		{name: "nodes:list", args: "[--format json]", summary: "list the cluster's machines: role, state, memory, CPU load, app instances",
+			example: "nodes:list", run: cluster.nodesList},
+		{name: "nodes:report", args: "NODE [--format json]", summary: "one machine of the cluster at a glance",
+			example: "nodes:report node1", run: cluster.nodesReport},
 		{name: "receive", args: "APP REV DIR PUSHER", summary: "deploy checked-out source (git hook)",
 			example: "receive hello 3f2c... /tmp/pier-hello-1 alice", hidden: true, run: receive.receive},
 	}
