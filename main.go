@@ -34,6 +34,7 @@ import (
 	"pier/app"
 	"pier/appdirs"
 	"pier/builder"
+	"pier/cluster"
 	"pier/cron"
 	"pier/node"
 	"pier/router"
@@ -54,7 +55,22 @@ var (
 	_ node.Activity = (*router.Router)(nil)
 	_ node.Store    = (*store.Store)(nil)
 	_ app.Node      = (*node.Actuator)(nil)
+	_ app.Store     = desiredState{}
+	_ node.Store    = desiredState{}
+	_ cron.Store    = desiredState{}
+
+	_ commands.Cluster = (*cluster.Cluster)(nil)
 )
+
+// desiredState is the store the parts read and change the desired state
+// through: this machine's, with changes going through the cluster's log
+// once the machine is in a cluster.
+type desiredState struct {
+	*store.Store
+	cluster *cluster.Cluster
+}
+
+func (d desiredState) Apply(ctx context.Context, c app.Change) error { return d.cluster.Apply(ctx, c) }
 
 // useCases are what the commands and the dashboard call: each part's
 // use-cases, side by side.
@@ -112,6 +128,10 @@ type Config struct {
 	WakeTimeout    time.Duration // held requests of a sleeping app wait this long
 	MinAvailMiB    int           // stop frozen apps while less memory is available
 	MaxBodyMiB     int           // largest request body the router passes on; 0: no limit
+
+	NodeName         string // this machine's name in a cluster
+	ClusterAddr      string // the cluster port, once in a cluster
+	ClusterAdvertise string // the cluster port's address as other machines reach it
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -138,6 +158,9 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SleepTick, "sleep-tick", 5*time.Second, "how often idle apps are looked for")
 	fs.DurationVar(&c.WakeTimeout, "wake-timeout", 30*time.Second, "how long requests to a sleeping app wait for it to start")
 	fs.IntVar(&c.MinAvailMiB, "min-available", 0, "stop frozen apps while less memory than this is available, MiB (default: 10% of RAM)")
+	fs.StringVar(&c.NodeName, "node-name", "", "this machine's name in a cluster (default: the host name)")
+	fs.StringVar(&c.ClusterAddr, "cluster", fmt.Sprintf(":%d", cluster.DefaultPort), "cluster port listen address, used once this machine is in a cluster")
+	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "cluster port address other machines reach (default: from --cluster, or this machine's first address)")
 	fs.IntVar(&c.MaxBodyMiB, "max-body", router.DefaultMaxBodyBytes>>20, "largest request body the router passes to an app, MiB (0 for no limit); larger ones get 413")
 }
 
@@ -271,6 +294,15 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	cl, err := cluster.New(cluster.Config{
+		Dir: filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
+		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Store: st, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	desired := desiredState{st, cl}
 	rt, err := runtime.Open(ctx, cfg.runtime(), log)
 	if err != nil {
 		return err
@@ -293,14 +325,14 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		WakeTimeout: cfg.WakeTimeout, Metrics: metrics, MaxBodyBytes: cfg.maxBodyBytes()})
 	sleep := app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter}
 	act := node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20}, node.Deps{
-		Store: st, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt,
+		Store: desired, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt,
 		Log: log.With("component", "node"),
 	})
-	crn := cron.New(cron.Deps{Store: st, Runs: st, OneOffs: act, Lock: act.Lock, Log: log.With("component", "cron"),
+	crn := cron.New(cron.Deps{Store: desired, Runs: st, OneOffs: act, Lock: act.Lock, Log: log.With("component", "cron"),
 		Seconds: cfg.CronSeconds})
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain}
 	deps := app.Deps{
-		Store: st, Builder: bld, Node: act, Logs: rt, Log: log.With("component", "app"), Audit: st,
+		Store: desired, Builder: bld, Node: act, Logs: rt, Log: log.With("component", "app"), Audit: st,
 		// What runs under an app's name: its schedule, its processes.
 		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.
@@ -325,7 +357,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Tokens: tokens})
 	rtr.SetDashboard(dash)
 	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
-		Dashboard: dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin)})
+		Dashboard: dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin), Cluster: cl})
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
 		SocketPath: cfg.Socket, GitDir: gitDir, Binary: self,
@@ -341,6 +373,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	watch := act.Watch(ctx) // before anything can make a change
+	// A machine in a cluster rejoins it: its log catches its store up.
+	if err := cl.Start(ctx); err != nil {
+		return err
+	}
 	g.Go(func() error { watch(); return nil })
 	g.Go(func() error { return rtr.Serve(ctx, httpLn) })
 	if cfg.HTTPSAddr != "" {
