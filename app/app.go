@@ -14,6 +14,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -68,6 +69,21 @@ type App struct {
 	// its files and no web process runs. The store derives it from the
 	// release; it is not set by a Change.
 	Static bool
+	// Placement names the machines of a cluster that run the app: the
+	// one that built and started its current release. Empty on a single
+	// machine, and for an app whose release is not placed: it runs on
+	// every machine that has it, as on a single one.
+	Placement []string
+}
+
+// PlacedElsewhere returns the machines that run a, when self (this
+// machine's name in a cluster, "" on a single machine) is not one of them;
+// nil when a runs here.
+func PlacedElsewhere(a App, self string) []string {
+	if self == "" || len(a.Placement) == 0 || slices.Contains(a.Placement, self) {
+		return nil
+	}
+	return a.Placement
 }
 
 // SleepPolicy says when an idle app sleeps. Zero durations take the

@@ -10,7 +10,13 @@ type CreateApp struct{ App App }
 
 // PutRelease records a release and makes it the app's current one; the
 // app's config becomes the release's.
-type PutRelease struct{ Release Release }
+//
+// Placement, if not nil, replaces the app's placement in the same step:
+// the machines that run the release from then on.
+type PutRelease struct {
+	Release   Release
+	Placement []string
+}
 
 // SetConfig replaces an app's config vars (applied by the next release).
 type SetConfig struct {

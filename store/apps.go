@@ -28,7 +28,15 @@ func (s *Store) createApp(ctx context.Context, tx *sql.Tx, a app.App) error {
 //
 // The app row is updated first so a missing app is found without relying on
 // the foreign key, and so a failed insert rolls the update back.
-func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release) error {
+func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release, nodes []string) error {
+	placement := ""
+	if nodes != nil {
+		b, err := json.Marshal(nodes)
+		if err != nil {
+			return fmt.Errorf("encode placement: %w", err)
+		}
+		placement = string(b)
+	}
 	pj, err := encodeJSON(r.Processes, "{}")
 	if err != nil {
 		return fmt.Errorf("encode processes: %w", err)
@@ -45,7 +53,8 @@ func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release) error
 	if err != nil {
 		return fmt.Errorf("encode cron: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE apps SET release = ?, config = ? WHERE name = ?`, r.Version, cj, r.App)
+	res, err := tx.ExecContext(ctx, `UPDATE apps SET release = ?, config = ?,
+		placement = CASE WHEN ? = '' THEN placement ELSE ? END WHERE name = ?`, r.Version, cj, placement, placement, r.App)
 	if err != nil {
 		return mapErr("set current release", err)
 	}
@@ -94,7 +103,7 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 	return apps, nil
 }
 
-const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access,
+const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access, placement,
 	(SELECT json_group_array(domain) FROM (SELECT domain FROM domains WHERE app = apps.name ORDER BY domain)),
 	COALESCE((SELECT static != '' FROM releases WHERE app = apps.name AND version = apps.release), 0)`
 
@@ -103,9 +112,9 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	var (
 		a                                                  app.App
 		created, config, formation, volume, policy, limits string
-		domains, access                                    string
+		domains, access, placement                         string
 	)
-	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &domains, &a.Static); err != nil {
+	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &placement, &domains, &a.Static); err != nil {
 		return app.App{}, err
 	}
 	if policy != "" {
@@ -122,13 +131,16 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	for _, f := range []struct {
 		src string
 		dst any
-	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}, {limits, &a.Limits}, {domains, &a.Domains}, {access, &a.Access}} {
+	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}, {limits, &a.Limits}, {domains, &a.Domains}, {access, &a.Access}, {placement, &a.Placement}} {
 		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 			return app.App{}, fmt.Errorf("app %s: decode: %w", a.Name, err)
 		}
 	}
 	if len(a.Domains) == 0 {
 		a.Domains = nil
+	}
+	if len(a.Placement) == 0 {
+		a.Placement = nil
 	}
 	return a, nil
 }

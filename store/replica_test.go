@@ -315,3 +315,27 @@ func TestReset(t *testing.T) {
 		t.Errorf("ApplyAt(1) after Reset = %v, %v; want applied", applied, err)
 	}
 }
+
+// A release placed on machines records them with it; one recorded
+// without a placement keeps the app's.
+func TestReleasePlacement(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	mustApply(t, s, app.CreateApp{App: app.App{Name: "hello", CreatedAt: t0}},
+		app.PutRelease{Release: release("hello", 1)})
+	placed := func() []string {
+		a, err := s.App(ctx, "hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Placement
+	}
+	if p := placed(); p != nil {
+		t.Errorf("placement of an unplaced release: %q", p)
+	}
+	mustApply(t, s, app.PutRelease{Release: release("hello", 2), Placement: []string{"b"}})
+	mustApply(t, s, app.PutRelease{Release: release("hello", 3)})
+	if p := placed(); fmt.Sprint(p) != "[b]" {
+		t.Errorf("placement = %q, want [b]", p)
+	}
+}

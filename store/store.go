@@ -132,7 +132,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, c app.Change) error {
 	case app.CreateApp:
 		return s.createApp(ctx, tx, c.App)
 	case app.PutRelease:
-		return s.putRelease(ctx, tx, c.Release)
+		return s.putRelease(ctx, tx, c.Release, c.Placement)
 	case app.AddKey:
 		return s.addKey(ctx, tx, c.Key)
 	case app.RemoveKey:
