@@ -96,8 +96,9 @@ type Router struct {
 
 	gzipCache *gzipCache // static sites' compressed files
 
-	dashboard atomic.Pointer[http.Handler] // for pier.<domain>; nil: that host is unknown
-	tls       *certs                       // nil until EnableTLS
+	dashboard atomic.Pointer[http.Handler]      // for pier.<domain>; nil: that host is unknown
+	forwarder atomic.Pointer[http.RoundTripper] // to the cluster's other machines; nil: none
+	tls       *certs                            // nil until EnableTLS
 	requests  *requestMetrics
 }
 

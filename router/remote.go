@@ -1,0 +1,112 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+)
+
+// The machines of a cluster serve each other's apps: the route of an app
+// that runs on other machines forwards each request to one of them
+// through the forwarder (the cluster's mutual TLS), where the router
+// serves it as if the client had asked there (ServeForwarded): access
+// rules see the client's address, a sleeping app wakes there.
+
+// Headers a forwarded request carries, set by the forwarding router and
+// trusted only by ServeForwarded.
+const (
+	headerClient = "X-Pier-Client" // the client's IP address
+	headerScheme = "X-Pier-Scheme" // "http" or "https", as the client asked
+)
+
+var (
+	errNoForwarder = errors.New("this machine forwards to no other machine: it is in no cluster")
+	errForwardLoop = errors.New("forwarded to a machine that does not run the app either")
+)
+
+// forwardedKey marks the context of a request another machine forwarded.
+type forwardedKey struct{}
+
+// SetForwarder sets how requests reach other machines of the cluster: rt
+// sends a request for https://NODE/... to the machine named NODE.
+func (r *Router) SetForwarder(rt http.RoundTripper) { r.forwarder.Store(&rt) }
+
+// SetRemote routes app's requests to the machines named nodes, which run
+// it, in turn. The app is not asleep here: the machines that run it wake
+// it. Empty nodes is Set(app, nil).
+func (r *Router) SetRemote(app string, nodes []string) {
+	app = strings.ToLower(app)
+	rt := &route{app: app, backends: make([]backend, 0, len(nodes))}
+	for _, n := range nodes {
+		key := "node " + n
+		rt.backends = append(rt.backends, backend{addr: key, proxy: r.newRemoteProxy(app, n), inflight: r.counter(key)})
+	}
+	isNew := r.replace(app, func(*route) *route { return rt })
+	r.log.Debug("route set", "app", app, "nodes", nodes)
+	if isNew && r.tls != nil {
+		r.tls.manage(app + r.suffix)
+	}
+}
+
+// newRemoteProxy returns the proxy to app on the machine node.
+func (r *Router) newRemoteProxy(app, node string) *httputil.ReverseProxy {
+	target := &url.URL{Scheme: "https", Host: node}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			pr.Out.Header.Del("X-Real-Ip")
+			client, _, err := net.SplitHostPort(pr.In.RemoteAddr)
+			if err != nil {
+				client = pr.In.RemoteAddr
+			}
+			pr.Out.Header.Set(headerClient, client)
+			scheme := "http"
+			if pr.In.TLS != nil {
+				scheme = "https"
+			}
+			pr.Out.Header.Set(headerScheme, scheme)
+		},
+		Transport:  forwarding{r},
+		BufferPool: &r.buffers,
+		ErrorLog:   r.errLog,
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			r.serveError(w, req, app, err)
+		},
+	}
+}
+
+// forwarding sends a request on to another machine, unless it came from
+// one: a request goes through one forward at most.
+type forwarding struct{ r *Router }
+
+func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Context().Value(forwardedKey{}) != nil {
+		return nil, errForwardLoop
+	}
+	rt := f.r.forwarder.Load()
+	if rt == nil || *rt == nil {
+		return nil, errNoForwarder
+	}
+	return (*rt).RoundTrip(req)
+}
+
+// ServeForwarded serves a request another machine of the cluster
+// forwarded (the caller checked that it did) as ServeHTTP serves a
+// client's: from the client's address, as the client asked it. It is
+// never forwarded again.
+func (r *Router) ServeForwarded(w http.ResponseWriter, req *http.Request) {
+	if ip := net.ParseIP(req.Header.Get(headerClient)); ip != nil {
+		req.RemoteAddr = net.JoinHostPort(ip.String(), "0")
+	}
+	if req.Header.Get(headerScheme) != "https" {
+		req.TLS = nil
+	}
+	req.Header.Del(headerClient)
+	req.Header.Del(headerScheme)
+	r.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), forwardedKey{}, true)))
+}
