@@ -45,6 +45,10 @@ type Config struct {
 	Store Local
 	// Log receives what the cluster does; nil discards it.
 	Log *slog.Logger
+	// Apps serves the app requests other machines forward here (the
+	// router's ServeForwarded); they carry a certificate of the cluster.
+	// Nil refuses them.
+	Apps http.Handler
 	// HeartbeatTimeout tunes raft (see consensus.Config); zero is its
 	// default.
 	HeartbeatTimeout time.Duration
@@ -74,7 +78,9 @@ type member struct {
 	http   *http.Server
 	raft   *consensus.Consensus
 	store  *consensus.Store
-	client *http.Client // mutual TLS to the other machines
+	client *http.Client    // mutual TLS to the other machines
+	apps   *http.Transport // to the other machines by name, for app requests
+	served *http.Server    // the app requests other machines forward here
 	done   chan struct{}
 }
 
@@ -184,6 +190,7 @@ func (c *Cluster) start(id *identity) (*member, error) {
 		return nil, err
 	}
 	m.store = m.raft.Store()
+	m.apps = appTransport(m)
 	m.http = &http.Server{
 		Handler:           c.handler(m),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -192,6 +199,17 @@ func (c *Cluster) start(id *identity) (*member, error) {
 		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
 	}
 	go m.http.Serve(m.port.http)
+	apps := c.cfg.Apps
+	if apps == nil {
+		apps = http.NotFoundHandler()
+	}
+	m.served = &http.Server{
+		Handler:           apps,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
+	}
+	go m.served.Serve(m.port.apps)
 	return m, nil
 }
 
@@ -200,8 +218,10 @@ func (m *member) stop() error {
 	close(m.done)
 	err := m.raft.Shutdown()
 	m.http.Close()
+	m.served.Close()
 	m.port.close()
 	m.client.CloseIdleConnections()
+	m.apps.CloseIdleConnections()
 	return err
 }
 

@@ -3,11 +3,13 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,8 +50,11 @@ func newMachine(t *testing.T, name string) *machine {
 	}
 	m := &machine{name: name, addr: freeAddr(t), store: st}
 	log := slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	apps := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s serves %s%s", name, r.Host, r.URL.Path)
+	})
 	m.c, err = cluster.New(cluster.Config{Dir: filepath.Join(dir, "cluster"), Name: name, Addr: m.addr,
-		Store: st, Log: log, HeartbeatTimeout: 500 * time.Millisecond})
+		Store: st, Log: log, HeartbeatTimeout: 500 * time.Millisecond, Apps: apps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +162,38 @@ func TestInitJoinLeave(t *testing.T) {
 		nodes, err := b.c.Nodes(ctx)
 		if err != nil || len(nodes) != 3 || !nodes[0].Leader || !nodes[1].Self {
 			t.Errorf("nodes from b: %+v, %v", nodes, err)
+		}
+	})
+
+	t.Run("app requests", func(t *testing.T) {
+		// A router forwards by machine name; the cluster's own endpoints
+		// are out of an app request's reach, whatever its path.
+		client := &http.Client{Transport: c.c.Transport(), Timeout: 5 * time.Second}
+		for _, path := range []string{"/", "/cluster/v1/apply"} {
+			req, _ := http.NewRequest(http.MethodPost, "https://a"+path, strings.NewReader("{}"))
+			req.Host = "hello.example.com"
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := "a serves hello.example.com" + path; string(b) != want {
+				t.Errorf("forwarded %s: %q, want %q", path, b, want)
+			}
+		}
+		if _, err := client.Get("https://nobody/"); err == nil || !strings.Contains(err.Error(), "no machine nobody") {
+			t.Errorf("to an unknown machine: %v", err)
+		}
+		// Without a certificate of the cluster, the app protocol is refused.
+		raw := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: true, NextProtos: []string{"pier-apps/1"}}}, Timeout: 5 * time.Second}
+		if _, err := raw.Get(a.url() + "/"); err == nil {
+			t.Error("an app request without a cluster certificate was served")
+		}
+		alone := newMachine(t, "alone")
+		if _, err := (&http.Client{Transport: alone.c.Transport()}).Get("https://a/"); err == nil {
+			t.Error("a machine in no cluster forwarded a request")
 		}
 	})
 

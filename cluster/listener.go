@@ -12,9 +12,14 @@ import (
 	"pier/cluster/pki"
 )
 
-// alpnRaft names raft's connections on the cluster port; the others speak
-// HTTP/1.1.
-const alpnRaft = "pier-raft/1"
+// ALPN protocols on the cluster port tell its connections apart: raft's;
+// app requests forwarded by other machines' routers (HTTP/1.1 to apps,
+// kept apart so that no path an app's client asks for can reach the
+// cluster's own endpoints); the rest is the cluster's own HTTP/1.1.
+const (
+	alpnRaft = "pier-raft/1"
+	alpnApps = "pier-apps/1"
+)
 
 // Bounds on what reaches the cluster port before it is known to come from
 // the cluster.
@@ -31,6 +36,7 @@ type port struct {
 	ln    net.Listener
 	tls   *tls.Config
 	raft  *connListener
+	apps  *connListener
 	http  *connListener
 	log   *slog.Logger
 	slots chan struct{}
@@ -39,10 +45,10 @@ type port struct {
 
 func newPort(ln net.Listener, cfg *tls.Config, log *slog.Logger) *port {
 	cfg = cfg.Clone()
-	cfg.NextProtos = []string{alpnRaft, "http/1.1"}
+	cfg.NextProtos = []string{alpnRaft, alpnApps, "http/1.1"}
 	return &port{
 		ln: ln, tls: cfg, log: log,
-		raft: newConnListener(ln.Addr()), http: newConnListener(ln.Addr()),
+		raft: newConnListener(ln.Addr()), apps: newConnListener(ln.Addr()), http: newConnListener(ln.Addr()),
 		slots: make(chan struct{}, maxHandshakes),
 	}
 }
@@ -50,6 +56,7 @@ func newPort(ln net.Listener, cfg *tls.Config, log *slog.Logger) *port {
 // serve accepts connections until the listener is closed.
 func (p *port) serve() {
 	defer p.raft.Close()
+	defer p.apps.Close()
 	defer p.http.Close()
 	for {
 		conn, err := p.ln.Accept()
@@ -87,16 +94,28 @@ func (p *port) handshake(conn net.Conn) {
 		return
 	}
 	cs := tc.ConnectionState()
-	if cs.NegotiatedProtocol == alpnRaft {
+	to := p.http
+	switch cs.NegotiatedProtocol {
+	case alpnRaft:
+		to = p.raft
+	case alpnApps:
+		to = p.apps
+	}
+	if to != p.http {
 		if _, err := pki.PeerName(&cs); err != nil {
-			p.log.Warn("cluster port: raft connection without a cluster certificate", "remote", conn.RemoteAddr())
+			p.log.Warn("cluster port: connection without a cluster certificate", "protocol", cs.NegotiatedProtocol,
+				"remote", conn.RemoteAddr())
 			conn.Close()
 			return
 		}
-		p.raft.put(tc)
+	}
+	if to == p.apps {
+		// net/http serves a *tls.Conn only for the protocols it knows;
+		// the peer is checked already.
+		to.put(plainConn{tc})
 		return
 	}
-	p.http.put(tc)
+	to.put(tc)
 }
 
 // close stops accepting; connections already handed on are their
@@ -106,6 +125,9 @@ func (p *port) close() error {
 	p.wg.Wait()
 	return err
 }
+
+// plainConn hides that a connection is TLS from net/http.
+type plainConn struct{ net.Conn }
 
 // connListener is a net.Listener of connections accepted elsewhere.
 type connListener struct {

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -103,8 +104,15 @@ func (r *Router) ServeForwarded(w http.ResponseWriter, req *http.Request) {
 	if ip := net.ParseIP(req.Header.Get(headerClient)); ip != nil {
 		req.RemoteAddr = net.JoinHostPort(ip.String(), "0")
 	}
-	if req.Header.Get(headerScheme) != "https" {
+	switch {
+	case req.Header.Get(headerScheme) != "https":
 		req.TLS = nil
+	case req.TLS == nil:
+		host, _, err := net.SplitHostPort(req.Host)
+		if err != nil {
+			host = req.Host
+		}
+		req.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: host}
 	}
 	req.Header.Del(headerClient)
 	req.Header.Del(headerScheme)

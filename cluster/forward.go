@@ -1,0 +1,80 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"pier/cluster/consensus"
+	"pier/cluster/pki"
+)
+
+// Self is this machine's name in its cluster, "" while it is in none.
+func (c *Cluster) Self() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.on == nil {
+		return ""
+	}
+	return c.on.id.Name
+}
+
+// Transport sends requests for https://NODE/... to the cluster port of
+// the machine named NODE, over mutual TLS: how routers forward requests
+// to the machines that run an app. While this machine is in no cluster
+// every request fails.
+func (c *Cluster) Transport() http.RoundTripper { return nodeTransport{c} }
+
+type nodeTransport struct{ c *Cluster }
+
+func (t nodeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.c.mu.RLock()
+	m := t.c.on
+	t.c.mu.RUnlock()
+	if m == nil {
+		return nil, errNoIdentity
+	}
+	return m.apps.RoundTrip(req)
+}
+
+// appTransport dials machines by name: the log's configuration gives
+// their addresses, their certificates must carry that name.
+func appTransport(m *member) *http.Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			name, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			servers, err := m.raft.Servers()
+			if err != nil {
+				return nil, err
+			}
+			i := slices.IndexFunc(servers, func(s consensus.Server) bool { return s.ID == name })
+			if i < 0 {
+				return nil, fmt.Errorf("no machine %s in the cluster", name)
+			}
+			conn, err := dialer.DialContext(ctx, "tcp", servers[i].Addr)
+			if err != nil {
+				return nil, err
+			}
+			cfg := pki.ClientTLS(m.keys.cert, m.keys.pool, name)
+			cfg.NextProtos = []string{alpnApps}
+			tc := tls.Client(conn, cfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("tls handshake with %s: %w", name, err)
+			}
+			return tc, nil
+		},
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}
+}
