@@ -294,15 +294,6 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	cl, err := cluster.New(cluster.Config{
-		Dir: filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
-		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Store: st, Log: log,
-	})
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	desired := desiredState{st, cl}
 	rt, err := runtime.Open(ctx, cfg.runtime(), log)
 	if err != nil {
 		return err
@@ -323,14 +314,27 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log, AccessLog: os.Stderr,
 		WakeTimeout: cfg.WakeTimeout, Metrics: metrics, MaxBodyBytes: cfg.maxBodyBytes()})
+	// The cluster: nothing runs unless this machine is in one. Its
+	// machines serve each other's apps through their routers.
+	cl, err := cluster.New(cluster.Config{
+		Dir: filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
+		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Store: st, Log: log,
+		Apps: http.HandlerFunc(rtr.ServeForwarded),
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	rtr.SetForwarder(cl.Transport())
+	desired := desiredState{st, cl}
 	sleep := app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter}
-	act := node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20}, node.Deps{
+	act := node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20, Self: cl.Self}, node.Deps{
 		Store: desired, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt,
 		Log: log.With("component", "node"),
 	})
 	crn := cron.New(cron.Deps{Store: desired, Runs: st, OneOffs: act, Lock: act.Lock, Log: log.With("component", "cron"),
-		Seconds: cfg.CronSeconds})
-	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain}
+		Seconds: cfg.CronSeconds, Self: cl.Self})
+	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{
 		Store: desired, Builder: bld, Node: act, Logs: rt, Log: log.With("component", "app"), Audit: st,
 		// What runs under an app's name: its schedule, its processes.

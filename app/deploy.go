@@ -158,7 +158,11 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 					return err
 				}
 			}
-			return s.apply(ctx, PutRelease{Release: rel})
+			put := PutRelease{Release: rel}
+			if self := s.set.Self(); self != "" {
+				put.Placement = []string{self} // where Activate started it
+			}
+			return s.apply(ctx, put)
 		}
 	}
 	if err := s.node.Activate(ctx, a, rel, act); err != nil {

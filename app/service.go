@@ -21,9 +21,16 @@ type Settings struct {
 	// Domain is pier's parent domain: apps answer at <app>.<Domain>.
 	// Lowercase, no trailing dot. Default "localhost".
 	Domain string
+	// Self names this machine in its cluster, "" while it is in none
+	// (nil: never in one). A release this machine starts is placed on
+	// it.
+	Self func() string
 }
 
 func (s *Settings) defaults() {
+	if s.Self == nil {
+		s.Self = func() string { return "" }
+	}
 	if s.KeepReleases == 0 {
 		s.KeepReleases = 5
 	}

@@ -40,6 +40,10 @@ type Deps struct {
 	Log  *slog.Logger
 	// Seconds lets schedules take a leading seconds field. For tests only.
 	Seconds bool
+	// Self names this machine in its cluster, "" while it is in none
+	// (nil: never in one). An app's entries fire on the machine it is
+	// placed on, once per schedule in the whole cluster.
+	Self func() string
 }
 
 // Cron schedules and runs apps' cron entries. Entries are replaced per app,
@@ -53,6 +57,7 @@ type Cron struct {
 	lock    func(string) func()
 	log     *slog.Logger
 	parser  app.CronParser
+	self    func() string
 
 	mu      sync.Mutex
 	ctx     context.Context // Run's; nil until it starts
@@ -64,9 +69,12 @@ type Cron struct {
 
 // New returns a Cron over d; nothing is scheduled until Run.
 func New(d Deps) *Cron {
+	if d.Self == nil {
+		d.Self = func() string { return "" }
+	}
 	return &Cron{
 		store: d.Store, runs: d.Runs, oneOffs: d.OneOffs, lock: d.Lock, log: d.Log,
-		parser: app.CronParser{Seconds: d.Seconds},
+		parser: app.CronParser{Seconds: d.Seconds}, self: d.Self,
 		apps:   map[string]*appCron{}, active: map[string]map[*activeRun]bool{},
 	}
 }
@@ -86,8 +94,17 @@ func (c *Cron) Restore(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	c.setCron(name, rel.Cron)
+	c.setCron(name, c.here(a, rel.Cron))
 	return nil
+}
+
+// here returns an app's entries if they fire on this machine: the one the
+// app is placed on. None otherwise.
+func (c *Cron) here(a app.App, entries []app.CronEntry) []app.CronEntry {
+	if app.PlacedElsewhere(a, c.self()) != nil {
+		return nil
+	}
+	return entries
 }
 
 // load reads an app, saying plainly when it does not exist.
@@ -123,7 +140,12 @@ func (c *Cron) follow(ctx context.Context, changes <-chan app.Applied) {
 	for ch := range changes {
 		switch ch := ch.Change.(type) {
 		case app.PutRelease:
-			c.setCron(ch.Release.App, ch.Release.Cron)
+			a, err := c.store.App(ctx, ch.Release.App)
+			if err != nil {
+				c.stopCron(ch.Release.App)
+				continue
+			}
+			c.setCron(ch.Release.App, c.here(a, ch.Release.Cron))
 		case app.DestroyApp:
 			c.stopCron(ch.Name)
 		case app.RenameApp:

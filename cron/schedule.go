@@ -91,8 +91,9 @@ func (c *Cron) loadApp(ctx context.Context, name string) ([]app.CronEntry, bool)
 		}
 		return nil, false
 	}
-	c.setCron(name, rel.Cron)
-	return rel.Cron, true
+	entries := c.here(a, rel.Cron)
+	c.setCron(name, entries)
+	return entries, entries != nil
 }
 
 // catchUp fires, once, each entry that asks for it (Catchup) and missed a

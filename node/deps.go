@@ -75,6 +75,9 @@ type Routes interface {
 	SetDomains(app string, domains []string)
 	// SetAccess replaces the access rules of app's requests.
 	SetAccess(app string, rules app.AccessRules)
+	// SetRemote routes the app's requests to the other machines of the
+	// cluster named nodes, which run it.
+	SetRemote(app string, nodes []string)
 }
 
 // Health checks web instances.

@@ -40,9 +40,16 @@ type Settings struct {
 	// MinAvailable is the memory (bytes) below which frozen apps are stopped,
 	// least recently used first. Default: 10% of the machine's memory.
 	MinAvailable int64
+	// Self names this machine in its cluster, "" while it is in none
+	// (nil: never in one). An app placed on other machines runs there,
+	// not here: this machine routes its requests to them.
+	Self func() string
 }
 
 func (s *Settings) defaults() {
+	if s.Self == nil {
+		s.Self = func() string { return "" }
+	}
 	if s.ReadyTimeout == 0 {
 		s.ReadyTimeout = 60 * time.Second
 	}

@@ -127,8 +127,8 @@ func (n *Actuator) reconcile(ctx context.Context, m mode) error {
 // instance it has runs, and it has as many of each current process as its
 // formation asks for (or it is stopped and nothing runs).
 func (n *Actuator) settled(ctx context.Context, a app.App, have []app.Instance) bool {
-	if a.Asleep != app.Awake {
-		return true // asleep on purpose; a request wakes it
+	if a.Asleep != app.Awake || app.PlacedElsewhere(a, n.set.Self()) != nil {
+		return true // asleep on purpose (a request wakes it), or runs on other machines
 	}
 	count := map[string]int{}
 	for _, in := range have {
@@ -157,6 +157,10 @@ func (n *Actuator) settled(ctx context.Context, a app.App, have []app.Instance) 
 // converge makes a's instances match its formation of its current release.
 // The caller holds the app's lock.
 func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
+	if nodes := app.PlacedElsewhere(a, n.set.Self()); nodes != nil {
+		n.runsElsewhere(ctx, a, nodes)
+		return nil
+	}
 	rel, err := n.store.Release(ctx, a.Name, a.Release)
 	if err != nil {
 		return err
@@ -248,6 +252,23 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 		n.log.Info("converged", "app", a.Name, "release", rel.Version, "formation", app.DescribeFormation(formation, rel))
 	}
 	return errors.Join(errs...)
+}
+
+// runsElsewhere routes an app placed on other machines to them, then
+// retires what of it runs here (the release it ran before it moved).
+func (n *Actuator) runsElsewhere(ctx context.Context, a app.App, nodes []string) {
+	n.routes.SetRemote(a.Name, nodes)
+	n.retireSitesLater(a.Name, func(app.Site) bool { return true })
+	var here []app.Instance
+	for _, in := range n.instancesOf(ctx, a.Name, func(app.Instance) bool { return true }) {
+		if !n.isRetiring(in.ID) {
+			here = append(here, in)
+		}
+	}
+	if len(here) > 0 {
+		n.log.Info("runs on other machines: retiring its instances here", "app", a.Name, "nodes", nodes, "instances", len(here))
+		go n.retire(here)
+	}
 }
 
 // restoreSleep rebuilds a sleeping app's route after a daemon start: a
