@@ -28,6 +28,7 @@ var mayImport = map[string][]string{
 	"pier/scripts":       {},
 	// The cluster.
 	"pier/cluster/consensus": {"pier/app"},
+	"pier/cluster/members":   {},
 	// Test helpers and tests.
 	"pier/runtime/runtimetest": {"pier/builder", "pier/runtime", "pier/scripts"},
 	"pier/e2e":                 {},
