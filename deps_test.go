@@ -29,6 +29,7 @@ var mayImport = map[string][]string{
 	// The cluster.
 	"pier/cluster/consensus": {"pier/app"},
 	"pier/cluster":           {"pier/app", "pier/cluster/consensus", "pier/cluster/pki", "pier/cluster/members"},
+	"pier/cluster/members":   {},
 	// Test helpers and tests.
 	"pier/runtime/runtimetest": {"pier/builder", "pier/runtime", "pier/scripts"},
 	"pier/e2e":                 {},

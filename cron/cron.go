@@ -75,7 +75,7 @@ func New(d Deps) *Cron {
 	return &Cron{
 		store: d.Store, runs: d.Runs, oneOffs: d.OneOffs, lock: d.Lock, log: d.Log,
 		parser: app.CronParser{Seconds: d.Seconds}, self: d.Self,
-		apps:   map[string]*appCron{}, active: map[string]map[*activeRun]bool{},
+		apps: map[string]*appCron{}, active: map[string]map[*activeRun]bool{},
 	}
 }
 
