@@ -132,6 +132,7 @@ type Config struct {
 	NodeName         string // this machine's name in a cluster
 	ClusterAddr      string // the cluster port, once in a cluster
 	ClusterAdvertise string // the cluster port's address as other machines reach it
+	GossipAddr       string // membership and load gossip, once in a cluster
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -161,6 +162,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NodeName, "node-name", "", "this machine's name in a cluster (default: the host name)")
 	fs.StringVar(&c.ClusterAddr, "cluster", fmt.Sprintf(":%d", cluster.DefaultPort), "cluster port listen address, used once this machine is in a cluster")
 	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "cluster port address other machines reach (default: from --cluster, or this machine's first address)")
+	fs.StringVar(&c.GossipAddr, "gossip", fmt.Sprintf(":%d", cluster.DefaultGossipPort), "gossip listen address (UDP and TCP), used once this machine is in a cluster")
 	fs.IntVar(&c.MaxBodyMiB, "max-body", router.DefaultMaxBodyBytes>>20, "largest request body the router passes to an app, MiB (0 for no limit); larger ones get 413")
 }
 
@@ -318,8 +320,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	// machines serve each other's apps through their routers.
 	cl, err := cluster.New(cluster.Config{
 		Dir: filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
-		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Store: st, Log: log,
-		Apps: http.HandlerFunc(rtr.ServeForwarded),
+		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Gossip: cfg.GossipAddr, Store: st, Log: log,
+		Apps: http.HandlerFunc(rtr.ServeForwarded), Memory: runtime.Memory,
+		Instances: func() int { return running(ctx, rt) },
 	})
 	if err != nil {
 		return err
@@ -507,6 +510,21 @@ func dashboardURLs(rtr *router.Router, admin string) []string {
 		urls = append(urls, "http://"+net.JoinHostPort(host, port))
 	}
 	return urls
+}
+
+// running counts the app processes running on this machine.
+func running(ctx context.Context, rt *runtime.Containerd) int {
+	ins, err := rt.Instances(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, in := range ins {
+		if in.Running {
+			n++
+		}
+	}
+	return n
 }
 
 // port is the port of a listen address, 0 if it has none.

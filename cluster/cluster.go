@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"pier/app"
 	"pier/cluster/consensus"
+	"pier/cluster/members"
 	"pier/cluster/pki"
 )
 
@@ -41,8 +43,17 @@ type Config struct {
 	// reach it at, empty for Addr's host, or this machine's first
 	// non-loopback address if Addr's host is unspecified.
 	Addr, Advertise string
+	// Gossip is where membership and load gossip listens ("host:port",
+	// UDP and TCP), once this machine is in a cluster; empty means port
+	// DefaultGossipPort. Its advertised host is the cluster address's.
+	Gossip string
 	// Store is this machine's store. Required.
 	Store Local
+	// Memory and Instances measure this machine for its gossiped load:
+	// available and total memory in bytes, app processes running. Nil
+	// reports zeros.
+	Memory    func() (avail, total int64)
+	Instances func() int
 	// Log receives what the cluster does; nil discards it.
 	Log *slog.Logger
 	// Apps serves the app requests other machines forward here (the
@@ -54,8 +65,11 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 }
 
-// DefaultPort is the cluster port's default.
-const DefaultPort = 7946
+// Default ports: the cluster port (TLS) and gossip (UDP and TCP).
+const (
+	DefaultPort       = 7946
+	DefaultGossipPort = 7947
+)
 
 // Cluster is this machine's membership of a cluster, or the lack of one.
 // Its methods are safe for concurrent use.
@@ -81,6 +95,7 @@ type member struct {
 	client *http.Client    // mutual TLS to the other machines
 	apps   *http.Transport // to the other machines by name, for app requests
 	served *http.Server    // the app requests other machines forward here
+	gossip *members.Members
 	done   chan struct{}
 }
 
@@ -95,6 +110,9 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = fmt.Sprintf(":%d", DefaultPort)
+	}
+	if cfg.Gossip == "" {
+		cfg.Gossip = fmt.Sprintf(":%d", DefaultGossipPort)
 	}
 	name := cfg.Name
 	if name == "" {
@@ -210,12 +228,29 @@ func (c *Cluster) start(id *identity) (*member, error) {
 		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
 	}
 	go m.served.Serve(m.port.apps)
+	m.gossip, err = members.Start(members.Config{
+		Name: id.Name, BindAddr: c.cfg.Gossip, AdvertiseAddr: id.Gossip, Key: id.gossip,
+		Load: func() members.Load { return c.load(id) }, Log: c.cfg.Log,
+	})
+	if err != nil {
+		m.stop()
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	if len(id.Peers) > 0 {
+		if _, err := m.gossip.Join(id.Peers); err != nil {
+			c.log.Warn("gossip: no peer answered yet", "peers", id.Peers, "err", err)
+		}
+	}
+	go c.rememberPeers(m)
 	return m, nil
 }
 
 // stop ends this machine's running part: raft, then the port.
 func (m *member) stop() error {
 	close(m.done)
+	if m.gossip != nil {
+		m.gossip.Shutdown()
+	}
 	err := m.raft.Shutdown()
 	m.http.Close()
 	m.served.Close()
@@ -223,6 +258,56 @@ func (m *member) stop() error {
 	m.client.CloseIdleConnections()
 	m.apps.CloseIdleConnections()
 	return err
+}
+
+// rememberPeers keeps the gossip addresses of the cluster's live
+// machines in node.json, for this machine to rejoin through after a
+// restart.
+func (c *Cluster) rememberPeers(m *member) {
+	changes := m.gossip.Changes()
+	for {
+		select {
+		case <-m.done:
+			return
+		case _, ok := <-changes:
+			if !ok {
+				return
+			}
+		}
+		var peers []string
+		for _, p := range m.gossip.Members() {
+			if p.Name != m.id.Name && p.State == members.Alive && p.Gossip != "" {
+				peers = append(peers, p.Gossip)
+			}
+		}
+		if len(peers) == 0 || slices.Equal(peers, m.id.Peers) {
+			continue
+		}
+		c.mu.Lock()
+		select {
+		case <-m.done: // it left: its identity is gone
+			c.mu.Unlock()
+			return
+		default:
+		}
+		m.id.Peers = peers
+		err := m.id.saveNode(c.cfg.Dir)
+		c.mu.Unlock()
+		if err != nil {
+			c.log.Warn("remember the cluster's machines", "err", err)
+		}
+	}
+}
+
+// gossipAddr is the advertised gossip address of a machine whose cluster
+// address is addr.
+func (c *Cluster) gossipAddr(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	_, p, err := net.SplitHostPort(c.cfg.Gossip)
+	if err != nil {
+		p = fmt.Sprint(DefaultGossipPort)
+	}
+	return net.JoinHostPort(host, p)
 }
 
 // advertise is the cluster address other machines reach this one at.

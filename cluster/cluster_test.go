@@ -53,7 +53,8 @@ func newMachine(t *testing.T, name string) *machine {
 	apps := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s serves %s%s", name, r.Host, r.URL.Path)
 	})
-	m.c, err = cluster.New(cluster.Config{Dir: filepath.Join(dir, "cluster"), Name: name, Addr: m.addr,
+	m.c, err = cluster.New(cluster.Config{Dir: filepath.Join(dir, "cluster"), Name: name, Addr: m.addr, Gossip: freeAddr(t),
+		Memory: func() (int64, int64) { return 512 << 20, 1 << 30 }, Instances: func() int { return 2 },
 		Store: st, Log: log, HeartbeatTimeout: 500 * time.Millisecond, Apps: apps})
 	if err != nil {
 		t.Fatal(err)
@@ -159,10 +160,19 @@ func TestInitJoinLeave(t *testing.T) {
 				return got.Config["GREETING"] == "hi"
 			})
 		}
-		nodes, err := b.c.Nodes(ctx)
-		if err != nil || len(nodes) != 3 || !nodes[0].Leader || !nodes[1].Self {
-			t.Errorf("nodes from b: %+v, %v", nodes, err)
-		}
+		// Every machine's load reaches the others by gossip.
+		waitFor(t, "b hears every machine's load", func() bool {
+			nodes, err := b.c.Nodes(ctx)
+			if err != nil || len(nodes) != 3 || !nodes[0].Leader || !nodes[1].Self {
+				return false
+			}
+			for _, n := range nodes {
+				if n.State != "alive" || n.MemTotal != 1<<30 || n.Instances != 2 || n.CPUs == 0 || n.Arch == "" {
+					return false
+				}
+			}
+			return true
+		})
 	})
 
 	t.Run("app requests", func(t *testing.T) {
@@ -228,9 +238,22 @@ func TestRestartRejoins(t *testing.T) {
 	if _, err := b.c.ClusterJoin(ctx, a.url(), token(t, a, "server", time.Hour), io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	state := func(name string) string {
+		nodes, _ := a.c.Nodes(ctx)
+		for _, n := range nodes {
+			if n.Name == name {
+				return n.State
+			}
+		}
+		return ""
+	}
+	waitFor(t, "a sees b alive", func() bool { return state("b") == "alive" })
 	if err := b.c.Close(); err != nil {
 		t.Fatal(err)
 	}
+	stopped := time.Now()
+	waitFor(t, "a sees b failed", func() bool { return state("b") == "failed" })
+	t.Logf("a saw b failed %v after it stopped", time.Since(stopped).Round(100*time.Millisecond))
 	if err := a.c.Apply(ctx, app.CreateApp{App: app.App{Name: "later", CreatedAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +267,7 @@ func TestRestartRejoins(t *testing.T) {
 	if err := b.c.Apply(ctx, app.CreateApp{App: app.App{Name: "fromb", CreatedAt: time.Now()}}); err != nil {
 		t.Fatalf("a change on the restarted follower: %v", err)
 	}
+	waitFor(t, "a sees b alive again", func() bool { return state("b") == "alive" })
 }
 
 // A machine with apps of its own is told to bring them in by pushing.

@@ -38,7 +38,7 @@ func (c *Cluster) ClusterInit(ctx context.Context) (app.ClusterStatus, error) {
 	if err != nil {
 		return app.ClusterStatus{}, err
 	}
-	id := &identity{Name: c.name, Role: pki.RoleServer, Addr: addr, Joined: now.UTC(),
+	id := &identity{Name: c.name, Role: pki.RoleServer, Addr: addr, Gossip: c.gossipAddr(addr), Joined: now.UTC(),
 		caCert: ca.CertPEM(), caKey: ca.KeyPEM()}
 	key, err := pki.NewNodeKey()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"pier/app"
 	"pier/cluster/consensus"
+	"pier/cluster/members"
 	"pier/cluster/pki"
 )
 
@@ -43,6 +44,7 @@ type joinResponse struct {
 	CAKey     []byte   `json:"ca_key,omitempty"`
 	GossipKey []byte   `json:"gossip_key"`
 	Role      pki.Role `json:"role"`
+	Peers     []string `json:"peers"` // gossip addresses of live machines
 }
 
 // admitRequest asks the leader to add (or remove) a machine.
@@ -163,7 +165,13 @@ func (c *Cluster) serveJoin(m *member, w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "%v", err)
 		return
 	}
-	resp := joinResponse{CACert: m.id.caCert, Cert: cert, GossipKey: m.id.gossip, Role: rec.Role}
+	resp := joinResponse{CACert: m.id.caCert, Cert: cert, GossipKey: m.id.gossip, Role: rec.Role,
+		Peers: []string{m.id.Gossip}}
+	for _, p := range m.gossip.Members() {
+		if p.Name != m.id.Name && p.State == members.Alive && p.Gossip != "" && len(resp.Peers) < 16 {
+			resp.Peers = append(resp.Peers, p.Gossip)
+		}
+	}
 	if rec.Role == pki.RoleServer {
 		resp.CAKey = m.id.caKey
 	}
@@ -336,7 +344,7 @@ func (c *Cluster) ClusterJoin(ctx context.Context, joinURL, token string, out io
 	if err != nil {
 		return app.ClusterStatus{}, joinError(u.Host, err)
 	}
-	id := &identity{Name: c.name, Role: resp.Role, Addr: addr, Joined: time.Now().UTC(),
+	id := &identity{Name: c.name, Role: resp.Role, Addr: addr, Gossip: c.gossipAddr(addr), Peers: resp.Peers, Joined: time.Now().UTC(),
 		caCert: resp.CACert, caKey: resp.CAKey, nodeCert: resp.Cert, gossip: resp.GossipKey}
 	if id.nodeKey, err = pki.EncodeKeyPEM(key); err != nil {
 		return app.ClusterStatus{}, err

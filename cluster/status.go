@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"pier/app"
+	"pier/cluster/pki"
 )
 
 // ClusterStatus reports the control plane as this machine sees it
@@ -61,9 +62,13 @@ func (c *Cluster) Nodes(ctx context.Context) ([]app.Member, error) {
 		if s.Voter {
 			mb.Role = "voter"
 		}
-		if mb.Self {
-			mb.State = "alive"
-			mb.Seen = time.Now()
+		if g, ok := m.gossip.Member(s.ID); ok {
+			mb.State, mb.Seen = g.State, g.Seen
+			mb.Arch, mb.CPUs, mb.Load1, mb.Instances = g.Load.Arch, g.Load.CPUs, g.Load.Load1, g.Load.Instances
+			mb.MemAvail, mb.MemTotal, mb.DiskAvail = g.Load.MemAvail, g.Load.MemTotal, g.Load.DiskAvail
+			if g.Load.Role == string(pki.RoleWorker) && !s.Voter {
+				mb.Role = "worker"
+			}
 		}
 		out = append(out, mb)
 	}
@@ -97,6 +102,7 @@ func (c *Cluster) ClusterLeave(ctx context.Context, out io.Writer) error {
 	}
 	alone := len(servers) == 1 && servers[0].ID == m.id.Name
 	if !alone {
+		m.gossip.Leave(2 * time.Second)
 		io.WriteString(out, "-----> Asking the leader to remove this machine from the log\n")
 		req := admitRequest{Name: m.id.Name, Addr: m.id.Addr, Role: m.id.Role}
 		if _, err := c.admit(ctx, m, req, true); err != nil {
