@@ -20,6 +20,14 @@ type AddJoinToken struct{ Token JoinToken }
 // so two nodes joining with one token at once cannot both succeed.
 type UseJoinToken struct{ ID string }
 
+// SetPlacement replaces the machines of the cluster that run an app (see
+// App.Placement).
+type SetPlacement struct {
+	App   string
+	Nodes []string
+}
+
+func (SetPlacement) isChange() {}
 func (AddJoinToken) isChange() {}
 func (UseJoinToken) isChange() {}
 

@@ -86,6 +86,10 @@ func TestInitJoinLeave(t *testing.T) {
 	if err := a.c.Apply(ctx, app.CreateApp{App: app.App{Name: "hello", CreatedAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
+	rel := app.Release{App: "hello", Version: 1, Image: "pier/apps/hello:1", CreatedAt: time.Now()}
+	if err := a.c.Apply(ctx, app.PutRelease{Release: rel}); err != nil {
+		t.Fatal(err)
+	}
 	if st, _ := a.c.ClusterStatus(ctx); st.Enabled {
 		t.Fatalf("status before init: %+v", st)
 	}
@@ -95,6 +99,9 @@ func TestInitJoinLeave(t *testing.T) {
 	}
 	if st.Leader != "a" || st.State != "Leader" || fmt.Sprint(st.Voters) != "[a]" {
 		t.Fatalf("status after init: %+v", st)
+	}
+	if got, _ := a.store.App(ctx, "hello"); fmt.Sprint(got.Placement) != "[a]" {
+		t.Errorf("the app deployed before the cluster is placed on %q, want [a]", got.Placement)
 	}
 	if _, err := a.c.ClusterInit(ctx); err == nil || !strings.Contains(err.Error(), "already in a cluster") {
 		t.Errorf("second init: %v", err)

@@ -76,6 +76,18 @@ func (c *Cluster) ClusterInit(ctx context.Context) (app.ClusterStatus, error) {
 	}
 	c.on = m
 	c.log.Info("founded a cluster", "name", c.name, "addr", addr, "pin", m.keys.pin)
+	// What ran here before goes on running here.
+	apps, err := c.cfg.Store.Apps(ctx)
+	if err != nil {
+		return app.ClusterStatus{}, err
+	}
+	for _, a := range apps {
+		if a.Release > 0 && len(a.Placement) == 0 {
+			if err := m.store.Apply(ctx, app.SetPlacement{App: a.Name, Nodes: []string{c.name}}); err != nil {
+				return app.ClusterStatus{}, fmt.Errorf("place %s on this machine: %w", a.Name, err)
+			}
+		}
+	}
 	return c.status(ctx, m)
 }
 
