@@ -18,7 +18,7 @@ func (d *daemon) ssh(key string, args ...string) (string, int) {
 	d.t.Helper()
 	cmd := exec.Command("ssh", append([]string{"-i", key, "-p", fmt.Sprint(d.sshPort), "-o", "IdentitiesOnly=yes",
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-		"pier@127.0.0.1"}, args...)...)
+		"pier@" + d.host}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return string(out), ee.ExitCode()

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,15 +53,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// daemon is a running `pier serve` on free loopback ports.
+// daemon is a running `pier serve`: on free loopback ports (startDaemon),
+// or on a node's address and the standard ports in the node's network
+// namespace (startNodes).
 type daemon struct {
 	t        testing.TB
 	env      *runtimetest.Env
-	rt       *runtime.Containerd
+	rt       *runtime.Containerd // nil on a node: see startNodes
 	data     string
 	socket   string
+	host     string // the address pier listens on and tests connect to
 	sshPort  int
 	httpPort int
+	netns    string // path of the network namespace pier runs in; "" for the test's
 	key      string // private key registered as "laptop"
 	cmd      *exec.Cmd
 	exited   <-chan error
@@ -74,58 +79,87 @@ func startDaemon(t testing.TB, flags ...string) *daemon {
 	t.Helper()
 	runtimetest.Require(t, "git", "ssh", "ssh-keygen")
 	env := runtimetest.Start(t)
-	d := &daemon{t: t, env: env, data: filepath.Join(env.Dir, "data"), log: &bytes.Buffer{}, flags: flags}
-	d.socket = filepath.Join(env.Dir, "pier.sock")
+	d := newDaemon(t, env, "127.0.0.1", freePort(t), freePort(t), flags)
 	d.rt = env.Runtime(t, filepath.Join(d.data, "runtime"))
-	d.sshPort, d.httpPort = freePort(t), freePort(t)
+	d.launch()
+	return d
+}
+
+// newDaemon describes a pier on env that listens on host's sshPort and
+// httpPort, in env's network namespace; launch starts it.
+func newDaemon(t testing.TB, env *runtimetest.Env, host string, sshPort, httpPort int, flags []string) *daemon {
+	return &daemon{t: t, env: env, data: filepath.Join(env.Dir, "data"), socket: filepath.Join(env.Dir, "pier.sock"),
+		host: host, sshPort: sshPort, httpPort: httpPort, netns: env.Netns, log: &bytes.Buffer{}, flags: flags}
+}
+
+// launch starts the daemon, registers its stop at cleanup and a new key as
+// "laptop". The base must be imported.
+func (d *daemon) launch() {
+	t := d.t
+	t.Helper()
 	d.start()
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
-			t.Logf("pier serve output:\n%s", d.log.String())
+			t.Logf("pier serve output (%s):\n%s", d.host, d.log.String())
 		}
 	})
 
-	d.key = filepath.Join(env.Dir, "laptop")
+	d.key = filepath.Join(d.env.Dir, "laptop")
 	sh(t, "", nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d.key)
 	pub, _ := os.ReadFile(d.key + ".pub")
 	if out, code := d.pier(bytes.NewReader(pub), "ssh-keys:add", "laptop"); code != 0 {
 		t.Fatalf("ssh-keys:add exit %d: %s", code, out)
 	}
-	return d
 }
 
-func (d *daemon) start() {
-	t := d.t
-	d.cmd = exec.Command(pierBin, "serve",
+// runtimeFlags are the flags of pier serve and pier base that say where
+// pier keeps its data and how it runs instances.
+func (d *daemon) runtimeFlags() []string {
+	return []string{
 		"--data", d.data, "--cache", runtimetest.CacheDir,
-		"--ssh", fmt.Sprintf("127.0.0.1:%d", d.sshPort),
-		"--http", fmt.Sprintf("127.0.0.1:%d", d.httpPort),
-		"--socket", d.socket, "--containerd", d.env.Address,
+		"--containerd", d.env.Address,
 		"--namespace", d.env.Namespace(), "--bridge", d.env.Network.Bridge, "--subnet", d.env.Network.Subnet,
-		"--admin", "", "--https", "")
+		"--http", d.addr(d.httpPort), "--https", "",
+	}
+}
+
+func (d *daemon) addr(port int) string { return net.JoinHostPort(d.host, strconv.Itoa(port)) }
+
+func (d *daemon) start() {
+	if err := d.serve(); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// serve starts pier serve and waits until it answers.
+func (d *daemon) serve() error {
+	d.cmd = exec.Command(pierBin, "serve")
+	d.cmd.Args = append(d.cmd.Args, d.runtimeFlags()...)
+	d.cmd.Args = append(d.cmd.Args, "--ssh", d.addr(d.sshPort), "--socket", d.socket, "--admin", "")
 	d.cmd.Args = append(d.cmd.Args, d.flags...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	var err error
-	if d.exited, err = runtimetest.Spawn(d.cmd); err != nil {
-		t.Fatal(err)
+	if d.exited, err = runtimetest.SpawnIn(d.cmd, d.netns); err != nil {
+		d.cmd = nil
+		return err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(d.socket); err == nil {
-			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.httpPort)); err == nil {
+			if c, err := net.Dial("tcp", d.addr(d.httpPort)); err == nil {
 				c.Close()
-				return
+				return nil
 			}
 		}
 		select {
 		case err := <-d.exited:
 			d.cmd = nil
-			t.Fatalf("pier serve exited (%v):\n%s", err, d.log.String())
+			return fmt.Errorf("pier serve exited (%v):\n%s", err, d.log.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pier serve did not come up:\n%s", d.log.String())
+			return fmt.Errorf("pier serve did not come up:\n%s", d.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -163,7 +197,7 @@ func (d *daemon) pier(stdin io.Reader, args ...string) (string, int) {
 // push pushes the repository in dir to app with the given key, returning the
 // combined output and whether git succeeded.
 func (d *daemon) push(dir, app, key string) (string, bool) {
-	cmd := exec.Command("git", "push", fmt.Sprintf("ssh://pier@127.0.0.1:%d/%s", d.sshPort, app), "HEAD:refs/heads/main")
+	cmd := exec.Command("git", "push", fmt.Sprintf("ssh://pier@%s/%s", d.addr(d.sshPort), app), "HEAD:refs/heads/main")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_SSH_COMMAND="+fmt.Sprintf(
 		"ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR", key))
@@ -178,7 +212,7 @@ func (d *daemon) get(app, path string) (int, string, error) {
 
 // getHost fetches path from the router with the given Host.
 func (d *daemon) getHost(host, path string) (int, string, error) {
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", d.httpPort, path), nil)
+	req, _ := http.NewRequest("GET", "http://"+d.addr(d.httpPort)+path, nil)
 	req.Host = host
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

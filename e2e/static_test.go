@@ -35,7 +35,7 @@ func staticSite(title string) map[string]string {
 // request sends a request for path to app through the router.
 func (d *daemon) request(method, app, path string, header http.Header) (*http.Response, string) {
 	d.t.Helper()
-	req, _ := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d%s", d.httpPort, path), nil)
+	req, _ := http.NewRequest(method, "http://"+d.addr(d.httpPort)+path, nil)
 	req.Host = app + ".localhost"
 	for k, v := range header {
 		req.Header[k] = v

@@ -2,13 +2,14 @@
 // root, state and socket under a temporary directory, a network of its own
 // (bridge and subnet no other pier uses) and pier's base image imported from
 // the cache. Everything it creates is removed at cleanup, also after a failed
-// test: tasks, network namespaces, the bridge, iptables rules, mounts.
+// test: tasks, network namespaces, the bridge, iptables rules, mounts, cgroups.
 package runtimetest
 
 import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,8 +37,12 @@ type Env struct {
 	Dir     string // everything lives under here
 	Address string // containerd socket
 	Network runtime.NetworkConfig
-	cmd     *exec.Cmd
-	exited  <-chan error
+	// Netns is the network namespace (a path) containerd runs in, and
+	// with it the shims and the Network's bridge and rules; "" for the
+	// test's own (Options.Netns).
+	Netns  string
+	cmd    *exec.Cmd
+	exited <-chan error
 }
 
 // Spawn starts cmd so that it is killed if the test process dies
@@ -45,7 +50,27 @@ type Env struct {
 // Pdeathsig fires when the forking thread ends, and Go ends threads (a
 // goroutine that exits locked, as netns.NewNetNS's does). The channel
 // receives cmd.Wait's result.
-func Spawn(cmd *exec.Cmd) (<-chan error, error) {
+func Spawn(cmd *exec.Cmd) (<-chan error, error) { return SpawnIn(cmd, "") }
+
+// SpawnIn is Spawn with cmd in the network namespace at path netns (""
+// for the test's own), and nothing else of the test's changed: the same
+// mount namespace, so that mounts cmd makes are everyone's, unlike under
+// `ip netns exec`. nsenter(1) enters netns and execs cmd, so cmd's process
+// is nsenter's. (Entering netns on the forking thread is no option: Go may
+// run the goroutine on the main thread, which never ends, and the test
+// process would stay in netns.)
+func SpawnIn(cmd *exec.Cmd, netns string) (<-chan error, error) {
+	if netns != "" {
+		if cmd.Err != nil {
+			return nil, cmd.Err
+		}
+		nsenter, err := exec.LookPath("nsenter")
+		if err != nil {
+			return nil, err
+		}
+		cmd.Args = append([]string{"nsenter", "--net=" + netns, "--", cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = nsenter
+	}
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -87,23 +112,42 @@ func Require(t testing.TB, tools ...string) {
 }
 
 // Start runs a private containerd and registers its cleanup.
-func Start(t testing.TB) *Env {
+func Start(t testing.TB) *Env { return StartWith(t, Options{}) }
+
+// Options say where a private containerd runs. The zero value is Start's.
+type Options struct {
+	// Netns is the path of a network namespace containerd runs in ("" for
+	// the test's own); it is where the Env's Network lives then. The
+	// caller owns it: it must outlive the Env, and deleting it takes the
+	// Network with it, so the cleanup leaves the Network alone and never
+	// touches the test's own network namespace for it. The cleanup kills
+	// the Env's containers instead (a runtime opened by the test would set
+	// up the Network in the test's namespace: see Env.Runtime).
+	Netns string
+	// TempDir is where Env.Dir is made; default os.TempDir(). On a tmpfs
+	// (/dev/shm), importing the base and removing it at cleanup take a
+	// fraction of the time they take on a disk.
+	TempDir string
+}
+
+// StartWith runs a private containerd as opts say and registers its
+// cleanup.
+func StartWith(t testing.TB, opts Options) *Env {
 	t.Helper()
-	Require(t, "containerd", "runc", "iptables", "ip")
-	dir, err := os.MkdirTemp("", "pier-ctrd-")
+	tools := []string{"containerd", "runc", "iptables", "ip"}
+	if opts.Netns != "" {
+		tools = append(tools, "nsenter")
+	}
+	Require(t, tools...)
+	dir, err := os.MkdirTemp(opts.TempDir, "pier-ctrd-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	suffix := randomHex(3)
 	e := &Env{
 		Dir:     dir,
 		Address: filepath.Join(dir, "containerd.sock"),
-		Network: runtime.NetworkConfig{
-			Name:   "piertest-" + suffix,
-			Bridge: "pt" + suffix,
-			// 10.<200-249>.<x>.0/24: not the default pier subnet, rarely in use.
-			Subnet: fmt.Sprintf("10.%d.%d.0/24", 200+int(suffix[0])%50, int(suffix[1])),
-		},
+		Network: NewNetwork(),
+		Netns:   opts.Netns,
 	}
 	t.Cleanup(func() { e.cleanup(t) })
 	conf := fmt.Sprintf(`version = 2
@@ -124,7 +168,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	e.cmd = exec.Command("containerd", "--config", confPath)
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if e.exited, err = Spawn(e.cmd); err != nil {
+	if e.exited, err = SpawnIn(e.cmd, e.Netns); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -146,12 +190,25 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	return e
 }
 
+// NewNetwork picks a network no other test's or pier's uses: a random name
+// and bridge, and a subnet in 10.<200-249>.<x>.0/24, outside pier's default
+// 10.77.0.0/16 and rarely in use.
+func NewNetwork() runtime.NetworkConfig {
+	suffix := randomHex(3)
+	return runtime.NetworkConfig{
+		Name:   "piertest-" + suffix,
+		Bridge: "pt" + suffix,
+		Subnet: fmt.Sprintf("10.%d.%d.0/24", 200+int(suffix[0])%50, int(suffix[1])),
+	}
+}
+
 // Namespace is the containerd namespace (and CNI network name) tests use.
 func (e *Env) Namespace() string { return e.Network.Name }
 
 // Runtime opens pier's runtime on this containerd with its data in dataDir
 // ("" for a directory of its own), with the base imported. Instances left at
-// cleanup are removed.
+// cleanup are removed. It sets up the Network in the test's own network
+// namespace: not for an Env started in another.
 func (e *Env) Runtime(t testing.TB, dataDir string) *runtime.Containerd {
 	t.Helper()
 	ctx := context.Background()
@@ -179,27 +236,39 @@ func (e *Env) Runtime(t testing.TB, dataDir string) *runtime.Containerd {
 // ImportBase imports the default base from the cache, building the cached
 // tarball first if there is none.
 func ImportBase(ctx context.Context, rt *runtime.Containerd) error {
+	tarball, err := BaseTarball(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = rt.ImportBase(ctx, tarball)
+	return err
+}
+
+// BaseTarball returns the cached tarball of the default base in CacheDir,
+// building it first if there is none (debootstrap: minutes, and the
+// network). Safe to call from several test binaries at once: one builds,
+// the others wait.
+func BaseTarball(ctx context.Context) (string, error) {
 	tarball := builder.BaseTarball(CacheDir)
 	if err := os.MkdirAll(CacheDir, 0o755); err != nil {
-		return err
+		return "", err
 	}
 	// Test binaries of several packages run at once: one builds, the others wait.
 	lock, err := os.OpenFile(filepath.Join(CacheDir, "base.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
+		return "", err
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if _, err := os.Stat(tarball); err != nil {
 		if err := builder.BuildBase(ctx, scripts.MkBase, builder.DefaultBase, tarball, os.Stderr); err != nil {
-			return err
+			return "", err
 		}
 	}
-	_, err = rt.ImportBase(ctx, tarball)
-	return err
+	return tarball, nil
 }
 
 // cleanup stops containerd and removes what the tests created.
@@ -207,6 +276,11 @@ func (e *Env) cleanup(t testing.TB) {
 	if t.Failed() {
 		if b, err := os.ReadFile(filepath.Join(e.Dir, "containerd.log")); err == nil {
 			t.Logf("containerd log (end):\n%s", tailString(string(b), 4000))
+		}
+	}
+	if e.Netns != "" && e.cmd != nil && e.cmd.Process != nil {
+		if err := e.removeContainers(); err != nil {
+			t.Logf("remove containers: %v", err)
 		}
 	}
 	if e.cmd != nil && e.cmd.Process != nil {
@@ -220,10 +294,44 @@ func (e *Env) cleanup(t testing.TB) {
 	}
 	KillUnder(e.Dir)
 	UnmountUnder(e.Dir)
-	RemoveNetwork(e.Network)
+	if e.Netns == "" {
+		RemoveNetwork(e.Network)
+	}
+	RemoveCgroups(e.Namespace())
 	if err := os.RemoveAll(e.Dir); err != nil {
 		t.Logf("remove %s: %v", e.Dir, err)
 	}
+}
+
+// removeContainers kills every task in the test namespace and deletes its
+// containers with their snapshots, as Containerd.RemoveAll does, but with
+// containerd's client alone: no runtime, so no network set up or torn down.
+// Their network namespaces go with the Env's (their veths) and with
+// UnmountUnder (their bind mounts under Dir).
+func (e *Env) removeContainers() error {
+	c, err := containerd.New(e.Address, containerd.WithDefaultNamespace(e.Namespace()), containerd.WithTimeout(5*time.Second))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := c.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ctr := range list {
+		if task, err := ctr.Task(ctx, nil); err == nil {
+			if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil {
+				errs = append(errs, fmt.Errorf("delete task %s: %w", ctr.ID(), err))
+			}
+		}
+		if err := ctr.Delete(ctx, containerd.WithSnapshotCleanup); err != nil {
+			errs = append(errs, fmt.Errorf("delete container %s: %w", ctr.ID(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // KillUnder kills processes whose command line mentions dir: shims and
@@ -239,6 +347,26 @@ func KillUnder(dir string) {
 		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
 		if pid > 1 && pid != os.Getpid() {
 			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// RemoveCgroups removes the cgroups containerd made for namespace's
+// containers (/<namespace>/<id> in each hierarchy, cgroup v1 or v2), which
+// it leaves behind empty. Those still holding a process stay.
+func RemoveCgroups(namespace string) {
+	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", namespace))
+	roots = append(roots, filepath.Join("/sys/fs/cgroup", namespace))
+	for _, root := range roots {
+		var dirs []string
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			syscall.Rmdir(dirs[i])
 		}
 	}
 }
