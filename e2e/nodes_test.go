@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,7 +129,8 @@ func startNode(t testing.TB, br *testBridge, name, ip string, flags []string) *n
 	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
 
 	env := runtimetest.StartWith(t, runtimetest.Options{Netns: filepath.Join("/run/netns", ns), TempDir: nodeTempDir()})
-	d := newDaemon(t, env, ip, nodeSSHPort, nodeHTTPPort, flags)
+	// Nodes share the host name: each gets its own name in a cluster.
+	d := newDaemon(t, env, ip, nodeSSHPort, nodeHTTPPort, append(slices.Clone(flags), "--node-name", name))
 	// As on a new machine: pier imports the base into its containerd.
 	cmd := exec.Command(pierBin, append([]string{"base", "build"}, d.runtimeFlags()...)...)
 	if out, err := runIn(d.netns, cmd); err != nil {

@@ -89,6 +89,17 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 			}
 		}
 	}
+	// An app that runs on other machines moves here: the other machines'
+	// routers send its requests here once rel is recorded, so this one
+	// serves them from before.
+	if elsewhere := app.PlacedElsewhere(a, n.set.Self()); elsewhere != nil && act.Record != nil && !a.Stopped && site == "" {
+		n.routes.Set(a.Name, webAddrs(started))
+		prev := undo
+		undo = func() {
+			n.routes.SetRemote(a.Name, elsewhere)
+			prev()
+		}
+	}
 	if act.Record != nil {
 		if err := act.Record(ctx); err != nil {
 			undo()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -22,14 +23,22 @@ import (
 const (
 	headerClient = "X-Pier-Client" // the client's IP address
 	headerScheme = "X-Pier-Scheme" // "http" or "https", as the client asked
+	headerHops   = "X-Pier-Hops"   // how many machines forwarded it so far
 )
+
+// maxHops bounds how often one request is forwarded. Machines learn that
+// an app moved at slightly different moments: a request forwarded to the
+// machine that ran it may find it gone from there, and is forwarded once
+// more, to where it went. More than that is a loop.
+const maxHops = 2
 
 var (
 	errNoForwarder = errors.New("this machine forwards to no other machine: it is in no cluster")
-	errForwardLoop = errors.New("forwarded to a machine that does not run the app either")
+	errForwardLoop = errors.New("forwarded to machines that do not run the app either")
 )
 
-// forwardedKey marks the context of a request another machine forwarded.
+// forwardedKey holds, in the context of a request another machine
+// forwarded, how many machines forwarded it (an int).
 type forwardedKey struct{}
 
 // SetForwarder sets how requests reach other machines of the cluster: rt
@@ -71,6 +80,8 @@ func (r *Router) newRemoteProxy(app, node string) *httputil.ReverseProxy {
 				scheme = "https"
 			}
 			pr.Out.Header.Set(headerScheme, scheme)
+			hops, _ := pr.In.Context().Value(forwardedKey{}).(int)
+			pr.Out.Header.Set(headerHops, strconv.Itoa(hops+1))
 		},
 		Transport:  forwarding{r},
 		BufferPool: &r.buffers,
@@ -81,12 +92,12 @@ func (r *Router) newRemoteProxy(app, node string) *httputil.ReverseProxy {
 	}
 }
 
-// forwarding sends a request on to another machine, unless it came from
-// one: a request goes through one forward at most.
+// forwarding sends a request on to another machine, unless machines
+// forwarded it maxHops times already.
 type forwarding struct{ r *Router }
 
 func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Context().Value(forwardedKey{}) != nil {
+	if hops, _ := req.Context().Value(forwardedKey{}).(int); hops >= maxHops {
 		return nil, errForwardLoop
 	}
 	rt := f.r.forwarder.Load()
@@ -99,7 +110,7 @@ func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
 // ServeForwarded serves a request another machine of the cluster
 // forwarded (the caller checked that it did) as ServeHTTP serves a
 // client's: from the client's address, as the client asked it. It is
-// never forwarded again.
+// forwarded again only if the app moved meanwhile (see maxHops).
 func (r *Router) ServeForwarded(w http.ResponseWriter, req *http.Request) {
 	if ip := net.ParseIP(req.Header.Get(headerClient)); ip != nil {
 		req.RemoteAddr = net.JoinHostPort(ip.String(), "0")
@@ -114,7 +125,12 @@ func (r *Router) ServeForwarded(w http.ResponseWriter, req *http.Request) {
 		}
 		req.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: host}
 	}
+	hops, err := strconv.Atoi(req.Header.Get(headerHops))
+	if err != nil || hops < 1 {
+		hops = 1
+	}
 	req.Header.Del(headerClient)
 	req.Header.Del(headerScheme)
-	r.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), forwardedKey{}, true)))
+	req.Header.Del(headerHops)
+	r.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), forwardedKey{}, hops)))
 }

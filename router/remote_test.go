@@ -62,7 +62,14 @@ func TestRemoteRoutes(t *testing.T) {
 	}
 	b.SetAccess("hello", app.AccessRules{})
 
-	// b and c each think the other runs it: one forward, then a 502.
+	// The app moved from b to c before b's router learnt it: b forwards
+	// it once more.
+	c.Set("hello", []string{namedBackend(t, "c")})
+	b.SetRemote("hello", []string{"c"})
+	if status, body := get(t, addr, "hello.localhost", "/", nil); status != 200 || body != "c" {
+		t.Errorf("moved on: %d %q, want c's answer", status, body)
+	}
+	// b and c each think the other runs it: two forwards, then a 502.
 	b.SetRemote("hello", []string{"c"})
 	c.SetRemote("hello", []string{"b"})
 	if status, body := get(t, addr, "hello.localhost", "/", nil); status != http.StatusBadGateway || !strings.Contains(body, "hello") {

@@ -1,0 +1,307 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// clusterApp answers with its greeting.
+func clusterApp(greeting string) map[string]string {
+	return map[string]string{
+		"Procfile": "web: python3 app.py\n",
+		"app.py": `import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"` + greeting + `"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever()
+`,
+	}
+}
+
+type nodeRow struct {
+	Name      string `json:"name"`
+	State     string `json:"state"`
+	Role      string `json:"role"`
+	Leader    bool   `json:"leader"`
+	MemTotal  int64  `json:"memory_total_bytes"`
+	CPUs      int    `json:"cpus"`
+	Instances int    `json:"instances"`
+}
+
+func (n *node) nodes(t *testing.T) []nodeRow {
+	t.Helper()
+	out, code := n.pier(nil, "nodes:list", "--format", "json")
+	if code != 0 {
+		t.Fatalf("nodes:list on %s: exit %d: %s", n.name, code, out)
+	}
+	var rows []nodeRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("nodes:list on %s: %v\n%s", n.name, err, out)
+	}
+	return rows
+}
+
+func (n *node) leader(t *testing.T) string {
+	t.Helper()
+	out, code := n.pier(nil, "cluster:status", "--format", "json")
+	var st struct {
+		Leader string `json:"leader"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		return ""
+	}
+	return st.Leader
+}
+
+func (n *node) token(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command(pierBin, "cluster:token")
+	cmd.Env = append(os.Environ(), "PIER_SOCKET="+n.socket)
+	out, err := cmd.Output() // the token alone; the hint goes to stderr
+	if err != nil {
+		t.Fatalf("cluster:token on %s: %v", n.name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (n *node) clusterURL() string { return "https://" + n.ip + ":7946" }
+
+func eventually(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (n *node) answers(app, want string) bool {
+	code, body, err := n.get(app, "/")
+	return err == nil && code == 200 && body == want
+}
+
+// Three machines become one pier: each joins with a one-time token, a push
+// to any of them is served through every router, a deploy that moves an
+// app loses no request, cron fires once, and the cluster goes on when its
+// leader stops.
+func TestCluster(t *testing.T) {
+	nodes := startNodes(t, 3, "--cron-seconds")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	key := a.key // the cluster keeps a's keys: joiners take its state
+
+	began := time.Now()
+	if out, code := a.pier(nil, "cluster:init"); code != 0 {
+		t.Fatalf("cluster:init: exit %d\n%s", code, out)
+	}
+	tokB := a.token(t)
+	if out, code := b.pier(nil, "cluster:join", a.clusterURL(), tokB); code != 0 {
+		t.Fatalf("join b: exit %d\n%s", code, out)
+	}
+	t.Run("refused joins", func(t *testing.T) {
+		parts := strings.Split(b.token(t), ".")
+		forged := strings.Join(append(parts[:3:3], strings.Repeat("0", len(parts[3]))), ".")
+		wrongPin := strings.Join([]string{parts[0], strings.Repeat("ab", 32), parts[2], parts[3]}, ".")
+		for _, tc := range []struct{ what, url, token, want string }{
+			{"a used token", a.clusterURL(), tokB, "already used"},
+			{"a forged token", b.clusterURL(), forged, "secret is not the one"},
+			{"another cluster's pin", a.clusterURL(), wrongPin, "is not the cluster this token is for"},
+		} {
+			out, code := c.pier(nil, "cluster:join", tc.url, tc.token)
+			if code == 0 || !strings.Contains(out, tc.want) {
+				t.Errorf("join with %s: exit %d, %q; want an error saying %q", tc.what, code, out, tc.want)
+			}
+		}
+		if out, _ := c.pier(nil, "cluster:status"); !strings.Contains(out, "not in a cluster") {
+			t.Errorf("c after refused joins: %s", out)
+		}
+	})
+	// c joins through a follower.
+	if out, code := c.pier(nil, "cluster:join", b.clusterURL(), b.token(t)); code != 0 {
+		t.Fatalf("join c: exit %d\n%s", code, out)
+	}
+	t.Logf("init and two joins in %s", time.Since(began).Round(time.Millisecond))
+
+	t.Run("nodes", func(t *testing.T) {
+		eventually(t, 15*time.Second, "every machine lists 3 alive machines with their load", func() bool {
+			for _, n := range nodes {
+				rows := n.nodes(t)
+				if len(rows) != 3 {
+					return false
+				}
+				for _, r := range rows {
+					if r.State != "alive" || r.MemTotal == 0 || r.CPUs == 0 {
+						return false
+					}
+				}
+			}
+			return true
+		})
+		rows := c.nodes(t)
+		voters := 0
+		for _, r := range rows {
+			if r.Role == "voter" {
+				voters++
+			}
+		}
+		if voters != 3 || !rows[0].Leader {
+			t.Errorf("nodes from c: %+v; want 3 voters, a leading", rows)
+		}
+	})
+
+	repo := gitRepo(t, clusterApp("v1"))
+	t.Run("push to any machine, served by every router", func(t *testing.T) {
+		if out, ok := b.push(repo, "hello", key); !ok {
+			t.Fatalf("push to b:\n%s", out)
+		}
+		pushed := time.Now()
+		for _, n := range nodes {
+			eventually(t, 5*time.Second, "v1 through "+n.name, func() bool { return n.answers("hello", "v1") })
+		}
+		t.Logf("v1 answered through every router %s after the push returned", time.Since(pushed).Round(time.Millisecond))
+	})
+
+	t.Run("a deploy through another router loses no request", func(t *testing.T) {
+		var ok, failed atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, n := range []*node{c, a} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if code, _, err := n.get("hello", "/"); err == nil && code == 200 {
+						ok.Add(1)
+					} else {
+						failed.Add(1)
+						t.Logf("through %s: %d %v", n.name, code, err)
+					}
+				}
+			}()
+		}
+		// v2 is built on a: the app moves from b to a.
+		commit(t, repo, clusterApp("v2"))
+		if out, pushed := a.push(repo, "hello", key); !pushed {
+			t.Errorf("push to a:\n%s", out)
+		}
+		eventually(t, 10*time.Second, "v2 through c", func() bool { return c.answers("hello", "v2") })
+		time.Sleep(2 * time.Second) // b retires v1 meanwhile
+		close(stop)
+		wg.Wait()
+		t.Logf("%d requests through c and a during the deploy, %d failed", ok.Load(), failed.Load())
+		if failed.Load() > 0 {
+			t.Errorf("%d of %d requests failed", failed.Load(), ok.Load()+failed.Load())
+		}
+		if out := b.mustPier("ps:report", "hello"); strings.Contains(out, "hello-") {
+			t.Errorf("b still runs hello after it moved to a:\n%s", out)
+		}
+	})
+
+	t.Run("a change on a follower lands everywhere", func(t *testing.T) {
+		c.mustPier("config:set", "hello", "--no-restart", "GREETING=hi")
+		for _, n := range nodes {
+			eventually(t, 5*time.Second, "GREETING on "+n.name, func() bool {
+				out, code := n.pier(nil, "config:get", "hello", "GREETING")
+				return code == 0 && strings.TrimSpace(out) == "hi"
+			})
+		}
+	})
+
+	t.Run("a sleeping app wakes from another machine", func(t *testing.T) {
+		a.mustPier("sleep:now", "hello", "--stop")
+		eventually(t, 10*time.Second, "hello asleep", func() bool {
+			out, _ := a.pier(nil, "apps:report", "hello")
+			return strings.Contains(out, "asleep")
+		})
+		code, body, err := c.get("hello", "/")
+		if err != nil || code != 200 || body != "v2" {
+			t.Errorf("through c while asleep on a: %d %q %v", code, body, err)
+		}
+	})
+
+	cronRepo := gitRepo(t, map[string]string{
+		"Procfile": "web: python3 -m http.server $PORT\n",
+		"app.json": `{"cron": [{"id": "tick", "schedule": "*/2 * * * * *", "command": "echo tick"}]}`,
+	})
+	if out, ok := b.push(cronRepo, "ticker", key); !ok {
+		t.Fatalf("push ticker to b:\n%s", out)
+	}
+	t.Run("cron fires once per tick", func(t *testing.T) {
+		time.Sleep(9 * time.Second)
+		checkOnce(t, nodes, "ticker", 3)
+	})
+
+	t.Run("the leader stops", func(t *testing.T) {
+		a.stop()
+		stopped := time.Now()
+		var leader string
+		eventually(t, 20*time.Second, "a new leader", func() bool {
+			leader = b.leader(t)
+			return leader == "b" || leader == "c"
+		})
+		t.Logf("%s leads %s after a stopped", leader, time.Since(stopped).Round(100*time.Millisecond))
+		// Pushes and commands go on through the others.
+		commit(t, repo, clusterApp("v3"))
+		if out, ok := c.push(repo, "hello", key); !ok {
+			t.Fatalf("push to c with a stopped:\n%s", out)
+		}
+		eventually(t, 10*time.Second, "v3 through b", func() bool { return b.answers("hello", "v3") })
+		if !c.answers("ticker", "") {
+			if code, _, err := c.get("ticker", "/"); err != nil || code != 200 {
+				t.Errorf("ticker through c: %d %v", code, err)
+			}
+		}
+		since := time.Now()
+		time.Sleep(7 * time.Second)
+		checkOnceSince(t, []*node{b, c}, "ticker", since, 2)
+
+		a.startPier(t)
+		eventually(t, 20*time.Second, "a back, serving v3", func() bool { return a.answers("hello", "v3") })
+	})
+}
+
+// checkOnce checks that the cron entry tick of app ran at least min times
+// in the cluster, and never twice for one scheduled instant.
+func checkOnce(t *testing.T, nodes []*node, app string, min int) {
+	t.Helper()
+	checkOnceSince(t, nodes, app, time.Time{}, min)
+}
+
+func checkOnceSince(t *testing.T, nodes []*node, app string, since time.Time, min int) {
+	t.Helper()
+	seen := map[string]string{}
+	total := 0
+	for _, n := range nodes {
+		for _, r := range n.cronRuns(app, "tick") {
+			if r.Started.Before(since) {
+				continue
+			}
+			at := r.Started.Truncate(time.Second).Format(time.TimeOnly)
+			if other, dup := seen[at]; dup {
+				t.Errorf("tick at %s ran on %s and on %s", at, other, n.name)
+			}
+			seen[at] = n.name
+			total++
+		}
+	}
+	if total < min {
+		t.Errorf("tick ran %d times, want at least %d: %v", total, min, seen)
+	}
+	t.Logf("tick ran %d times: %s", total, fmt.Sprint(seen))
+}
