@@ -129,6 +129,9 @@ type Report struct {
 	App       App
 	Release   Release
 	Processes []ProcessReport
+	// Elsewhere names the machines of the cluster that run the app when
+	// this one does not: Processes then counts none running here.
+	Elsewhere []string
 }
 
 // Report describes an app's processes: desired and running instances, and
@@ -138,7 +141,7 @@ func (s *Service) Report(ctx context.Context, name string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	r := Report{App: a}
+	r := Report{App: a, Elsewhere: PlacedElsewhere(a, s.set.Self())}
 	if a.Release == 0 {
 		return r, nil
 	}

@@ -208,8 +208,11 @@ func TestCluster(t *testing.T) {
 		if failed.Load() > 0 {
 			t.Errorf("%d of %d requests failed", failed.Load(), ok.Load()+failed.Load())
 		}
-		if out := b.mustPier("ps:report", "hello"); strings.Contains(out, "hello-") {
-			t.Errorf("b still runs hello after it moved to a:\n%s", out)
+		if out := b.mustPier("ps:report", "hello"); strings.Contains(out, "hello-") || !strings.Contains(out, "Runs on a") {
+			t.Errorf("b still runs hello after it moved to a, or does not say where it runs:\n%s", out)
+		}
+		if out := c.mustPier("apps:report", "hello"); !strings.Contains(out, "Runs on:") || !strings.Contains(out, " a\n") {
+			t.Errorf("apps:report on c does not say hello runs on a:\n%s", out)
 		}
 	})
 

@@ -189,10 +189,11 @@ func (h appsCommands) appsReport(ctx context.Context, c Call, args []string) err
 		Limits     app.Limits     `json:"limits"`
 		SleepAfter string         `json:"sleep_after"`
 		Created    time.Time      `json:"created"`
+		Placement  []string       `json:"placement"`
 	}
 	rep := report{Name: name, URL: h.url(name), State: a.State().Word(), Release: a.Release, Formation: a.Formation,
 		Running: running, ConfigKeys: slices.Sorted(maps.Keys(a.Config)), Volumes: a.Volumes, Limits: a.Limits,
-		SleepAfter: pol.After.String(), Created: a.CreatedAt}
+		SleepAfter: pol.After.String(), Created: a.CreatedAt, Placement: append([]string{}, a.Placement...)}
 	if pol.Never {
 		rep.SleepAfter = "never"
 	}
@@ -220,6 +221,9 @@ func (h appsCommands) appsReport(ctx context.Context, c Call, args []string) err
 		f = append(f, fmt.Sprintf("%s=%d", k, a.Formation[k]))
 	}
 	fmt.Fprintf(tw, "Processes:\t%s (%d running)\n", orDash(strings.Join(f, " ")), running)
+	if len(a.Placement) > 0 {
+		fmt.Fprintf(tw, "Runs on:\t%s\n", strings.Join(a.Placement, ", "))
+	}
 	fmt.Fprintf(tw, "Config vars:\t%s\n", orDash(strings.Join(rep.ConfigKeys, ", ")))
 	var vols []string
 	for _, v := range a.Volumes {

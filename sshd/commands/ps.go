@@ -105,12 +105,14 @@ func (h psCommands) psReport(ctx context.Context, c Call, args []string) error {
 		NextRestart *time.Time `json:"next_restart,omitempty"`
 	}
 	out := struct {
-		App       string `json:"app"`
-		Release   int    `json:"release"`
-		Stopped   bool   `json:"stopped"`
-		State     string `json:"state"`
-		Processes []proc `json:"processes"`
-	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, State: r.App.State().Word(), Processes: []proc{}}
+		App       string   `json:"app"`
+		Release   int      `json:"release"`
+		Stopped   bool     `json:"stopped"`
+		State     string   `json:"state"`
+		Placement []string `json:"placement"`
+		Processes []proc   `json:"processes"`
+	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, State: r.App.State().Word(),
+		Placement: append([]string{}, r.App.Placement...), Processes: []proc{}}
 	for _, p := range r.Processes {
 		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Running: p.Running(), Instances: []inst{}, Crashes: p.Crashes}
 		for _, in := range p.Instances {
@@ -135,6 +137,9 @@ func (h psCommands) psReportText(ctx context.Context, c Call, name string) error
 		fmt.Fprintf(c.Stdout, ", release v%d", r.App.Release)
 	}
 	fmt.Fprintln(c.Stdout)
+	if len(r.Elsewhere) > 0 {
+		fmt.Fprintf(c.Stdout, "Runs on %s, not on this machine: ps:report there shows its instances\n", strings.Join(r.Elsewhere, ", "))
+	}
 	tw := columns(c.Stdout)
 	if r.Release.Static != "" {
 		fmt.Fprintf(tw, "web:\tstatic site\t%s, served by the router (no container)\n", r.Release.Static)
