@@ -215,6 +215,16 @@ func TestInitJoinLeave(t *testing.T) {
 	})
 
 	t.Run("leave", func(t *testing.T) {
+		// A machine that runs apps moves them first.
+		if err := c.c.Apply(ctx, app.SetPlacement{App: "hello", Nodes: []string{"c"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.c.ClusterLeave(ctx, &out); err == nil || !strings.Contains(err.Error(), "this machine runs hello") {
+			t.Errorf("leave with an app placed here: %v", err)
+		}
+		if err := c.c.Apply(ctx, app.SetPlacement{App: "hello", Nodes: []string{"a"}}); err != nil {
+			t.Fatal(err)
+		}
 		if err := c.c.ClusterLeave(ctx, &out); err != nil {
 			t.Fatal(err)
 		}

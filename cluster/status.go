@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"pier/app"
@@ -102,6 +104,20 @@ func (c *Cluster) ClusterLeave(ctx context.Context, out io.Writer) error {
 	}
 	alone := len(servers) == 1 && servers[0].ID == m.id.Name
 	if !alone {
+		apps, err := c.cfg.Store.Apps(ctx)
+		if err != nil {
+			return err
+		}
+		var here []string
+		for _, a := range apps {
+			if slices.Contains(a.Placement, m.id.Name) {
+				here = append(here, a.Name)
+			}
+		}
+		if len(here) > 0 {
+			return fmt.Errorf("this machine runs %s: move them first, by pushing each to another machine's SSH "+
+				"(it is built and runs there), then cluster:leave again", strings.Join(here, ", "))
+		}
 		m.gossip.Leave(2 * time.Second)
 		io.WriteString(out, "-----> Asking the leader to remove this machine from the log\n")
 		req := admitRequest{Name: m.id.Name, Addr: m.id.Addr, Role: m.id.Role}
