@@ -355,6 +355,9 @@ func (c *Cluster) ClusterJoin(ctx context.Context, joinURL, token string, out io
 	fmt.Fprintf(out, "-----> Certified by the cluster as a %s\n", resp.Role)
 	// The cluster's state replaces this machine's: keys and settings
 	// recorded here alone would collide with the log's indexes.
+	if keys, err := c.cfg.Store.Keys(ctx); err == nil && len(keys) > 0 {
+		fmt.Fprintf(out, "-----> This machine's %d SSH key(s) give way to the cluster's (ssh-keys:list shows them)\n", len(keys))
+	}
 	if err := c.cfg.Store.Reset(ctx); err != nil {
 		return app.ClusterStatus{}, err
 	}

@@ -31,7 +31,7 @@ func (c *Cluster) status(ctx context.Context, m *member) (app.ClusterStatus, err
 	}
 	out := app.ClusterStatus{
 		Enabled: true, Name: st.ID, State: st.State, Leader: st.Leader.ID, Term: st.Term,
-		AppliedIndex: st.AppliedIndex, CommitIndex: st.CommitIndex, LastContact: st.LastContact,
+		AppliedIndex: st.LogApplied, CommitIndex: st.CommitIndex, LastContact: st.LastContact,
 	}
 	for _, s := range st.Servers {
 		if s.Voter {

@@ -442,7 +442,10 @@ type Status struct {
 	// machine knows; LastIndex the last one in its log; SnapshotIndex
 	// the last one its newest snapshot holds.
 	AppliedIndex, CommitIndex, LastIndex, SnapshotIndex uint64
-	Term                                                uint64
+	// LogApplied is the last log entry of any kind (changes and
+	// configuration alike) this machine applied.
+	LogApplied uint64
+	Term       uint64
 	// LastContact is when this machine last heard from the leader; zero
 	// on the leader itself and before any contact.
 	LastContact time.Time
@@ -453,6 +456,7 @@ func (c *Consensus) Stats(ctx context.Context) (Status, error) {
 	st := Status{
 		ID: c.id, State: c.State(),
 		CommitIndex: c.raft.CommitIndex(), LastIndex: c.raft.LastIndex(), Term: c.raft.CurrentTerm(),
+		LogApplied: c.raft.AppliedIndex(),
 	}
 	st.SnapshotIndex, _ = strconv.ParseUint(c.raft.Stats()["last_snapshot_index"], 10, 64)
 	st.Leader, _ = c.Leader()
