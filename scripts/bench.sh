@@ -2,9 +2,13 @@
 # bench.sh — measure pier on this machine and print tables: first deploy and
 # code-only redeploy of a Node app (push -> new version answering, median of
 # 5), pier's RSS idle, the base image's size, and how late cron jobs start
-# after their scheduled instant (e2e/bench_cron_test.go). Runs against a
-# private containerd, like the tests; the base image comes from
-# /var/cache/pier.
+# after their scheduled instant (e2e/bench_cron_test.go); and a cluster of
+# three machines on this host, each in a network namespace of its own
+# (e2e/bench_cluster_test.go): join times, push -> new version through
+# every router, a GET forwarded to another machine against a local one,
+# config:set on the raft leader and on a follower, and pier's RSS with the
+# cluster off and on. Runs against private containerds, like the tests;
+# the base image comes from /var/cache/pier.
 # Then requests/s and p99 latency through pier's router against Caddy and
 # nginx (e2e/bench_router_test.go), which needs no containerd.
 #
