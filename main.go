@@ -60,6 +60,7 @@ var (
 	_ cron.Store    = desiredState{}
 
 	_ commands.Cluster = (*cluster.Cluster)(nil)
+	_ app.Placer       = (*cluster.Cluster)(nil)
 )
 
 // desiredState is the store the parts read and change the desired state
@@ -339,7 +340,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Seconds: cfg.CronSeconds, Self: cl.Self})
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{
-		Store: desired, Builder: bld, Node: act, Logs: rt, Log: log.With("component", "app"), Audit: st,
+		Store: desired, Builder: bld, Node: act, Placer: cl, Logs: rt, Log: log.With("component", "app"), Audit: st,
 		// What runs under an app's name: its schedule, its processes.
 		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.

@@ -86,6 +86,40 @@ func PlacedElsewhere(a App, self string) []string {
 	return a.Placement
 }
 
+// Share is how many of a formation's n instances of a process run on the
+// machine self when the app is placed on several: instance i runs on
+// placement[i % len(placement)]. On a single machine (self "") or for an
+// unplaced app, all n.
+func Share(n int, placement []string, self string) int {
+	i := slices.Index(placement, self)
+	if self == "" || len(placement) == 0 || i < 0 {
+		if self != "" && len(placement) > 0 {
+			return 0
+		}
+		return n
+	}
+	s := n / len(placement)
+	if i < n%len(placement) {
+		s++
+	}
+	return s
+}
+
+// ShareOf is formation f as it runs on the machine self (see Share).
+func ShareOf(f map[string]int, placement []string, self string) map[string]int {
+	out := make(map[string]int, len(f))
+	for p, n := range f {
+		out[p] = Share(n, placement, self)
+	}
+	return out
+}
+
+// FiresCron reports whether an app's cron entries fire on the machine
+// self: the first it is placed on, so that each fires once in a cluster.
+func FiresCron(a App, self string) bool {
+	return self == "" || len(a.Placement) == 0 || a.Placement[0] == self
+}
+
 // SleepPolicy says when an idle app sleeps. Zero durations take the
 // daemon's defaults.
 type SleepPolicy struct {

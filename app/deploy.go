@@ -159,8 +159,11 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 				}
 			}
 			put := PutRelease{Release: rel}
-			if self := s.set.Self(); self != "" {
-				put.Placement = []string{self} // where Activate started it
+			// A push to a machine the app is not placed on moves it there
+			// (Activate started it there whole); one placed on several
+			// stays spread.
+			if self := s.set.Self(); self != "" && !slices.Contains(a.Placement, self) {
+				put.Placement = []string{self}
 			}
 			return s.apply(ctx, put)
 		}

@@ -178,3 +178,11 @@ type Usage interface {
 	// use now; ok is false if it is not known (e.g. not running).
 	InstanceMemory(id string) (bytes int64, ok bool)
 }
+
+// Placer chooses the machines of a cluster that run an app with the given
+// formation: as many as its largest process count, among those alive with
+// room for it, the ones it runs on first. A machine in no cluster places
+// nothing (nil).
+type Placer interface {
+	Place(ctx context.Context, a App, rel Release, formation map[string]int) ([]string, error)
+}

@@ -36,8 +36,30 @@ func (s *Service) Scale(ctx context.Context, name string, counts map[string]int)
 		}
 		formation[proc] = n
 	}
+	// In a cluster the instances spread over machines: more machines are
+	// added before the formation grows, and let go after it shrinks.
+	var placement []string
+	if s.placer != nil && s.set.Self() != "" {
+		if placement, err = s.placer.Place(ctx, a, rel, formation); err != nil {
+			return err
+		}
+		if slices.Equal(placement, a.Placement) {
+			placement = nil
+		}
+	}
+	grow := len(placement) > len(a.Placement)
+	if placement != nil && grow {
+		if err := s.apply(ctx, SetPlacement{App: name, Nodes: placement}); err != nil {
+			return err
+		}
+	}
 	if err := s.apply(ctx, SetFormation{App: name, Formation: formation}); err != nil {
 		return err
+	}
+	if placement != nil && !grow {
+		if err := s.apply(ctx, SetPlacement{App: name, Nodes: placement}); err != nil {
+			return err
+		}
 	}
 	return s.node.Converge(ctx, name)
 }

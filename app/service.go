@@ -50,6 +50,10 @@ type Deps struct {
 	Audit Audit
 	Log   *slog.Logger
 
+	// Placer chooses the machines of a cluster an app's instances run on
+	// (ps:scale); nil on a machine that is never in a cluster.
+	Placer Placer
+
 	// Occupants run something under an app's name and let go of it
 	// before a rename or a destroy (the node, cron).
 	Occupants []Occupant
@@ -72,6 +76,7 @@ type Service struct {
 	occupants []Occupant
 	audit     Audit
 	cronp     CronParser
+	placer    Placer
 }
 
 // New returns a Service over deps.
@@ -79,7 +84,7 @@ func New(set Settings, d Deps) *Service {
 	return &Service{
 		core:    newCore(set, d),
 		builder: d.Builder, logs: d.Logs, audit: d.Audit, files: d.Files, occupants: d.Occupants,
-		cronp: CronParser{Seconds: set.CronSeconds},
+		cronp: CronParser{Seconds: set.CronSeconds}, placer: d.Placer,
 	}
 }
 

@@ -182,6 +182,27 @@ func TestInitJoinLeave(t *testing.T) {
 		})
 	})
 
+	t.Run("placement", func(t *testing.T) {
+		for _, tc := range []struct {
+			placement []string
+			web       int
+			memMiB    int
+			want      string
+		}{
+			{[]string{"c"}, 3, 0, "[c a b]"},
+			{[]string{"c"}, 1, 0, "[c]"},
+			{[]string{"c", "a", "b"}, 2, 0, "[c a]"},
+			{nil, 9, 0, "[a b c]"},
+			{[]string{"c"}, 3, 1024, "[c]"}, // no room elsewhere
+		} {
+			a := app.App{Name: "x", Placement: tc.placement, Limits: app.Limits{MemoryMiB: tc.memMiB}}
+			got, err := b.c.Place(ctx, a, app.Release{}, map[string]int{"web": tc.web, "release": 99})
+			if err != nil || fmt.Sprint(got) != tc.want {
+				t.Errorf("Place(%v, web=%d, %d MiB) = %v, %v; want %s", tc.placement, tc.web, tc.memMiB, got, err, tc.want)
+			}
+		}
+	})
+
 	t.Run("app requests", func(t *testing.T) {
 		// A router forwards by machine name; the cluster's own endpoints
 		// are out of an app request's reach, whatever its path.

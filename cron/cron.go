@@ -98,10 +98,10 @@ func (c *Cron) Restore(ctx context.Context, name string) error {
 	return nil
 }
 
-// here returns an app's entries if they fire on this machine: the one the
-// app is placed on. None otherwise.
+// here returns an app's entries if they fire on this machine: the first
+// the app is placed on. None otherwise.
 func (c *Cron) here(a app.App, entries []app.CronEntry) []app.CronEntry {
-	if app.PlacedElsewhere(a, c.self()) != nil {
+	if !app.FiresCron(a, c.self()) {
 		return nil
 	}
 	return entries
@@ -146,6 +146,16 @@ func (c *Cron) follow(ctx context.Context, changes <-chan app.Applied) {
 				continue
 			}
 			c.setCron(ch.Release.App, c.here(a, ch.Release.Cron))
+		case app.SetPlacement:
+			a, err := c.store.App(ctx, ch.App)
+			if err != nil || a.Release == 0 {
+				continue
+			}
+			rel, err := c.store.Release(ctx, a.Name, a.Release)
+			if err != nil {
+				continue
+			}
+			c.setCron(a.Name, c.here(a, rel.Cron))
 		case app.DestroyApp:
 			c.stopCron(ch.Name)
 		case app.RenameApp:

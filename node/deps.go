@@ -42,6 +42,14 @@ type Runtime interface {
 	RunOnce(ctx context.Context, o app.OneOff) (int, error)
 }
 
+// Images brings app images to this machine from the other machines of a
+// cluster. Fetch returns at once if image is here already; otherwise it
+// copies what this machine lacks of it from one of the machines named in
+// from.
+type Images interface {
+	Fetch(ctx context.Context, image string, from []string) error
+}
+
 // Sites gives static sites their files without a container: an app image's
 // files, mounted read-only on the host, for the router to serve.
 type Sites interface {

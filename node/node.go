@@ -79,7 +79,10 @@ type Deps struct {
 	Memory   MemoryProbe
 	// Usage reports instances' memory; nil leaves it unknown.
 	Usage app.Usage
-	Log   *slog.Logger
+	// Images fetches app images from other machines of a cluster; nil:
+	// an image this machine lacks fails to start.
+	Images Images
+	Log    *slog.Logger
 }
 
 // Actuator converges this machine. It is safe for concurrent use.
@@ -88,6 +91,7 @@ type Actuator struct {
 	runtime  Runtime
 	sites    Sites
 	routes   Routes
+	images   Images
 	health   Health
 	activity Activity
 	memory   MemoryProbe
@@ -108,7 +112,7 @@ type Actuator struct {
 func New(set Settings, d Deps) *Actuator {
 	set.defaults()
 	return &Actuator{
-		store: d.Store, runtime: d.Runtime, sites: d.Sites, routes: d.Routes, health: d.Health,
+		store: d.Store, runtime: d.Runtime, sites: d.Sites, routes: d.Routes, health: d.Health, images: d.Images,
 		activity: d.Activity, memory: d.Memory, usage: d.Usage, log: d.Log, set: set,
 		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
 		retiring: map[string]bool{},

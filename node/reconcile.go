@@ -146,7 +146,7 @@ func (n *Actuator) settled(ctx context.Context, a app.App, have []app.Instance) 
 	if err != nil {
 		return false
 	}
-	for proc, n := range app.FormationFor(a, rel) {
+	for proc, n := range app.ShareOf(app.FormationFor(a, rel), a.Placement, n.set.Self()) {
 		if rel.Processes[proc] != "" && count[proc] < n {
 			return false
 		}
@@ -165,7 +165,7 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 	if err != nil {
 		return err
 	}
-	formation := app.FormationFor(a, rel)
+	formation := app.ShareOf(app.FormationFor(a, rel), a.Placement, n.set.Self())
 	have := n.instancesOf(ctx, a.Name, func(app.Instance) bool { return true })
 	if a.Asleep != app.Awake && !a.Stopped && rel.Static == "" {
 		return n.restoreSleep(ctx, a, rel, have)
@@ -214,7 +214,7 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 			n.retireSitesLater(a.Name, otherThan(rel))
 		}
 	} else {
-		n.routes.Set(a.Name, webAddrs(running["web"]))
+		n.routeWeb(a, rel, running["web"])
 		n.retireSitesLater(a.Name, func(app.Site) bool { return true })
 	}
 	for _, in := range dead {
@@ -230,6 +230,10 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 		if missing <= 0 || rel.Processes[proc] == "" || proc == "release" {
 			continue
 		}
+		if err := n.haveImage(ctx, a, rel); err != nil {
+			errs = append(errs, err)
+			break
+		}
 		if m == modeHeal && !n.mayRestart(a.Name, proc) {
 			continue
 		}
@@ -244,7 +248,7 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 			}
 			running[proc] = append(running[proc], in)
 			if proc == "web" {
-				n.routes.Set(a.Name, webAddrs(running["web"]))
+				n.routeWeb(a, rel, running["web"])
 			}
 		}
 	}
@@ -252,6 +256,46 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 		n.log.Info("converged", "app", a.Name, "release", rel.Version, "formation", app.DescribeFormation(formation, rel))
 	}
 	return errors.Join(errs...)
+}
+
+// routeWeb routes an app's web traffic to web, its instances running
+// here; with none here, to the other machines of the cluster its web
+// process runs on, if any.
+func (n *Actuator) routeWeb(a app.App, rel app.Release, web []app.Instance) {
+	if addrs := webAddrs(web); len(addrs) > 0 {
+		n.routes.Set(a.Name, addrs)
+		return
+	}
+	self := n.set.Self()
+	var others []string
+	if self != "" {
+		want := app.FormationFor(a, rel)["web"]
+		for _, m := range a.Placement {
+			if m != self && app.Share(want, a.Placement, m) > 0 {
+				others = append(others, m)
+			}
+		}
+	}
+	if len(others) > 0 {
+		n.routes.SetRemote(a.Name, others)
+		return
+	}
+	n.routes.Set(a.Name, nil)
+}
+
+// haveImage makes sure rel's image is on this machine, fetching it from
+// the other machines the app is placed on if it is not.
+func (n *Actuator) haveImage(ctx context.Context, a app.App, rel app.Release) error {
+	if n.images == nil {
+		return nil
+	}
+	var from []string
+	for _, m := range a.Placement {
+		if m != n.set.Self() {
+			from = append(from, m)
+		}
+	}
+	return n.images.Fetch(ctx, rel.Image, from)
 }
 
 // runsElsewhere routes an app placed on other machines to them, then

@@ -35,7 +35,10 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 	if act.Restart {
 		n.clearCrashes(a.Name)
 	}
-	formation := app.FormationFor(a, rel)
+	formation := app.ShareOf(app.FormationFor(a, rel), a.Placement, n.set.Self())
+	if app.PlacedElsewhere(a, n.set.Self()) != nil {
+		formation = app.FormationFor(a, rel) // it moves here whole
+	}
 	for _, phase := range []struct{ name, cmd string }{
 		{"release", rel.Processes["release"]},
 		{"predeploy", rel.Manifest.Scripts.Predeploy},
@@ -112,7 +115,7 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 				return fmt.Errorf("route %s to the files of v%d: %w", a.Name, rel.Version, err)
 			}
 		} else {
-			n.routes.Set(a.Name, webAddrs(started))
+			n.routeWeb(a, rel, started)
 		}
 		n.clearCrashes(a.Name)
 		if a.Asleep != app.Awake {

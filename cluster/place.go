@@ -1,0 +1,83 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+
+	"pier/app"
+	"pier/cluster/members"
+)
+
+// defaultAppMemory is what an app without a memory limit is taken to
+// need on a machine, for placement.
+const defaultAppMemory = 256 << 20
+
+// Place chooses the machines an app with formation runs on (see
+// app.Placer): as many as its largest process count, never more than the
+// machines alive. The machines it runs on stay first, in their order, while
+// alive; then come the others alive with the same architecture and room
+// for its memory limit, most memory available first. A machine in no
+// cluster places nothing.
+func (c *Cluster) Place(ctx context.Context, a app.App, rel app.Release, formation map[string]int) ([]string, error) {
+	c.mu.RLock()
+	m := c.on
+	c.mu.RUnlock()
+	if m == nil {
+		return nil, nil
+	}
+	want := 1
+	for proc, n := range formation {
+		if proc != "release" && n > want {
+			want = n
+		}
+	}
+	alive := map[string]members.Load{}
+	var candidates []members.Member
+	for _, g := range m.gossip.Members() {
+		if g.State == members.Alive {
+			alive[g.Name] = g.Load
+			candidates = append(candidates, g)
+		}
+	}
+	arch := alive[m.id.Name].Arch
+	if len(a.Placement) > 0 {
+		if l, ok := alive[a.Placement[0]]; ok {
+			arch = l.Arch
+		}
+	}
+	need := int64(app.LimitsFor(a, rel).MemoryMiB) << 20
+	if need == 0 {
+		need = defaultAppMemory
+	}
+	var out []string
+	for _, name := range a.Placement {
+		if _, ok := alive[name]; ok && len(out) < want {
+			out = append(out, name)
+		}
+	}
+	slices.SortFunc(candidates, func(x, y members.Member) int {
+		if x.Load.MemAvail != y.Load.MemAvail {
+			if x.Load.MemAvail > y.Load.MemAvail {
+				return -1
+			}
+			return 1
+		}
+		if x.Name < y.Name {
+			return -1
+		}
+		return 1
+	})
+	for _, g := range candidates {
+		if len(out) >= want {
+			break
+		}
+		if slices.Contains(out, g.Name) || g.Load.Arch != arch || g.Load.MemAvail < need {
+			continue
+		}
+		out = append(out, g.Name)
+	}
+	if len(out) == 0 {
+		out = []string{m.id.Name}
+	}
+	return out, nil
+}
