@@ -60,6 +60,10 @@ type Config struct {
 	// router's ServeForwarded); they carry a certificate of the cluster.
 	// Nil refuses them.
 	Apps http.Handler
+	// Images serves this machine's app images to the other machines (at
+	// ImagesPath, for requests with a certificate of the cluster); nil
+	// serves none.
+	Images http.Handler
 	// HeartbeatTimeout tunes raft (see consensus.Config); zero is its
 	// default.
 	HeartbeatTimeout time.Duration
@@ -86,17 +90,18 @@ type Cluster struct {
 
 // member is this machine's running part of a cluster.
 type member struct {
-	id     *identity
-	keys   *keys
-	port   *port
-	http   *http.Server
-	raft   *consensus.Consensus
-	store  *consensus.Store
-	client *http.Client    // mutual TLS to the other machines
-	apps   *http.Transport // to the other machines by name, for app requests
-	served *http.Server    // the app requests other machines forward here
-	gossip *members.Members
-	done   chan struct{}
+	id      *identity
+	keys    *keys
+	port    *port
+	http    *http.Server
+	raft    *consensus.Consensus
+	store   *consensus.Store
+	client  *http.Client    // mutual TLS to the other machines
+	apps    *http.Transport // to the other machines by name, for app requests
+	control *http.Transport // to the other machines by name, for their endpoints
+	served  *http.Server    // the app requests other machines forward here
+	gossip  *members.Members
+	done    chan struct{}
 }
 
 // New prepares this machine's part in a cluster; Start starts it if this
@@ -208,7 +213,8 @@ func (c *Cluster) start(id *identity) (*member, error) {
 		return nil, err
 	}
 	m.store = m.raft.Store()
-	m.apps = appTransport(m)
+	m.apps = nodesTransport(m, alpnApps)
+	m.control = nodesTransport(m, "http/1.1")
 	m.http = &http.Server{
 		Handler:           c.handler(m),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -257,6 +263,7 @@ func (m *member) stop() error {
 	m.port.close()
 	m.client.CloseIdleConnections()
 	m.apps.CloseIdleConnections()
+	m.control.CloseIdleConnections()
 	return err
 }
 

@@ -27,9 +27,17 @@ func (c *Cluster) Self() string {
 // the machine named NODE, over mutual TLS: how routers forward requests
 // to the machines that run an app. While this machine is in no cluster
 // every request fails.
-func (c *Cluster) Transport() http.RoundTripper { return nodeTransport{c} }
+func (c *Cluster) Transport() http.RoundTripper { return nodeTransport{c, false} }
 
-type nodeTransport struct{ c *Cluster }
+// Client sends requests for https://NODE/cluster/v1/... to the cluster's
+// own endpoints on the machine named NODE (ImagesPath, say), over mutual
+// TLS.
+func (c *Cluster) Client() *http.Client { return &http.Client{Transport: nodeTransport{c, true}} }
+
+type nodeTransport struct {
+	c       *Cluster
+	control bool // the cluster's endpoints, not apps
+}
 
 func (t nodeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.c.mu.RLock()
@@ -38,12 +46,16 @@ func (t nodeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if m == nil {
 		return nil, errNoIdentity
 	}
+	if t.control {
+		return m.control.RoundTrip(req)
+	}
 	return m.apps.RoundTrip(req)
 }
 
-// appTransport dials machines by name: the log's configuration gives
-// their addresses, their certificates must carry that name.
-func appTransport(m *member) *http.Transport {
+// nodesTransport dials machines by name, speaking proto: the log's
+// configuration gives their addresses, their certificates must carry
+// that name.
+func nodesTransport(m *member, proto string) *http.Transport {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -64,7 +76,7 @@ func appTransport(m *member) *http.Transport {
 				return nil, err
 			}
 			cfg := pki.ClientTLS(m.keys.cert, m.keys.pool, name)
-			cfg.NextProtos = []string{alpnApps}
+			cfg.NextProtos = []string{proto}
 			tc := tls.Client(conn, cfg)
 			if err := tc.HandshakeContext(ctx); err != nil {
 				conn.Close()

@@ -28,6 +28,9 @@ const (
 	pathRemove = "/cluster/v1/remove" // a machine asks to be removed
 )
 
+// ImagesPath is where Config.Images is served on the cluster port.
+const ImagesPath = "/cluster/v1/images"
+
 // maxRequest bounds what the cluster port reads of a request body.
 const maxRequest = 64 << 10
 
@@ -67,6 +70,9 @@ func (c *Cluster) handler(m *member) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathJoin, func(w http.ResponseWriter, r *http.Request) { c.serveJoin(m, w, r) })
 	mux.Handle(consensus.ForwardPath, nodesOnly(m.raft.ForwardHandler()))
+	if c.cfg.Images != nil {
+		mux.Handle(ImagesPath+"/", nodesOnly(http.StripPrefix(ImagesPath, c.cfg.Images)))
+	}
 	mux.Handle("POST "+pathAdmit, nodesOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.serveAdmit(m, w, r, false)
 	})))
