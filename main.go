@@ -61,6 +61,7 @@ var (
 
 	_ commands.Cluster = (*cluster.Cluster)(nil)
 	_ app.Placer       = (*cluster.Cluster)(nil)
+	_ web.Cluster      = (*cluster.Cluster)(nil)
 )
 
 // desiredState is the store the parts read and change the desired state
@@ -362,7 +363,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	tokens := &web.LoginTokens{}
 	dash := web.New(web.Config{Platform: uc, Log: log, URL: rtr.URL, Certs: certs, Memory: act.Memory, Version: version,
-		Tokens: tokens})
+		Tokens: tokens, Cluster: cl})
 	rtr.SetDashboard(dash)
 	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
 		Dashboard: dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin), Cluster: cl})

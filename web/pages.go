@@ -39,7 +39,7 @@ func parsePages() map[string]*template.Template {
 	}
 	layout := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"apps", "app", "keys", "events", "login", "error"} {
+	for _, name := range []string{"apps", "app", "keys", "events", "nodes", "login", "error"} {
 		t := template.Must(layout.Clone())
 		pages[name] = template.Must(t.ParseFS(templateFiles, "templates/"+name+".html"))
 	}

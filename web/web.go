@@ -64,6 +64,9 @@ type Config struct {
 	// Tokens are the login links admin:login hands out; nil: the
 	// dashboard has its own, and only links it issued work.
 	Tokens *LoginTokens
+	// Cluster is the cluster of machines this one may be in, shown on
+	// the nodes page; nil shows it as a machine in no cluster.
+	Cluster Cluster
 }
 
 // Certs reports what pier knows of a host's certificate; the router
@@ -145,6 +148,7 @@ func (d *Dashboard) routes() {
 	g.GET("/", d.appsPage)
 	g.GET("/keys", d.keysPage)
 	g.GET("/events", d.eventsPage)
+	g.GET("/nodes", d.nodesPage)
 	g.GET("/apps/:app", d.appPage)
 	g.GET("/apps/:app/logs", d.logStream)
 	g.POST("/apps/:app/restart", d.restart)

@@ -48,7 +48,9 @@ func (l lines) Logs(ctx context.Context, name string, q app.LogQuery, w io.Write
 const password = "correct horse battery"
 
 // dashboard serves a Dashboard over a real Service and store with a
-// deployed app "hello" (release v1 and v2, a cron entry, a config var).
+// deployed app "hello" (release v1 and v2, a cron entry, a config var),
+// placed on the machines node1 and node2 of a cluster, and a static site.
+// opts change the dashboard's Config before it is made.
 // pier is the use-cases the dashboard calls, side by side as main.go
 // puts them, with the login links it hands out.
 type pier struct {
@@ -59,7 +61,7 @@ type pier struct {
 	*web.LoginTokens
 }
 
-func dashboard(t *testing.T) (*httptest.Server, pier, lines) {
+func dashboard(t *testing.T, opts ...func(*web.Config)) (*httptest.Server, pier, lines) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
 	if err != nil {
@@ -77,6 +79,9 @@ func dashboard(t *testing.T) (*httptest.Server, pier, lines) {
 		if err := st.Apply(ctx, app.PutRelease{Release: rel}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := st.Apply(ctx, app.SetPlacement{App: "hello", Nodes: []string{"node1", "node2"}}); err != nil {
+		t.Fatal(err)
 	}
 	site := app.Release{App: "site", Version: 1, Image: "site-img", Static: "/app/public", Processes: map[string]string{},
 		Description: "deploy 1", CreatedBy: "laptop", CreatedAt: time.Now()}
@@ -97,8 +102,12 @@ func dashboard(t *testing.T) (*httptest.Server, pier, lines) {
 		svc.AddAllowedIP(ctx, "hello", "10.0.0.0/8")); err != nil {
 		t.Fatal(err)
 	}
-	d := web.New(web.Config{Platform: svc, Log: log, Version: "test", Tokens: svc.LoginTokens,
-		URL: func(a string) string { return "http://" + a + ".example.test" }})
+	cfg := web.Config{Platform: svc, Log: log, Version: "test", Tokens: svc.LoginTokens,
+		URL: func(a string) string { return "http://" + a + ".example.test" }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d := web.New(cfg)
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
 	return srv, svc, src
@@ -165,7 +174,7 @@ func TestLogin(t *testing.T) {
 
 	t.Run("pages need a login", func(t *testing.T) {
 		b := newBrowser(t, srv)
-		for _, p := range []string{"/", "/apps/hello", "/keys", "/events"} {
+		for _, p := range []string{"/", "/apps/hello", "/keys", "/events", "/nodes"} {
 			if code, _, h := b.get(p); code != http.StatusSeeOther || h.Get("Location") != "/login" {
 				t.Errorf("GET %s: %d to %q, want 303 to /login", p, code, h.Get("Location"))
 			}
@@ -230,9 +239,10 @@ func TestPagesAndActions(t *testing.T) {
 		{"/", []string{"hello", "http://hello.example.test", "running", "v2", "0/1 running"}, nil},
 		{"/apps/hello", []string{"node server.js", "Roll back to v1", "SECRET_KEY", "ver********", "cron1", "python3 report.py",
 			"Frozen after 15m0s", `name="scale.web"`, "/apps/hello/logs", "hello.localhost", "https disabled",
-			"HTTP basic auth for <code>alice</code>", "<code>10.0.0.0/8</code>"}, []string{"very-secret-value"}},
+			"HTTP basic auth for <code>alice</code>", "<code>10.0.0.0/8</code>",
+			`Runs on <a href="/nodes#node-node1">node1</a>, <a href="/nodes#node-node2">node2</a>`}, []string{"very-secret-value"}},
 		{"/apps/site", []string{"static", "the router serves <code>/app/public</code>", "Never sleeps: a static site"},
-			[]string{`id="sleep-now"`, `id="stop-now"`, "Frozen after", "push the app first"}},
+			[]string{`id="sleep-now"`, `id="stop-now"`, "Frozen after", "push the app first", "Runs on"}},
 		{"/keys", []string{"No keys yet"}, nil},
 		{"/events", []string{"dashboard:admin", "login"}, nil},
 	}
