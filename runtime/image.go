@@ -261,14 +261,19 @@ func (c *Containerd) createImage(ctx context.Context, ref string, cfg ImageConfi
 	if err := content.WriteBlob(ctx, cs, ref+"-manifest", bytes.NewReader(manifestJSON), manifestDesc, content.WithLabels(labels)); err != nil {
 		return fmt.Errorf("write image manifest: %w", err)
 	}
+	return c.saveImage(ctx, images.Image{Name: ref, Target: manifestDesc})
+}
+
+// saveImage creates the image record, or points an existing one of that
+// name at img's target.
+func (c *Containerd) saveImage(ctx context.Context, img images.Image) error {
 	is := c.client.ImageService()
-	img := images.Image{Name: ref, Target: manifestDesc}
 	if _, err := is.Create(ctx, img); err != nil {
 		if !errdefs.IsAlreadyExists(err) {
-			return fmt.Errorf("create image %s: %w", ref, err)
+			return fmt.Errorf("create image %s: %w", img.Name, err)
 		}
 		if _, err := is.Update(ctx, img); err != nil {
-			return fmt.Errorf("update image %s: %w", ref, err)
+			return fmt.Errorf("update image %s: %w", img.Name, err)
 		}
 	}
 	return nil
