@@ -30,6 +30,8 @@ var mayImport = map[string][]string{
 	"pier/cluster/consensus": {"pier/app"},
 	"pier/cluster":           {"pier/app", "pier/cluster/consensus", "pier/cluster/pki", "pier/cluster/members"},
 	"pier/cluster/members":   {},
+	// Images move between machines: the runtime's, over the cluster's TLS.
+	"pier/cluster/ship": {"pier/app", "pier/runtime"},
 	// Test helpers and tests.
 	"pier/runtime/runtimetest": {"pier/builder", "pier/runtime", "pier/scripts"},
 	"pier/e2e":                 {},

@@ -152,7 +152,8 @@ type Report struct {
 	Release   Release
 	Processes []ProcessReport
 	// Elsewhere names the machines of the cluster that run the app when
-	// this one does not: Processes then counts none running here.
+	// this one does not: Processes then counts none running here. On a
+	// machine that runs a share of it, Processes counts that share.
 	Elsewhere []string
 }
 
@@ -170,7 +171,8 @@ func (s *Service) Report(ctx context.Context, name string) (Report, error) {
 	if r.Release, err = s.store.Release(ctx, name, a.Release); err != nil {
 		return Report{}, err
 	}
-	formation := FormationFor(a, r.Release)
+	// In a cluster, this machine's share of the formation.
+	formation := ShareOf(FormationFor(a, r.Release), a.Placement, s.set.Self())
 	var have []Instance
 	for _, in := range s.node.Instances(ctx, name) {
 		if in.Release == a.Release {

@@ -83,7 +83,7 @@ func eventually(t *testing.T, limit time.Duration, what string, ok func() bool) 
 		if time.Now().After(deadline) {
 			t.Fatalf("after %s: %s", limit, what)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -238,6 +238,45 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("ps:scale spreads an app over the machines", func(t *testing.T) {
+		a.mustPier("ps:scale", "hello", "web=3")
+		for _, n := range nodes {
+			var out string
+			eventually(t, 30*time.Second, "one web instance running on "+n.name, func() bool {
+				out, _ = n.pier(nil, "ps:report", "hello")
+				if !strings.Contains(out, "1/1 running") {
+					return false
+				}
+				return true
+			})
+			t.Logf("on %s: %s", n.name, out)
+		}
+		if out := c.mustPier("apps:report", "hello"); !strings.Contains(out, "a, b, c") {
+			t.Errorf("apps:report does not say hello runs on a, b and c:\n%s", out)
+		}
+		// A deploy of the spread app: each machine fetches the new image
+		// from the one that built it; no request is lost meanwhile.
+		failed, total := underLoad(t, nodes, "hello", func() {
+			commit(t, repo, clusterApp("v2.1"))
+			if out, ok := b.push(repo, "hello", key); !ok {
+				t.Errorf("push to b:\n%s", out)
+			}
+			for _, n := range nodes {
+				eventually(t, 30*time.Second, "v2.1 through "+n.name, func() bool { return n.answers("hello", "v2.1") })
+			}
+		})
+		t.Logf("%d requests through a, b and c during the deploy, %d failed", total, failed)
+		if failed > 0 {
+			t.Errorf("%d of %d requests failed", failed, total)
+		}
+		for _, n := range nodes {
+			eventually(t, 30*time.Second, "v2.1 running on "+n.name, func() bool {
+				out, _ := n.pier(nil, "ps:report", "hello")
+				return strings.Contains(out, "release v") && strings.Contains(out, "1/1 running") && !strings.Contains(out, "retiring")
+			})
+		}
+	})
+
 	cronRepo := gitRepo(t, map[string]string{
 		"Procfile": "web: python3 -m http.server $PORT\n",
 		"app.json": `{"cron": [{"id": "tick", "schedule": "*/2 * * * * *", "command": "echo tick"}]}`,
@@ -307,4 +346,36 @@ func checkOnceSince(t *testing.T, nodes []*node, app string, since time.Time, mi
 		t.Errorf("tick ran %d times, want at least %d: %v", total, min, seen)
 	}
 	t.Logf("tick ran %d times: %s", total, fmt.Sprint(seen))
+}
+
+// underLoad runs do while a client loop requests app through every node's
+// router, and returns how many requests failed, of how many.
+func underLoad(t *testing.T, nodes []*node, app string, do func()) (failed, total int64) {
+	var ok, bad atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if code, _, err := n.get(app, "/"); err == nil && code == 200 {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+					t.Logf("through %s: %d %v", n.name, code, err)
+				}
+			}
+		}()
+	}
+	do()
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	return bad.Load(), ok.Load() + bad.Load()
 }

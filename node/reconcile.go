@@ -199,6 +199,21 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 			running[proc] = list[:n]
 		}
 	}
+	// A new release reaching this machine by the log (the deploy ran on
+	// another): the previous release's web instances serve until the new
+	// ones are up, as in a rollout.
+	var fallback []app.Instance
+	if !a.Stopped && rel.Static == "" && len(running["web"]) == 0 && formation["web"] > 0 {
+		kept := extra[:0]
+		for _, in := range extra {
+			if in.Process == "web" && in.Running && in.Addr != "" {
+				fallback = append(fallback, in)
+			} else {
+				kept = append(kept, in)
+			}
+		}
+		extra = kept
+	}
 	// Route away from dead and extra instances first: a dial to an address
 	// whose network namespace is gone hangs instead of failing. A static
 	// site's files are mounted again if a reboot unmounted them.
@@ -213,6 +228,8 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 		} else {
 			n.retireSitesLater(a.Name, otherThan(rel))
 		}
+	} else if len(fallback) > 0 {
+		n.routes.Set(a.Name, webAddrs(fallback))
 	} else {
 		n.routeWeb(a, rel, running["web"])
 		n.retireSitesLater(a.Name, func(app.Site) bool { return true })
@@ -251,6 +268,9 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 				n.routeWeb(a, rel, running["web"])
 			}
 		}
+	}
+	if len(fallback) > 0 && len(running["web"]) > 0 {
+		go n.retire(fallback)
 	}
 	if len(errs) == 0 {
 		n.log.Info("converged", "app", a.Name, "release", rel.Version, "formation", app.DescribeFormation(formation, rel))

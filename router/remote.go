@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,13 +25,15 @@ const (
 	headerClient = "X-Pier-Client" // the client's IP address
 	headerScheme = "X-Pier-Scheme" // "http" or "https", as the client asked
 	headerHops   = "X-Pier-Hops"   // how many machines forwarded it so far
+	headerVia    = "X-Pier-Via"    // the machines that forwarded it, comma-separated
 )
 
 // maxHops bounds how often one request is forwarded. Machines learn that
-// an app moved at slightly different moments: a request forwarded to the
-// machine that ran it may find it gone from there, and is forwarded once
-// more, to where it went. More than that is a loop.
-const maxHops = 2
+// an app moved, or that its instances are up, at slightly different
+// moments: a request forwarded to a machine that has no instance of it
+// (yet, or any more) is forwarded on, never to a machine it came through,
+// until one serves it.
+const maxHops = 4
 
 var (
 	errNoForwarder = errors.New("this machine forwards to no other machine: it is in no cluster")
@@ -38,12 +41,28 @@ var (
 )
 
 // forwardedKey holds, in the context of a request another machine
-// forwarded, how many machines forwarded it (an int).
+// forwarded, its forwarded.
 type forwardedKey struct{}
 
+// forwarded is what a forwarded request carries of its way here: how many
+// machines forwarded it, and which. It is not sent back to one of them.
+type forwarded struct {
+	hops int
+	via  []string
+}
+
+func forwardedOf(req *http.Request) forwarded {
+	f, _ := req.Context().Value(forwardedKey{}).(forwarded)
+	return f
+}
+
 // SetForwarder sets how requests reach other machines of the cluster: rt
-// sends a request for https://NODE/... to the machine named NODE.
-func (r *Router) SetForwarder(rt http.RoundTripper) { r.forwarder.Store(&rt) }
+// sends a request for https://NODE/... to the machine named NODE; self
+// names this machine.
+func (r *Router) SetForwarder(rt http.RoundTripper, self func() string) {
+	r.forwarder.Store(&rt)
+	r.self.Store(&self)
+}
 
 // SetRemote routes app's requests to the machines named nodes, which run
 // it, in turn. The app is not asleep here: the machines that run it wake
@@ -80,8 +99,13 @@ func (r *Router) newRemoteProxy(app, node string) *httputil.ReverseProxy {
 				scheme = "https"
 			}
 			pr.Out.Header.Set(headerScheme, scheme)
-			hops, _ := pr.In.Context().Value(forwardedKey{}).(int)
-			pr.Out.Header.Set(headerHops, strconv.Itoa(hops+1))
+			f := forwardedOf(pr.In)
+			pr.Out.Header.Set(headerHops, strconv.Itoa(f.hops+1))
+			via := f.via
+			if self := r.self.Load(); self != nil {
+				via = append(slices.Clip(via), (*self)())
+			}
+			pr.Out.Header.Set(headerVia, strings.Join(via, ","))
 		},
 		Transport:  forwarding{r},
 		BufferPool: &r.buffers,
@@ -97,7 +121,7 @@ func (r *Router) newRemoteProxy(app, node string) *httputil.ReverseProxy {
 type forwarding struct{ r *Router }
 
 func (f forwarding) RoundTrip(req *http.Request) (*http.Response, error) {
-	if hops, _ := req.Context().Value(forwardedKey{}).(int); hops >= maxHops {
+	if forwardedOf(req).hops >= maxHops {
 		return nil, errForwardLoop
 	}
 	rt := f.r.forwarder.Load()
@@ -125,12 +149,35 @@ func (r *Router) ServeForwarded(w http.ResponseWriter, req *http.Request) {
 		}
 		req.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: host}
 	}
-	hops, err := strconv.Atoi(req.Header.Get(headerHops))
-	if err != nil || hops < 1 {
-		hops = 1
+	f := forwarded{hops: 1}
+	if n, err := strconv.Atoi(req.Header.Get(headerHops)); err == nil && n > 1 {
+		f.hops = min(n, maxHops)
+	}
+	for _, name := range strings.SplitN(req.Header.Get(headerVia), ",", maxHops+1)[:] {
+		if name != "" && len(name) <= 253 && len(f.via) < maxHops {
+			f.via = append(f.via, name)
+		}
 	}
 	req.Header.Del(headerClient)
 	req.Header.Del(headerScheme)
 	req.Header.Del(headerHops)
-	r.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), forwardedKey{}, hops)))
+	req.Header.Del(headerVia)
+	r.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), forwardedKey{}, f)))
+}
+
+// pickFor picks rt's backend for req: in turn, but never a machine the
+// request came through.
+func (rt *route) pickFor(req *http.Request) (backend, bool) {
+	f := forwardedOf(req)
+	if len(f.via) == 0 {
+		return rt.pick(), true
+	}
+	n := rt.next.Add(1) - 1
+	for i := range rt.backends {
+		b := rt.backends[(n+uint64(i))%uint64(len(rt.backends))]
+		if !slices.ContainsFunc(f.via, func(v string) bool { return b.addr == "node "+v }) {
+			return b, true
+		}
+	}
+	return backend{}, false
 }

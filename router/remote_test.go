@@ -41,9 +41,9 @@ func TestRemoteRoutes(t *testing.T) {
 	front := newRouter(t)
 	b, bsrv := machine(t)
 	c, csrv := machine(t)
-	front.SetForwarder(nodes{"b": bsrv, "c": csrv})
-	b.SetForwarder(nodes{"c": csrv})
-	c.SetForwarder(nodes{"b": bsrv})
+	front.SetForwarder(nodes{"b": bsrv, "c": csrv}, func() string { return "a" })
+	b.SetForwarder(nodes{"a": nil, "c": csrv}, func() string { return "b" })
+	c.SetForwarder(nodes{"b": bsrv}, func() string { return "c" })
 	addr := serve(t, front)
 
 	b.Set("hello", []string{backendFunc(t, func(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +68,20 @@ func TestRemoteRoutes(t *testing.T) {
 	b.SetRemote("hello", []string{"c"})
 	if status, body := get(t, addr, "hello.localhost", "/", nil); status != 200 || body != "c" {
 		t.Errorf("moved on: %d %q, want c's answer", status, body)
+	}
+	// c has no instance yet and would send it back to b: it goes to the
+	// one that runs it instead.
+	b.SetRemote("hello", []string{"c", "d"})
+	c.SetRemote("hello", []string{"b", "d"})
+	d, dsrv := machine(t)
+	d.Set("hello", []string{namedBackend(t, "d")})
+	front.SetForwarder(nodes{"b": bsrv, "c": csrv, "d": dsrv}, func() string { return "a" })
+	b.SetForwarder(nodes{"c": csrv, "d": dsrv}, func() string { return "b" })
+	c.SetForwarder(nodes{"b": bsrv, "d": dsrv}, func() string { return "c" })
+	for i := 0; i < 8; i++ {
+		if status, body := get(t, addr, "hello.localhost", "/", nil); status != 200 || body != "d" {
+			t.Errorf("through machines without instances: %d %q, want d's answer", status, body)
+		}
 	}
 	// b and c each think the other runs it: two forwards, then a 502.
 	b.SetRemote("hello", []string{"c"})

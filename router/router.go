@@ -98,6 +98,7 @@ type Router struct {
 
 	dashboard atomic.Pointer[http.Handler]      // for pier.<domain>; nil: that host is unknown
 	forwarder atomic.Pointer[http.RoundTripper] // to the cluster's other machines; nil: none
+	self      atomic.Pointer[func() string]     // this machine's name in its cluster
 	tls       *certs                            // nil until EnableTLS
 	requests  *requestMetrics
 }
@@ -236,7 +237,11 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case len(rt.backends) == 0:
 		r.serveError(rec, req, rt.app, errNoBackends)
 	default:
-		b := rt.pick()
+		b, ok := rt.pickFor(req)
+		if !ok {
+			r.serveError(rec, req, rt.app, errForwardLoop)
+			return
+		}
 		b.inflight.Add(1)
 		defer b.inflight.Add(-1)
 		r.proxyHeld(w, rec, req, b)

@@ -137,8 +137,11 @@ func (h psCommands) psReportText(ctx context.Context, c Call, name string) error
 		fmt.Fprintf(c.Stdout, ", release v%d", r.App.Release)
 	}
 	fmt.Fprintln(c.Stdout)
-	if len(r.Elsewhere) > 0 {
+	switch {
+	case len(r.Elsewhere) > 0:
 		fmt.Fprintf(c.Stdout, "Runs on %s, not on this machine: ps:report there shows its instances\n", strings.Join(r.Elsewhere, ", "))
+	case len(r.App.Placement) > 1:
+		fmt.Fprintf(c.Stdout, "Runs on %s: the counts are this machine's share\n", strings.Join(r.App.Placement, ", "))
 	}
 	tw := columns(c.Stdout)
 	if r.Release.Static != "" {
