@@ -288,6 +288,11 @@ func TestCluster(t *testing.T) {
 		time.Sleep(9 * time.Second)
 		checkOnce(t, nodes, "ticker", 3)
 	})
+	t.Run("run on a machine the app does not run on", func(t *testing.T) {
+		if out := c.mustPier("run", "ticker", "--", "echo", "one-off on c"); !strings.Contains(out, "one-off on c") {
+			t.Errorf("run on c: %q", out)
+		}
+	})
 
 	t.Run("the leader stops", func(t *testing.T) {
 		a.stop()

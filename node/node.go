@@ -175,7 +175,14 @@ func (n *Actuator) RemoveImage(image string) {
 
 // RunOnce runs a one-off container (the release phase, `run`, a cron job)
 // to completion on this machine and returns its exit code.
+// In a cluster, an image this machine lacks is fetched first from a
+// machine the app runs on.
 func (n *Actuator) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
+	if a, err := n.store.App(ctx, o.App); err == nil && n.set.Self() != "" {
+		if err := n.haveImage(ctx, a, app.Release{Image: o.Image}); err != nil {
+			return 0, err
+		}
+	}
 	return n.runtime.RunOnce(ctx, o)
 }
 
