@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pier/app"
@@ -197,6 +198,7 @@ func (c *Cluster) start(id *identity) (*member, error) {
 	}
 	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	m.client = &http.Client{Transport: tr}
+	var gossip atomic.Pointer[members.Members] // set once gossip runs
 	raftTLS := pki.ClientTLS(k.cert, k.pool, "")
 	raftTLS.NextProtos = []string{alpnRaft}
 	m.raft, err = consensus.Open(consensus.Config{
@@ -207,6 +209,15 @@ func (c *Cluster) start(id *identity) (*member, error) {
 			return "https://" + l.Addr + consensus.ForwardPath
 		}},
 		Log: c.cfg.Log, HeartbeatTimeout: c.cfg.HeartbeatTimeout,
+		// Workers run apps and never vote: as gossip says who is one.
+		MayVote: func(id string) bool {
+			gm := gossip.Load()
+			if gm == nil {
+				return true
+			}
+			g, ok := gm.Member(id)
+			return !ok || g.Load.Role != string(pki.RoleWorker)
+		},
 	})
 	if err != nil {
 		m.port.close()
@@ -242,6 +253,7 @@ func (c *Cluster) start(id *identity) (*member, error) {
 		m.stop()
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
+	gossip.Store(m.gossip)
 	if len(id.Peers) > 0 {
 		if _, err := m.gossip.Join(id.Peers); err != nil {
 			c.log.Warn("gossip: no peer answered yet", "peers", id.Peers, "err", err)

@@ -263,6 +263,14 @@ func TestInitJoinLeave(t *testing.T) {
 		if _, err := c.c.ClusterJoin(ctx, a.url(), token(t, a, "worker", time.Hour), &out); err != nil {
 			t.Fatalf("join again: %v\n%s", err, out.String())
 		}
+		// As a worker: it does not vote, though a third voter is wanted.
+		waitFor(t, "c listed as a worker", func() bool {
+			nodes, _ := a.c.Nodes(ctx)
+			return len(nodes) == 3 && nodes[2].Role == "worker" && nodes[2].State == "alive"
+		})
+		if st, _ := a.c.ClusterStatus(ctx); fmt.Sprint(st.Voters) != "[a]" {
+			t.Errorf("voters with b and a worker: %v, want [a]", st.Voters)
+		}
 	})
 }
 

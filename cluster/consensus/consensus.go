@@ -80,6 +80,10 @@ type Config struct {
 	ServerTLS, ClientTLS *tls.Config
 	// Store is this machine's store. Required.
 	Store Local
+	// MayVote says whether the machine id may vote (a worker may not);
+	// nil lets every machine vote. The voter policy (see Join) promotes
+	// only those it allows.
+	MayVote func(id string) bool
 	// Forwarder sends changes made on a follower to the leader. Nil: a
 	// change on a follower fails with ErrNotLeader.
 	Forwarder Forwarder
@@ -134,6 +138,7 @@ type Consensus struct {
 	fsm          *fsm
 	store        Local
 	forwarder    Forwarder
+	mayVote      func(id string) bool
 	log          *slog.Logger
 	applyTimeout time.Duration
 	bolt         *raftboltdb.BoltStore
@@ -244,13 +249,16 @@ func open(cfg Config) (c *Consensus, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MayVote == nil {
+		cfg.MayVote = func(string) bool { return true }
+	}
 	timeout := cfg.ApplyTimeout
 	if timeout == 0 {
 		timeout = defaultApplyTimeout
 	}
 	c = &Consensus{
 		id: cfg.ID, addr: string(stream.advertise), dir: cfg.Dir,
-		raft: r, fsm: f, store: cfg.Store, forwarder: cfg.Forwarder, log: cfg.Log,
+		raft: r, fsm: f, store: cfg.Store, forwarder: cfg.Forwarder, log: cfg.Log, mayVote: cfg.MayVote,
 		applyTimeout: timeout, bolt: bolt, done: make(chan struct{}),
 	}
 	c.watching.Add(1)

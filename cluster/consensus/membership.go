@@ -131,7 +131,7 @@ func (c *Consensus) Rebalance(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	promote, demote := rebalance(ss, c.id)
+	promote, demote := rebalance(ss, c.id, c.mayVote)
 	for _, s := range promote {
 		if err := c.AddVoter(ctx, s.ID, s.Addr); err != nil {
 			return err
@@ -164,13 +164,29 @@ func voters(ss []Server) int {
 }
 
 // rebalance says which members to promote and demote for the voter
-// policy, in the order of their IDs, never demoting leader.
-func rebalance(ss []Server, leader string) (promote, demote []Server) {
+// policy, in the order of their IDs, never demoting leader. Only members
+// mayVote allows are promoted, and only they count for how many vote;
+// those it refuses are demoted.
+func rebalance(ss []Server, leader string, mayVote func(id string) bool) (promote, demote []Server) {
 	ss = slices.Clone(ss)
 	slices.SortFunc(ss, func(a, b Server) int { return strings.Compare(a.ID, b.ID) })
-	have, want := voters(ss), votersWanted(len(ss))
+	eligible := 0
+	for _, s := range ss {
+		if mayVote(s.ID) {
+			eligible++
+		}
+	}
+	have, want := voters(ss), votersWanted(eligible)
+	// Those that may not vote go first, then the count is matched.
+	for _, s := range ss {
+		if s.Voter && !mayVote(s.ID) && s.ID != leader {
+			demote = append(demote, s)
+			have--
+		}
+	}
 	for _, s := range ss {
 		switch {
+		case !mayVote(s.ID):
 		case have < want && !s.Voter:
 			promote = append(promote, s)
 			have++

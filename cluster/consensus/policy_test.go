@@ -23,7 +23,11 @@ func TestVoterPolicy(t *testing.T) {
 		{"three of four vote", []Server{v("a"), v("b"), v("c"), n("d")}, "a", "[]", "[]"},
 		{"a voter lost is replaced", []Server{v("a"), n("b"), v("c"), n("d")}, "c", "[b]", "[]"},
 		{"never the leader demoted", []Server{v("a"), v("b"), v("c"), v("d"), v("e")}, "a", "[]", "[b c]"},
+		{"workers never vote", []Server{v("a"), n("w1"), n("w2")}, "a", "[]", "[]"},
+		{"a server among workers votes", []Server{v("a"), n("b"), n("w1"), n("c")}, "a", "[b c]", "[]"},
+		{"a worker voting is demoted", []Server{v("a"), v("w1"), v("b"), v("c")}, "a", "[]", "[w1]"},
 	}
+	mayVote := func(id string) bool { return !strings.HasPrefix(id, "w") }
 	ids := func(ss []Server) string {
 		var s []string
 		for _, x := range ss {
@@ -33,7 +37,7 @@ func TestVoterPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			promote, demote := rebalance(tt.servers, tt.leader)
+			promote, demote := rebalance(tt.servers, tt.leader, mayVote)
 			if got := ids(promote); got != tt.promote {
 				t.Errorf("promote %s, want %s", got, tt.promote)
 			}
