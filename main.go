@@ -342,7 +342,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Log: log.With("component", "node"),
 	})
 	crn := cron.New(cron.Deps{Store: desired, Runs: st, OneOffs: act, Lock: act.Lock, Log: log.With("component", "cron"),
-		Seconds: cfg.CronSeconds, Self: cl.Self})
+		Seconds: cfg.CronSeconds, Leads: cl.Leads})
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{
 		Store: desired, Builder: bld, Node: act, Placer: cl, Logs: rt, Log: log.With("component", "app"), Audit: st,

@@ -114,12 +114,6 @@ func ShareOf(f map[string]int, placement []string, self string) map[string]int {
 	return out
 }
 
-// FiresCron reports whether an app's cron entries fire on the machine
-// self: the first it is placed on, so that each fires once in a cluster.
-func FiresCron(a App, self string) bool {
-	return self == "" || len(a.Placement) == 0 || a.Placement[0] == self
-}
-
 // SleepPolicy says when an idle app sleeps. Zero durations take the
 // daemon's defaults.
 type SleepPolicy struct {

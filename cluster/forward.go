@@ -23,6 +23,15 @@ func (c *Cluster) Self() string {
 	return c.on.id.Name
 }
 
+// Leads reports whether this machine leads its cluster (and has caught up
+// with it), or is in none: whether it is the one to act for the whole
+// cluster, as cron does.
+func (c *Cluster) Leads() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.on == nil || c.on.raft.Leading()
+}
+
 // Transport sends requests for https://NODE/... to the cluster port of
 // the machine named NODE, over mutual TLS: how routers forward requests
 // to the machines that run an app. While this machine is in no cluster

@@ -40,10 +40,11 @@ type Deps struct {
 	Log  *slog.Logger
 	// Seconds lets schedules take a leading seconds field. For tests only.
 	Seconds bool
-	// Self names this machine in its cluster, "" while it is in none
-	// (nil: never in one). An app's entries fire on the machine it is
-	// placed on, once per schedule in the whole cluster.
-	Self func() string
+	// Leads reports whether this machine leads its cluster, or is in
+	// none (nil: never in one). Every machine keeps the schedule; entries
+	// fire on the leader only, once per instant in the whole cluster,
+	// and go on firing on the next leader if it stops.
+	Leads func() bool
 }
 
 // Cron schedules and runs apps' cron entries. Entries are replaced per app,
@@ -57,7 +58,7 @@ type Cron struct {
 	lock    func(string) func()
 	log     *slog.Logger
 	parser  app.CronParser
-	self    func() string
+	leads   func() bool
 
 	mu      sync.Mutex
 	ctx     context.Context // Run's; nil until it starts
@@ -69,12 +70,12 @@ type Cron struct {
 
 // New returns a Cron over d; nothing is scheduled until Run.
 func New(d Deps) *Cron {
-	if d.Self == nil {
-		d.Self = func() string { return "" }
+	if d.Leads == nil {
+		d.Leads = func() bool { return true }
 	}
 	return &Cron{
 		store: d.Store, runs: d.Runs, oneOffs: d.OneOffs, lock: d.Lock, log: d.Log,
-		parser: app.CronParser{Seconds: d.Seconds}, self: d.Self,
+		parser: app.CronParser{Seconds: d.Seconds}, leads: d.Leads,
 		apps: map[string]*appCron{}, active: map[string]map[*activeRun]bool{},
 	}
 }
@@ -94,17 +95,8 @@ func (c *Cron) Restore(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	c.setCron(name, c.here(a, rel.Cron))
+	c.setCron(name, rel.Cron)
 	return nil
-}
-
-// here returns an app's entries if they fire on this machine: the first
-// the app is placed on. None otherwise.
-func (c *Cron) here(a app.App, entries []app.CronEntry) []app.CronEntry {
-	if !app.FiresCron(a, c.self()) {
-		return nil
-	}
-	return entries
 }
 
 // load reads an app, saying plainly when it does not exist.
@@ -140,22 +132,7 @@ func (c *Cron) follow(ctx context.Context, changes <-chan app.Applied) {
 	for ch := range changes {
 		switch ch := ch.Change.(type) {
 		case app.PutRelease:
-			a, err := c.store.App(ctx, ch.Release.App)
-			if err != nil {
-				c.stopCron(ch.Release.App)
-				continue
-			}
-			c.setCron(ch.Release.App, c.here(a, ch.Release.Cron))
-		case app.SetPlacement:
-			a, err := c.store.App(ctx, ch.App)
-			if err != nil || a.Release == 0 {
-				continue
-			}
-			rel, err := c.store.Release(ctx, a.Name, a.Release)
-			if err != nil {
-				continue
-			}
-			c.setCron(a.Name, c.here(a, rel.Cron))
+			c.setCron(ch.Release.App, ch.Release.Cron)
 		case app.DestroyApp:
 			c.stopCron(ch.Name)
 		case app.RenameApp:

@@ -91,9 +91,8 @@ func (c *Cron) loadApp(ctx context.Context, name string) ([]app.CronEntry, bool)
 		}
 		return nil, false
 	}
-	entries := c.here(a, rel.Cron)
-	c.setCron(name, entries)
-	return entries, entries != nil
+	c.setCron(name, rel.Cron)
+	return rel.Cron, true
 }
 
 // catchUp fires, once, each entry that asks for it (Catchup) and missed a
@@ -224,6 +223,9 @@ func (c *Cron) add() bool {
 // policy says to skip it. ctx is the schedule's: a replaced schedule no
 // longer fires, but its runs in flight go on until the daemon stops.
 func (c *Cron) fire(ctx context.Context, appName string, e app.CronEntry, at time.Time) {
+	if !c.leads() {
+		return // the cluster's leader fires it
+	}
 	suspended, err := c.store.CronSuspended(ctx, appName)
 	if err != nil {
 		if ctx.Err() == nil {
