@@ -123,8 +123,10 @@ func (n *Actuator) idleTick(ctx context.Context) {
 		if a.Release == 0 || a.Stopped || a.Asleep == app.Stopped || a.Static {
 			continue // a static site costs nothing idle: it never sleeps
 		}
-		if app.PlacedElsewhere(a, n.set.Self()) != nil {
-			continue // its requests are counted where it runs
+		if app.PlacedElsewhere(a, n.set.Self()) != nil || len(a.Placement) > 1 {
+			// Its requests are counted where it runs; an app spread over
+			// machines does not sleep (each counts only its own).
+			continue
 		}
 		rel, err := n.store.Release(ctx, a.Name, a.Release)
 		if err != nil {
