@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Logs writes the app's process output to w: the last q.Lines lines (of
@@ -19,8 +20,13 @@ func (s *Service) Logs(ctx context.Context, name string, q LogQuery, w io.Writer
 			return err
 		}
 	}
-	if _, err := s.store.App(ctx, name); err != nil {
+	a, err := s.store.App(ctx, name)
+	if err != nil {
 		return err
+	}
+	if nodes := PlacedElsewhere(a, s.set.Self()); nodes != nil {
+		return fmt.Errorf("%s runs on %s, not on this machine, and its logs are kept there: run logs on %s",
+			name, strings.Join(nodes, ", "), nodes[0])
 	}
 	if s.logs == nil {
 		return errors.New("logs are not available on this pier")

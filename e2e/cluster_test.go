@@ -291,6 +291,15 @@ func TestCluster(t *testing.T) {
 		time.Sleep(9 * time.Second)
 		checkOnce(t, nodes, "ticker", 3)
 	})
+	t.Run("logs say where an app runs", func(t *testing.T) {
+		out, code := c.pier(nil, "logs", "ticker")
+		if code == 0 || !strings.Contains(out, "runs on b") {
+			t.Errorf("logs of ticker on c: exit %d, %q; want it sent to b", code, out)
+		}
+		if _, code := b.pier(nil, "logs", "ticker", "-n", "5"); code != 0 {
+			t.Errorf("logs of ticker on b: exit %d", code)
+		}
+	})
 	t.Run("run on a machine the app does not run on", func(t *testing.T) {
 		if out := c.mustPier("run", "ticker", "--", "echo", "one-off on c"); !strings.Contains(out, "one-off on c") {
 			t.Errorf("run on c: %q", out)
