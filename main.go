@@ -63,6 +63,7 @@ var (
 	_ commands.Cluster = (*cluster.Cluster)(nil)
 	_ app.Placer       = (*cluster.Cluster)(nil)
 	_ node.Images      = (*ship.Fetcher)(nil)
+	_ node.Peers       = (*cluster.Cluster)(nil)
 	_ ship.Images      = (*runtime.Containerd)(nil)
 	_ web.Cluster      = (*cluster.Cluster)(nil)
 )
@@ -326,7 +327,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	cl, err := cluster.New(cluster.Config{
 		Dir: filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
 		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Gossip: cfg.GossipAddr, Store: st, Log: log,
-		Apps: http.HandlerFunc(rtr.ServeForwarded), Images: ship.Handler(rt), Memory: runtime.Memory,
+		Apps: http.HandlerFunc(rtr.ServeForwarded), Images: ship.Handler(rt), Serving: rtr.LocalBackends, Memory: runtime.Memory,
 		Instances: func() int { return running(ctx, rt) },
 	})
 	if err != nil {
@@ -334,11 +335,12 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	defer cl.Close()
 	rtr.SetForwarder(cl.Transport(), cl.Self)
-	images := &ship.Fetcher{Images: rt, Client: cl.Client(), Prefix: cluster.ImagesPath, Log: log.With("component", "ship")}
+	images := &ship.Fetcher{Images: rt, Client: cl.Client(), Prefix: cluster.ImagesPath, Others: cl.Others,
+		Log: log.With("component", "ship")}
 	desired := desiredState{st, cl}
 	sleep := app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter}
 	act := node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20, Self: cl.Self}, node.Deps{
-		Store: desired, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt, Images: images,
+		Store: desired, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt, Images: images, Peers: cl,
 		Log: log.With("component", "node"),
 	})
 	crn := cron.New(cron.Deps{Store: desired, Runs: st, OneOffs: act, Lock: act.Lock, Log: log.With("component", "cron"),

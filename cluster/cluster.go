@@ -61,6 +61,9 @@ type Config struct {
 	// router's ServeForwarded); they carry a certificate of the cluster.
 	// Nil refuses them.
 	Apps http.Handler
+	// Serving counts the instances this machine serves an app's requests
+	// with (the router's); nil: none.
+	Serving func(app string) int
 	// Images serves this machine's app images to the other machines (at
 	// ImagesPath, for requests with a certificate of the cluster); nil
 	// serves none.
@@ -87,6 +90,8 @@ type Cluster struct {
 	// made while this machine goes into or out of a cluster waits.
 	mu sync.RWMutex
 	on *member // nil while this machine is in no cluster
+	// leaving is held through cluster:leave, whose apps move without mu.
+	leaving sync.Mutex
 }
 
 // member is this machine's running part of a cluster.

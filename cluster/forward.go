@@ -3,9 +3,12 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -30,6 +33,58 @@ func (c *Cluster) Leads() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.on == nil || c.on.raft.Leading()
+}
+
+// Serving returns the machines of nodes (nil: every other machine of the
+// cluster) that serve app: route its requests to instances of their own
+// (node.Peers).
+func (c *Cluster) Serving(ctx context.Context, app string, nodes []string) []string {
+	if nodes == nil {
+		nodes = c.Others()
+	}
+	client := c.Client()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var serving []string
+	for _, n := range nodes {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+n+pathServing+"?app="+url.QueryEscape(app), nil)
+		if err != nil {
+			continue
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			continue
+		}
+		var s servingResponse
+		err = json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&s)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode == http.StatusOK && s.Instances > 0 {
+			serving = append(serving, n)
+		}
+	}
+	return serving
+}
+
+// Others names the cluster's other machines, as the log's configuration
+// lists them; none while this machine is in no cluster.
+func (c *Cluster) Others() []string {
+	c.mu.RLock()
+	m := c.on
+	c.mu.RUnlock()
+	if m == nil {
+		return nil
+	}
+	servers, err := m.raft.Servers()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range servers {
+		if s.ID != m.id.Name {
+			out = append(out, s.ID)
+		}
+	}
+	return out
 }
 
 // Transport sends requests for https://NODE/... to the cluster port of

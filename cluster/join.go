@@ -23,10 +23,15 @@ import (
 
 // Paths on the cluster port.
 const (
-	pathJoin   = "/cluster/v1/join"   // a joiner, pinned: token in, certificate out
-	pathAdmit  = "/cluster/v1/admit"  // a new machine asks to be added to the log
-	pathRemove = "/cluster/v1/remove" // a machine asks to be removed
+	pathJoin    = "/cluster/v1/join"    // a joiner, pinned: token in, certificate out
+	pathAdmit   = "/cluster/v1/admit"   // a new machine asks to be added to the log
+	pathRemove  = "/cluster/v1/remove"  // a machine asks to be removed
+	pathServing = "/cluster/v1/serving" // how many instances serve an app here
 )
+
+type servingResponse struct {
+	Instances int `json:"instances"`
+}
 
 // ImagesPath is where Config.Images is served on the cluster port.
 const ImagesPath = "/cluster/v1/images"
@@ -70,6 +75,13 @@ func (c *Cluster) handler(m *member) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathJoin, func(w http.ResponseWriter, r *http.Request) { c.serveJoin(m, w, r) })
 	mux.Handle(consensus.ForwardPath, nodesOnly(m.raft.ForwardHandler()))
+	mux.Handle("GET "+pathServing, nodesOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := 0
+		if c.cfg.Serving != nil {
+			n = c.cfg.Serving(r.URL.Query().Get("app"))
+		}
+		writeJSON(w, http.StatusOK, servingResponse{Instances: n})
+	})))
 	if c.cfg.Images != nil {
 		mux.Handle(ImagesPath+"/", nodesOnly(http.StripPrefix(ImagesPath, c.cfg.Images)))
 	}

@@ -25,6 +25,11 @@ func (c *Cluster) Place(ctx context.Context, a app.App, rel app.Release, formati
 	if m == nil {
 		return nil, nil
 	}
+	return place(m, a, rel, formation, ""), nil
+}
+
+// place is Place on m, never choosing the machine without.
+func place(m *member, a app.App, rel app.Release, formation map[string]int, without string) []string {
 	want := 1
 	for proc, n := range formation {
 		if proc != "release" && n > want {
@@ -33,13 +38,16 @@ func (c *Cluster) Place(ctx context.Context, a app.App, rel app.Release, formati
 	}
 	alive := map[string]members.Load{}
 	var candidates []members.Member
+	arch := ""
 	for _, g := range m.gossip.Members() {
-		if g.State == members.Alive {
+		if g.Name == m.id.Name {
+			arch = g.Load.Arch
+		}
+		if g.State == members.Alive && g.Name != without {
 			alive[g.Name] = g.Load
 			candidates = append(candidates, g)
 		}
 	}
-	arch := alive[m.id.Name].Arch
 	if len(a.Placement) > 0 {
 		if l, ok := alive[a.Placement[0]]; ok {
 			arch = l.Arch
@@ -76,8 +84,8 @@ func (c *Cluster) Place(ctx context.Context, a app.App, rel app.Release, formati
 		}
 		out = append(out, g.Name)
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && without == "" {
 		out = []string{m.id.Name}
 	}
-	return out, nil
+	return out
 }

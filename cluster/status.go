@@ -86,15 +86,66 @@ func (c *Cluster) Nodes(ctx context.Context) ([]app.Member, error) {
 	return out, nil
 }
 
+// moveAway places the apps that run on m elsewhere and waits until this
+// machine serves none of them: the others serve them by then (see
+// node.Actuator's hand-over).
+func (c *Cluster) moveAway(ctx context.Context, m *member, out io.Writer) error {
+	apps, err := c.cfg.Store.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	var moved []string
+	for _, a := range apps {
+		if !slices.Contains(a.Placement, m.id.Name) {
+			continue
+		}
+		rest := slices.DeleteFunc(slices.Clone(a.Placement), func(n string) bool { return n == m.id.Name })
+		if len(rest) == 0 {
+			rel, err := c.cfg.Store.Release(ctx, a.Name, a.Release)
+			if err != nil {
+				return err
+			}
+			if rest = place(m, a, rel, map[string]int{"web": 1}, m.id.Name); len(rest) == 0 {
+				return fmt.Errorf("no other machine can run %s (alive, %s, with room for its memory limit): "+
+					"add one, or destroy %s, then cluster:leave again", a.Name, "the same architecture", a.Name)
+			}
+		}
+		fmt.Fprintf(out, "-----> Moving %s to %s\n", a.Name, strings.Join(rest, ", "))
+		if err := m.store.Apply(ctx, app.SetPlacement{App: a.Name, Nodes: rest}); err != nil {
+			return fmt.Errorf("move %s: %w", a.Name, err)
+		}
+		moved = append(moved, a.Name)
+	}
+	if len(moved) == 0 || c.cfg.Serving == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for _, name := range moved {
+		for c.cfg.Serving(name) > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s is still served here, the machines it moved to do not serve it yet: "+
+					"see their logs, then cluster:leave again", name)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		fmt.Fprintf(out, "-----> %s is served by the others\n", name)
+	}
+	return nil
+}
+
 // ClusterLeave takes this machine out of its cluster (pier
 // cluster:leave): the leader removes it from the log, its part stops, its
 // identity is deleted, and its store is emptied, for the desired state
 // was the cluster's. The last machine of a cluster keeps the state and
 // goes on alone.
 func (c *Cluster) ClusterLeave(ctx context.Context, out io.Writer) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.leaving.Lock()
+	defer c.leaving.Unlock()
+	c.mu.RLock()
 	m := c.on
+	c.mu.RUnlock()
 	if m == nil {
 		return errors.New("this machine is not in a cluster")
 	}
@@ -103,21 +154,19 @@ func (c *Cluster) ClusterLeave(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	alone := len(servers) == 1 && servers[0].ID == m.id.Name
+	// The apps move while this machine is still in the cluster and its
+	// parts go on as usual: they serve until the others do.
 	if !alone {
-		apps, err := c.cfg.Store.Apps(ctx)
-		if err != nil {
+		if err := c.moveAway(ctx, m, out); err != nil {
 			return err
 		}
-		var here []string
-		for _, a := range apps {
-			if slices.Contains(a.Placement, m.id.Name) {
-				here = append(here, a.Name)
-			}
-		}
-		if len(here) > 0 {
-			return fmt.Errorf("this machine runs %s: move them first, by pushing each to another machine's SSH "+
-				"(it is built and runs there), then cluster:leave again", strings.Join(here, ", "))
-		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.on != m {
+		return errors.New("this machine left or joined a cluster meanwhile: pier cluster:status shows it")
+	}
+	if !alone {
 		m.gossip.Leave(2 * time.Second)
 		io.WriteString(out, "-----> Asking the leader to remove this machine from the log\n")
 		req := admitRequest{Name: m.id.Name, Addr: m.id.Addr, Role: m.id.Role}

@@ -333,6 +333,39 @@ func TestCluster(t *testing.T) {
 		a.startPier(t)
 		eventually(t, 20*time.Second, "a back, serving v3", func() bool { return a.answers("hello", "v3") })
 	})
+
+	t.Run("a machine leaves, its apps move first", func(t *testing.T) {
+		solo := gitRepo(t, clusterApp("solo"))
+		if out, ok := c.push(solo, "solo", key); !ok {
+			t.Fatalf("push solo to c:\n%s", out)
+		}
+		eventually(t, 10*time.Second, "solo through a", func() bool { return a.answers("solo", "solo") })
+		var out string
+		failed, total := underLoad(t, []*node{a, b}, "solo", func() {
+			var code int
+			out, code = c.pier(nil, "cluster:leave")
+			if code != 0 {
+				t.Errorf("cluster:leave on c: exit %d\n%s", code, out)
+			}
+		})
+		t.Logf("cluster:leave:\n%s%d requests through a and b meanwhile, %d failed", out, total, failed)
+		if failed > 0 {
+			t.Errorf("%d of %d requests to solo failed while c left", failed, total)
+		}
+		if rows := a.nodes(t); len(rows) != 2 {
+			t.Errorf("nodes after c left: %+v", rows)
+		}
+		if out, _ := c.pier(nil, "cluster:status"); !strings.Contains(out, "not in a cluster") {
+			t.Errorf("c after leaving: %s", out)
+		}
+		for _, n := range []*node{a, b} {
+			for app, want := range map[string]string{"solo": "solo", "hello": "v3"} {
+				if !n.answers(app, want) {
+					t.Errorf("%s through %s after c left", app, n.name)
+				}
+			}
+		}
+	})
 }
 
 // checkOnce checks that the cron entry tick of app ran at least min times

@@ -42,6 +42,13 @@ type Runtime interface {
 	RunOnce(ctx context.Context, o app.OneOff) (int, error)
 }
 
+// Peers tells which other machines of a cluster serve an app: Serving
+// returns those of nodes (nil: of every other machine) that route its
+// requests to instances of their own.
+type Peers interface {
+	Serving(ctx context.Context, app string, nodes []string) []string
+}
+
 // Images brings app images to this machine from the other machines of a
 // cluster. Fetch returns at once if image is here already; otherwise it
 // copies what this machine lacks of it from one of the machines named in

@@ -82,7 +82,10 @@ type Deps struct {
 	// Images fetches app images from other machines of a cluster; nil:
 	// an image this machine lacks fails to start.
 	Images Images
-	Log    *slog.Logger
+	// Peers says when the machines an app moves to serve it, for this
+	// one to stop serving it then; nil: it stops at once.
+	Peers Peers
+	Log   *slog.Logger
 }
 
 // Actuator converges this machine. It is safe for concurrent use.
@@ -92,6 +95,7 @@ type Actuator struct {
 	sites    Sites
 	routes   Routes
 	images   Images
+	peers    Peers
 	health   Health
 	activity Activity
 	memory   MemoryProbe
@@ -104,6 +108,7 @@ type Actuator struct {
 	crashes  map[string]*crashState // by crashKey
 	awake    map[string]time.Time   // when an app last started being awake
 	retiring map[string]bool        // instances being drained and stopped
+	moving   map[string]bool        // apps serving here until the machines they moved to do
 
 	watch watchState
 }
@@ -112,10 +117,10 @@ type Actuator struct {
 func New(set Settings, d Deps) *Actuator {
 	set.defaults()
 	return &Actuator{
-		store: d.Store, runtime: d.Runtime, sites: d.Sites, routes: d.Routes, health: d.Health, images: d.Images,
+		store: d.Store, runtime: d.Runtime, sites: d.Sites, routes: d.Routes, health: d.Health, images: d.Images, peers: d.Peers,
 		activity: d.Activity, memory: d.Memory, usage: d.Usage, log: d.Log, set: set,
 		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
-		retiring: map[string]bool{},
+		retiring: map[string]bool{}, moving: map[string]bool{},
 	}
 }
 

@@ -115,7 +115,7 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 				return fmt.Errorf("route %s to the files of v%d: %w", a.Name, rel.Version, err)
 			}
 		} else {
-			n.routeWeb(a, rel, started)
+			n.routeWeb(ctx, a, rel, started)
 		}
 		n.clearCrashes(a.Name)
 		if a.Asleep != app.Awake {

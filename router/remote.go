@@ -181,3 +181,23 @@ func (rt *route) pickFor(req *http.Request) (backend, bool) {
 	}
 	return backend{}, false
 }
+
+// LocalBackends counts the instances on this machine that app's route
+// sends requests to: none while it is routed to other machines, asleep or
+// not routed at all. A static site counts as one.
+func (r *Router) LocalBackends(app string) int {
+	rt := (*r.routes.Load())[strings.ToLower(app)]
+	switch {
+	case rt == nil || rt.asleep:
+		return 0
+	case rt.site != nil:
+		return 1
+	}
+	n := 0
+	for _, b := range rt.backends {
+		if !strings.HasPrefix(b.addr, "node ") {
+			n++
+		}
+	}
+	return n
+}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -84,6 +85,9 @@ type Fetcher struct {
 	// prefix where Handler is served.
 	Client *http.Client
 	Prefix string // e.g. /cluster/v1/images
+	// Others names every other machine of the cluster, tried after the
+	// ones Fetch is given; nil tries those alone.
+	Others func() []string
 	Log    *slog.Logger
 
 	mu       sync.Mutex
@@ -127,6 +131,13 @@ func (f *Fetcher) Fetch(ctx context.Context, image string, from []string) error 
 }
 
 func (f *Fetcher) fetch(ctx context.Context, image string, from []string) error {
+	if f.Others != nil {
+		for _, n := range f.Others() {
+			if !slices.Contains(from, n) {
+				from = append(slices.Clip(from), n)
+			}
+		}
+	}
 	if len(from) == 0 {
 		return fmt.Errorf("image %s is not on this machine, and no other machine runs it to fetch it from", image)
 	}
