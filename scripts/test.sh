@@ -15,7 +15,15 @@ export CI=${CI:-}
 say "go vet"
 go vet ./...
 say "go test"
-go test -count=1 -timeout 60m ./...
+# Each package's result, the whole output of what failed, then the
+# slowest tests (scripts/testlog).
+go build -o /tmp/pier-testlog ./scripts/testlog
+set +e
+go test -json -count=1 -timeout 60m ./... 2>&1 | /tmp/pier-testlog
+codes=("${PIPESTATUS[@]}")
+set -e
+rm -f /tmp/pier-testlog
+[ "${codes[0]}" -eq 0 ] && [ "${codes[1]}" -eq 0 ] || die "tests failed"
 say "cross-build for linux/arm64 (Raspberry Pi OS 64-bit)"
 GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -o /dev/null .
 say "all tests passed"
