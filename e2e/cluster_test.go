@@ -173,40 +173,17 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("a deploy through another router loses no request", func(t *testing.T) {
-		var ok, failed atomic.Int64
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for _, n := range []*node{c, a} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					if code, _, err := n.get("hello", "/"); err == nil && code == 200 {
-						ok.Add(1)
-					} else {
-						failed.Add(1)
-						t.Logf("through %s: %d %v", n.name, code, err)
-					}
-				}
-			}()
-		}
-		// v2 is built on a: the app moves from b to a.
-		commit(t, repo, clusterApp("v2"))
-		if out, pushed := a.push(repo, "hello", key); !pushed {
-			t.Errorf("push to a:\n%s", out)
-		}
-		eventually(t, 10*time.Second, "v2 through c", func() bool { return c.answers("hello", "v2") })
-		time.Sleep(2 * time.Second) // b retires v1 meanwhile
-		close(stop)
-		wg.Wait()
-		t.Logf("%d requests through c and a during the deploy, %d failed", ok.Load(), failed.Load())
-		if failed.Load() > 0 {
-			t.Errorf("%d of %d requests failed", failed.Load(), ok.Load()+failed.Load())
+		failed, total := underLoad(t, []*node{c, a}, "hello", func() {
+			// v2 is built on a: the app moves from b to a.
+			commit(t, repo, clusterApp("v2"))
+			if out, pushed := a.push(repo, "hello", key); !pushed {
+				t.Errorf("push to a:\n%s", out)
+			}
+			eventually(t, 10*time.Second, "v2 through c", func() bool { return c.answers("hello", "v2") })
+		})
+		t.Logf("%d requests through c and a during the deploy, %d failed", total, failed)
+		if failed > 0 {
+			t.Errorf("%d of %d requests failed", failed, total)
 		}
 		if out := b.mustPier("ps:report", "hello"); strings.Contains(out, "hello-") || !strings.Contains(out, "Runs on a") {
 			t.Errorf("b still runs hello after it moved to a, or does not say where it runs:\n%s", out)
