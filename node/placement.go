@@ -37,7 +37,7 @@ func (n *Actuator) routeWeb(ctx context.Context, a app.App, rel app.Release, web
 		n.routes.SetRemote(a.Name, others)
 		return
 	}
-	if self != "" && n.peers != nil && !a.Stopped {
+	if self != "" && n.peers != nil && !a.Stopped && rel.Processes["web"] != "" && app.FormationFor(a, rel)["web"] > 0 {
 		if serving := n.peers.Serving(ctx, a.Name, nil); len(serving) > 0 {
 			n.routes.SetRemote(a.Name, serving)
 			return
