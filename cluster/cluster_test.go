@@ -229,6 +229,24 @@ func TestInitJoinLeave(t *testing.T) {
 		if _, err := raw.Get(a.url() + "/"); err == nil {
 			t.Error("an app request without a cluster certificate was served")
 		}
+		// Nor do the log's endpoints, or raft, take anyone without one.
+		anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 5 * time.Second}
+		resp, err := anon.Post(a.url()+"/cluster/v1/apply", "application/json", strings.NewReader(`{"type":"CreateApp"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a change posted without a cluster certificate: %s, want 403", resp.Status)
+		}
+		conn, err := tls.Dial("tcp", a.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"pier-raft/1"}})
+		if err == nil {
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := conn.Read(make([]byte, 1)); err == nil {
+				t.Error("a raft connection without a cluster certificate was kept open")
+			}
+			conn.Close()
+		}
 		alone := newMachine(t, "alone")
 		if _, err := (&http.Client{Transport: alone.c.Transport()}).Get("https://a/"); err == nil {
 			t.Error("a machine in no cluster forwarded a request")

@@ -69,7 +69,7 @@ func (r *Router) SetForwarder(rt http.RoundTripper, self func() string) {
 // it. Empty nodes is Set(app, nil).
 func (r *Router) SetRemote(app string, nodes []string) {
 	app = strings.ToLower(app)
-	rt := &route{app: app, backends: make([]backend, 0, len(nodes))}
+	rt := &route{app: app, remote: true, backends: make([]backend, 0, len(nodes))}
 	for _, n := range nodes {
 		key := "node " + n
 		rt.backends = append(rt.backends, backend{addr: key, proxy: r.newRemoteProxy(app, n), inflight: r.counter(key)})
@@ -168,6 +168,9 @@ func (r *Router) ServeForwarded(w http.ResponseWriter, req *http.Request) {
 // pickFor picks rt's backend for req: in turn, but never a machine the
 // request came through.
 func (rt *route) pickFor(req *http.Request) (backend, bool) {
+	if !rt.remote {
+		return rt.pick(), true // the fast path: local instances
+	}
 	f := forwardedOf(req)
 	if len(f.via) == 0 {
 		return rt.pick(), true
@@ -193,11 +196,8 @@ func (r *Router) LocalBackends(app string) int {
 	case rt.site != nil:
 		return 1
 	}
-	n := 0
-	for _, b := range rt.backends {
-		if !strings.HasPrefix(b.addr, "node ") {
-			n++
-		}
+	if rt.remote {
+		return 0
 	}
-	return n
+	return len(rt.backends)
 }

@@ -25,6 +25,8 @@ type route struct {
 	// (which, for a frozen app, are there but paused).
 	asleep      bool
 	asleepSince time.Time
+	// remote: the backends are other machines of the cluster (SetRemote).
+	remote bool
 }
 
 // backend is one address serving an app, with the count of requests in
