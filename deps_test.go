@@ -35,6 +35,7 @@ var mayImport = map[string][]string{
 	"pier/cluster/ship": {"pier/app", "pier/runtime"},
 	// Test helpers and tests.
 	"pier/runtime/runtimetest": {"pier/builder", "pier/runtime", "pier/scripts"},
+	"pier/router/acmetest":     {},
 	"pier/e2e":                 {},
 }
 

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,6 +115,7 @@ type Config struct {
 	HTTPSAddr  string // the router over TLS; "" disables HTTPS
 	ACMECA     string // ACME directory URL
 	ACMEEmail  string // contact for the ACME account
+	ACMERoots  string // PEM file of the roots the ACME CA's HTTPS is trusted with; "" trusts the system's
 	Domain     string // apps answer at <app>.<Domain>
 	PublicPort int    // port in app URLs when the router is not on 80
 	Socket     string // root-only unix socket of the host CLI and git hooks
@@ -149,6 +151,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPSAddr, "https", ":443", "HTTPS listen address of the router (empty to disable HTTPS)")
 	fs.StringVar(&c.ACMECA, "acme-ca", router.LetsEncrypt, "ACME directory URL certificates for public names come from")
 	fs.StringVar(&c.ACMEEmail, "acme-email", "", "email address given to the ACME CA (expiry notices)")
+	fs.StringVar(&c.ACMERoots, "acme-ca-roots", "", "PEM file of the CA certificates the ACME CA's HTTPS is trusted with (a private ACME CA); default the system's")
 	fs.StringVar(&c.Domain, "domain", "localhost", "apps answer at <app>.<domain>")
 	fs.IntVar(&c.PublicPort, "public-port", 0, "port shown in app URLs (default: the HTTP listen port)")
 	fs.StringVar(&c.Socket, "socket", envOr("PIER_SOCKET", defaultSocket), "control socket for the host CLI")
@@ -358,8 +361,14 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	rtr.OnWake(act.Wake)
 	var certs commands.Certs
 	if cfg.HTTPSAddr != "" {
-		err := rtr.EnableTLS(ctx, router.TLSConfig{
-			Storage: st.Certs(), ACMEDirectory: cfg.ACMECA, ACMEEmail: cfg.ACMEEmail,
+		roots, err := loadRoots(cfg.ACMERoots)
+		if err != nil {
+			return err
+		}
+		// Certificates go through the cluster's log like the rest of
+		// the desired state: obtained once, served by every machine.
+		err = rtr.EnableTLS(ctx, router.TLSConfig{
+			Storage: st.CertsThrough(desired), ACMEDirectory: cfg.ACMECA, ACMEEmail: cfg.ACMEEmail, ACMERoots: roots,
 			HTTPPort: port(cfg.HTTPAddr), HTTPSPort: port(cfg.HTTPSAddr),
 		})
 		if err != nil {
@@ -547,4 +556,20 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// loadRoots reads a PEM file of CA certificates; nil for "".
+func loadRoots(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--acme-ca-roots: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--acme-ca-roots: %s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

@@ -14,6 +14,7 @@ var changeTypes = byName(
 	SetSleepPolicy{}, SetSleepState{}, SetLimits{}, DestroyApp{}, RenameApp{},
 	AddDomain{}, RemoveDomain{}, SetAccess{}, SetCronSuspended{}, SetSetting{},
 	AddJoinToken{}, UseJoinToken{}, SetPlacement{},
+	PutCertValue{}, DeleteCertValue{}, TakeCertLock{}, ReleaseCertLock{},
 )
 
 func byName(cs ...Change) map[string]reflect.Type {

@@ -176,10 +176,20 @@ func (c *Cluster) Apply(ctx context.Context, ch app.Change) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.on == nil {
+		// A machine of a cluster whose part is not running (before Start,
+		// after Close) changes nothing: a change applied to its store
+		// alone would take an index of the log's.
+		if _, err := os.Stat(filepath.Join(c.cfg.Dir, fileNode)); err == nil {
+			return errNotRunning
+		}
 		return c.cfg.Store.Apply(ctx, ch)
 	}
 	return c.on.store.Apply(ctx, ch)
 }
+
+// errNotRunning: a change made while this machine's part in its cluster
+// is not running.
+var errNotRunning = errors.New("this machine is in a cluster but not connected to it yet (is pier starting or stopping?)")
 
 // start runs this machine's part of the cluster id describes: the port,
 // raft behind it.

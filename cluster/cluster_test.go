@@ -313,6 +313,13 @@ func TestRestartRejoins(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
+	before, _ := b.store.AppliedIndex(ctx)
+	if err := b.c.Apply(ctx, app.CreateApp{App: app.App{Name: "lost", CreatedAt: time.Now()}}); err == nil {
+		t.Error("a change on a stopped member was applied")
+	}
+	if after, _ := b.store.AppliedIndex(ctx); after != before {
+		t.Errorf("a stopped member's store moved from index %d to %d on its own", before, after)
+	}
 	waitFor(t, "a sees b failed", func() bool { return state("b") == "failed" })
 	t.Logf("a saw b failed %v after it stopped", time.Since(stopped).Round(100*time.Millisecond))
 	if err := a.c.Apply(ctx, app.CreateApp{App: app.App{Name: "later", CreatedAt: time.Now()}}); err != nil {

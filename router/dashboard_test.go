@@ -45,7 +45,7 @@ func TestDashboardOverHTTPS(t *testing.T) {
 	r.SetDashboard(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		io.WriteString(w, "dashboard over "+req.Proto)
 	}))
-	resp, body := getTLS(t, httpsAddr, "pier.example.com", p.roots)
+	resp, body := getTLS(t, httpsAddr, "pier.example.com", p.Roots)
 	if resp.StatusCode != 200 || body != "dashboard over HTTP/2.0" {
 		t.Fatalf("GET https://pier.example.com: %d %q", resp.StatusCode, body)
 	}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -15,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -55,7 +57,17 @@ func isInternal(name string) bool {
 
 // internalCA is a certmagic.Issuer that signs certificates for internal
 // names with a root pier creates once and keeps in certmagic's storage.
+// The root is read from storage when it is used, so that a machine joining
+// a cluster signs with the cluster's root from then on.
 type internalCA struct {
+	st certmagic.Storage
+
+	mu  sync.Mutex
+	cur *caKeys // as last read
+}
+
+// caKeys are the CA's root and its key.
+type caKeys struct {
 	root    *x509.Certificate
 	rootPEM []byte
 	key     crypto.Signer
@@ -63,10 +75,40 @@ type internalCA struct {
 
 var _ certmagic.Issuer = (*internalCA)(nil)
 
+// newInternalCA returns pier's CA over st, creating its root if st has
+// none yet.
+func newInternalCA(ctx context.Context, st certmagic.Storage) (*internalCA, error) {
+	ca := &internalCA{st: st}
+	if _, err := ca.keys(ctx); err != nil {
+		return nil, err
+	}
+	return ca, nil
+}
+
+// keys returns the root as storage holds it now, parsed again only when
+// it changed.
+func (ca *internalCA) keys(ctx context.Context) (*caKeys, error) {
+	certPEM, err := ca.st.Load(ctx, caCertKey)
+	ca.mu.Lock()
+	cur := ca.cur
+	ca.mu.Unlock()
+	if err == nil && cur != nil && bytes.Equal(certPEM, cur.rootPEM) {
+		return cur, nil
+	}
+	k, err := loadInternalCA(ctx, ca.st)
+	if err != nil {
+		return nil, err
+	}
+	ca.mu.Lock()
+	ca.cur = k
+	ca.mu.Unlock()
+	return k, nil
+}
+
 // loadInternalCA loads pier's CA from storage, creating it on first use.
 // Creation happens under a storage lock so that two processes sharing the
 // storage end up with one CA.
-func loadInternalCA(ctx context.Context, st certmagic.Storage) (*internalCA, error) {
+func loadInternalCA(ctx context.Context, st certmagic.Storage) (*caKeys, error) {
 	if ca, err := readCA(ctx, st); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return ca, err
 	}
@@ -90,7 +132,7 @@ func loadInternalCA(ctx context.Context, st certmagic.Storage) (*internalCA, err
 	return readCA(ctx, st)
 }
 
-func readCA(ctx context.Context, st certmagic.Storage) (*internalCA, error) {
+func readCA(ctx context.Context, st certmagic.Storage) (*caKeys, error) {
 	certPEM, err := st.Load(ctx, caCertKey)
 	if err != nil {
 		return nil, err
@@ -111,7 +153,7 @@ func readCA(ctx context.Context, st certmagic.Storage) (*internalCA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("internal CA: %w", err)
 	}
-	return &internalCA{root: root, rootPEM: certPEM, key: key}, nil
+	return &caKeys{root: root, rootPEM: certPEM, key: key}, nil
 }
 
 func newRoot() (certPEM, keyPEM []byte, err error) {
@@ -169,14 +211,18 @@ func (ca *internalCA) Issue(ctx context.Context, csr *x509.CertificateRequest) (
 	if len(csr.DNSNames)+len(csr.IPAddresses) == 0 {
 		return nil, errors.New("internal CA: no names to sign")
 	}
+	k, err := ca.keys(ctx)
+	if err != nil {
+		return nil, err
+	}
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
 	notAfter := now.Add(leafLifetime)
-	if notAfter.After(ca.root.NotAfter) {
-		notAfter = ca.root.NotAfter
+	if notAfter.After(k.root.NotAfter) {
+		notAfter = k.root.NotAfter
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -188,7 +234,7 @@ func (ca *internalCA) Issue(ctx context.Context, csr *x509.CertificateRequest) (
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.root, csr.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, k.root, csr.PublicKey, k.key)
 	if err != nil {
 		return nil, fmt.Errorf("internal CA: sign: %w", err)
 	}

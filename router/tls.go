@@ -91,7 +91,7 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 	if cfg.HTTPSPort == 0 {
 		cfg.HTTPSPort = 443
 	}
-	ca, err := loadInternalCA(ctx, cfg.Storage)
+	ca, err := newInternalCA(ctx, cfg.Storage)
 	if err != nil {
 		return fmt.Errorf("enable tls: %w", err)
 	}
@@ -272,7 +272,12 @@ func (r *Router) CARoot() []byte {
 	if r.tls == nil {
 		return nil
 	}
-	return r.tls.ca.rootPEM
+	k, err := r.tls.ca.keys(context.Background())
+	if err != nil {
+		r.log.Warn("internal CA", "err", err)
+		return nil
+	}
+	return k.rootPEM
 }
 
 // Certificate reports host's certificate as certmagic's cache holds it,

@@ -8,128 +8,39 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
+	"encoding/pem"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/challtestsrv"
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"pier/app"
+	"pier/router/acmetest"
 	"pier/store"
 )
 
-// pebble is an ACME server (Let's Encrypt's test CA) running in the test
-// process. Its validation authority calls every challenge valid, so no
-// network is needed.
-type pebble struct {
-	directory string
-	tlsRoots  *x509.CertPool // for the ACME server's own HTTPS
-	roots     *x509.CertPool // what the certificates it issues chain to
-
-	mu      sync.Mutex
-	ordered []string // every name an order asked for
-}
-
-// startPebble starts Pebble issuing certificates valid for validity
-// (0: Pebble's default of 90 days). Every challenge passes.
-func startPebble(t *testing.T, validity time.Duration) *pebble {
-	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "1")
-	return newPebble(t, validity, 80, 443, "")
+func startPebble(t *testing.T, validity time.Duration) *acmetest.Pebble {
+	return acmetest.Start(t, acmetest.Options{Validity: validity})
 }
 
 // startValidatingPebble starts Pebble validating challenges for real, on
-// loopback: every name resolves to 127.0.0.1 (through a DNS server in the
-// test process) and HTTP-01 and TLS-ALPN-01 are checked on httpPort and
-// tlsPort.
-func startValidatingPebble(t *testing.T, httpPort, tlsPort int) *pebble {
-	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0")
-	dnsAddr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
-	dns, err := challtestsrv.New(challtestsrv.Config{DNSAddrs: []string{dnsAddr}, Log: log.New(io.Discard, "", 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dns.SetDefaultDNSIPv4("127.0.0.1")
-	dns.SetDefaultDNSIPv6("")
-	go dns.Run()
-	t.Cleanup(dns.Shutdown)
-	return newPebble(t, 0, httpPort, tlsPort, dnsAddr)
-}
-
-func newPebble(t *testing.T, validity time.Duration, httpPort, tlsPort int, resolver string) *pebble {
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	logger := log.New(io.Discard, "", 0)
-	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{
-		"default": {Description: "test", ValidityPeriod: uint64(validity / time.Second)},
-	})
-	front := wfe.New(logger, store, va.New(logger, httpPort, tlsPort, false, resolver, store), authority,
-		[]string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-	p := &pebble{roots: x509.NewCertPool(), tlsRoots: x509.NewCertPool()}
-	srv := httptest.NewTLSServer(p.recordOrders(front.Handler()))
-	t.Cleanup(srv.Close)
-	p.directory = srv.URL + wfe.DirectoryPath
-	p.tlsRoots.AddCert(srv.Certificate())
-	p.roots.AddCert(authority.GetRootCert(0).Cert)
-	return p
-}
-
-func freeTCPPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// recordOrders notes the names of every new order (the JWS payload of a
-// POST to /order-plz).
-func (p *pebble) recordOrders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/order-plz" {
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			var jws struct{ Payload string }
-			var order struct{ Identifiers []struct{ Value string } }
-			json.Unmarshal(body, &jws)
-			payload, _ := base64.RawURLEncoding.DecodeString(jws.Payload)
-			json.Unmarshal(payload, &order)
-			p.mu.Lock()
-			for _, id := range order.Identifiers {
-				p.ordered = append(p.ordered, id.Value)
-			}
-			p.mu.Unlock()
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-func (p *pebble) orderedNames() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.ordered)
+// loopback: every name resolves to 127.0.0.1 and HTTP-01 and TLS-ALPN-01
+// are checked on httpPort and tlsPort.
+func startValidatingPebble(t *testing.T, httpPort, tlsPort int) *acmetest.Pebble {
+	return acmetest.Start(t, acmetest.Options{Validate: true, HTTPPort: httpPort, TLSPort: tlsPort, Resolve: "127.0.0.1"})
 }
 
 // tlsRouter returns a router for apps under domain with HTTPS through
 // Pebble (or, for internal names, pier's CA), its certificates kept in a
 // real store, serving HTTP and HTTPS on loopback until the test ends.
-func tlsRouter(t *testing.T, domain string, p *pebble, tune func(*TLSConfig)) (r *Router, httpAddr, httpsAddr string, reg *prometheus.Registry) {
+func tlsRouter(t *testing.T, domain string, p *acmetest.Pebble, tune func(*TLSConfig)) (r *Router, httpAddr, httpsAddr string, reg *prometheus.Registry) {
 	t.Helper()
 	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	httpsLn, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -137,7 +48,7 @@ func tlsRouter(t *testing.T, domain string, p *pebble, tune func(*TLSConfig)) (r
 	return r, httpLn.Addr().String(), httpsLn.Addr().String(), reg
 }
 
-func tlsRouterOn(t *testing.T, domain string, p *pebble, tune func(*TLSConfig), httpLn, httpsLn net.Listener) (*Router, *prometheus.Registry) {
+func tlsRouterOn(t *testing.T, domain string, p *acmetest.Pebble, tune func(*TLSConfig), httpLn, httpsLn net.Listener) (*Router, *prometheus.Registry) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
 	if err != nil {
@@ -152,7 +63,7 @@ func tlsRouterOn(t *testing.T, domain string, p *pebble, tune func(*TLSConfig), 
 		HTTPSPort: httpsLn.Addr().(*net.TCPAddr).Port,
 	}
 	if p != nil {
-		cfg.ACMEDirectory, cfg.ACMERoots = p.directory, p.tlsRoots
+		cfg.ACMEDirectory, cfg.ACMERoots = p.Directory, p.TLSRoots
 	}
 	if tune != nil {
 		tune(&cfg)
@@ -230,7 +141,7 @@ func TestACMECertificates(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	resp, body := getTLS(t, httpsAddr, "hello.example.com", p.roots)
+	resp, body := getTLS(t, httpsAddr, "hello.example.com", p.Roots)
 	if resp.StatusCode != 200 || body != "hello" {
 		t.Fatalf("GET https://hello.example.com: %d %q", resp.StatusCode, body)
 	}
@@ -247,7 +158,7 @@ func TestACMECertificates(t *testing.T) {
 
 	t.Run("a custom domain gets its own certificate", func(t *testing.T) {
 		r.SetDomains("hello", []string{"www.example.org"})
-		resp, body := getTLS(t, httpsAddr, "www.example.org", p.roots)
+		resp, body := getTLS(t, httpsAddr, "www.example.org", p.Roots)
 		if resp.StatusCode != 200 || body != "hello" || !slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "www.example.org") {
 			t.Fatalf("GET https://www.example.org: %d %q, names %q", resp.StatusCode, body, resp.TLS.PeerCertificates[0].DNSNames)
 		}
@@ -259,21 +170,21 @@ func TestACMECertificates(t *testing.T) {
 	t.Run("pier's own host is issued on demand", func(t *testing.T) {
 		// Nothing asked for it ahead: the handshake does, and the decision
 		// lets it through.
-		resp, _ := getTLS(t, httpsAddr, "pier.example.com", p.roots)
-		if resp.StatusCode != 404 || !slices.Contains(p.orderedNames(), "pier.example.com") {
-			t.Fatalf("GET https://pier.example.com: %d, ordered %q", resp.StatusCode, p.orderedNames())
+		resp, _ := getTLS(t, httpsAddr, "pier.example.com", p.Roots)
+		if resp.StatusCode != 404 || !slices.Contains(p.OrderedNames(), "pier.example.com") {
+			t.Fatalf("GET https://pier.example.com: %d, ordered %q", resp.StatusCode, p.OrderedNames())
 		}
 	})
 
 	t.Run("a name not served gets no certificate", func(t *testing.T) {
-		c := httpsClient(httpsAddr, p.roots)
+		c := httpsClient(httpsAddr, p.Roots)
 		if _, err := c.Get("https://evil.example.com/"); err == nil {
 			t.Fatal("a handshake for a name pier does not serve succeeded")
 		}
 		if _, err := c.Get("https://nope.hello.example.com/"); err == nil {
 			t.Fatal("a handshake for a name under an app's host succeeded")
 		}
-		for _, n := range p.orderedNames() {
+		for _, n := range p.OrderedNames() {
 			if n != "hello.example.com" && n != "www.example.org" && n != "pier.example.com" {
 				t.Errorf("Pebble was asked for %q", n)
 			}
@@ -312,7 +223,7 @@ func TestACMEChallenges(t *testing.T) {
 			p := startValidatingPebble(t, httpLn.Addr().(*net.TCPAddr).Port, httpsLn.Addr().(*net.TCPAddr).Port)
 			r, _ := tlsRouterOn(t, "example.com", p, tc.tune, httpLn, httpsLn)
 			r.Set("hello", []string{namedBackend(t, "hello")})
-			resp, body := getTLS(t, httpsLn.Addr().String(), "hello.example.com", p.roots)
+			resp, body := getTLS(t, httpsLn.Addr().String(), "hello.example.com", p.Roots)
 			if resp.StatusCode != 200 || body != "hello" {
 				t.Fatalf("GET https://hello.example.com: %d %q", resp.StatusCode, body)
 			}
@@ -328,14 +239,14 @@ func TestACMERenewal(t *testing.T) {
 		c.RenewCheckInterval = 300 * time.Millisecond
 	})
 	r.Set("hello", []string{namedBackend(t, "hello")})
-	resp, _ := getTLS(t, httpsAddr, "hello.example.com", p.roots)
+	resp, _ := getTLS(t, httpsAddr, "hello.example.com", p.Roots)
 	first := resp.TLS.PeerCertificates[0]
 	if life := first.NotAfter.Sub(first.NotBefore); life > 10*time.Second {
 		t.Fatalf("Pebble issued a certificate for %s, want a short-lived one", life)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, body := getTLS(t, httpsAddr, "hello.example.com", p.roots)
+		resp, body := getTLS(t, httpsAddr, "hello.example.com", p.Roots)
 		if cert := resp.TLS.PeerCertificates[0]; cert.SerialNumber.Cmp(first.SerialNumber) != 0 {
 			// Certificate times have one-second resolution: a renewal within
 			// the same second has the same NotAfter.
@@ -384,12 +295,13 @@ func TestInternalCARefusesPublicNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ca, err := loadInternalCA(ctx, st.Certs())
+	ca, err := newInternalCA(ctx, st.Certs())
 	if err != nil {
 		t.Fatal(err)
 	}
+	k, _ := ca.keys(ctx)
 	again, err := loadInternalCA(ctx, st.Certs())
-	if err != nil || !bytes.Equal(again.rootPEM, ca.rootPEM) {
+	if err != nil || !bytes.Equal(again.rootPEM, k.rootPEM) {
 		t.Fatalf("loading the CA again made a new one (%v)", err)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -411,8 +323,8 @@ func TestInternalCARefusesPublicNames(t *testing.T) {
 			t.Errorf("Issue(%v %v): err %v, want ok=%v", tc.names, tc.ips, err, tc.ok)
 		}
 	}
-	if !ca.root.PermittedDNSDomainsCritical || !slices.Equal(ca.root.PermittedDNSDomains, internalSuffixes) {
-		t.Errorf("root name constraints: %q", ca.root.PermittedDNSDomains)
+	if !k.root.PermittedDNSDomainsCritical || !slices.Equal(k.root.PermittedDNSDomains, internalSuffixes) {
+		t.Errorf("root name constraints: %q", k.root.PermittedDNSDomains)
 	}
 }
 
@@ -438,4 +350,133 @@ func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+// replicas is a replicated log in miniature: each change is applied to
+// every store, in one order, as a cluster's machines apply its log.
+type replicas struct {
+	mu     sync.Mutex
+	stores []*store.Store
+}
+
+func (r *replicas) Apply(ctx context.Context, c app.Change) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.stores {
+		if err := s.Apply(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func openStores(t *testing.T, n int) *replicas {
+	r := &replicas{}
+	for range n {
+		st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		r.stores = append(r.stores, st)
+	}
+	return r
+}
+
+// Two routers of a cluster share their certificate storage through the
+// log: a certificate one of them obtains is obtained once, the other
+// serves it, and the ACME server's challenge is answered by the machine it
+// reaches, not the one that asked.
+func TestACMECertificatesSharedByACluster(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tune func(*TLSConfig)
+	}{
+		{"http-01", func(c *TLSConfig) { c.DisableTLSALPN01 = true }},
+		{"tls-alpn-01", func(c *TLSConfig) { c.DisableHTTP01 = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := openStores(t, 2)
+			var lns [2][2]net.Listener // per router: HTTP, HTTPS
+			for i := range lns {
+				for j := range lns[i] {
+					lns[i][j], _ = net.Listen("tcp", "127.0.0.1:0")
+				}
+			}
+			// Pebble reaches only b.
+			p := startValidatingPebble(t, lns[1][0].Addr().(*net.TCPAddr).Port, lns[1][1].Addr().(*net.TCPAddr).Port)
+			var routers [2]*Router
+			for i := range routers {
+				routers[i], _ = tlsRouterOn(t, "example.com", p, func(c *TLSConfig) {
+					tc.tune(c)
+					c.Storage = rs.stores[i].CertsThrough(rs)
+				}, lns[i][0], lns[i][1])
+			}
+			a, b := routers[0], routers[1]
+			a.Set("hello", []string{namedBackend(t, "hello")})
+			resp, body := getTLS(t, lns[0][1].Addr().String(), "hello.example.com", p.Roots)
+			if resp.StatusCode != 200 || body != "hello" {
+				t.Fatalf("GET https://hello.example.com through a: %d %q", resp.StatusCode, body)
+			}
+			serial := resp.TLS.PeerCertificates[0].SerialNumber
+
+			// b has had it since a stored it: routed there too, it serves
+			// the same certificate and asks for none of its own.
+			b.Set("hello", []string{namedBackend(t, "hello")})
+			resp, body = getTLS(t, lns[1][1].Addr().String(), "hello.example.com", p.Roots)
+			if resp.StatusCode != 200 || body != "hello" {
+				t.Fatalf("GET https://hello.example.com through b: %d %q", resp.StatusCode, body)
+			}
+			if got := resp.TLS.PeerCertificates[0].SerialNumber; got.Cmp(serial) != 0 {
+				t.Errorf("b serves certificate %x, a %x; want one certificate", got, serial)
+			}
+			if n := counterValue(b.metrics.certs.WithLabelValues("acme", "obtained")); n != 0 {
+				t.Errorf("b obtained %v certificates; want 0", n)
+			}
+			var orders int
+			for _, n := range p.OrderedNames() {
+				if n == "hello.example.com" {
+					orders++
+				}
+			}
+			if orders != 1 {
+				t.Errorf("%d orders for hello.example.com; want 1", orders)
+			}
+		})
+	}
+}
+
+// A machine whose storage takes another root (it joined a cluster, whose
+// state replaced its own) signs with that root from then on.
+func TestInternalCAFollowsStorage(t *testing.T) {
+	ctx := context.Background()
+	rs := openStores(t, 2)
+	mine, err := newInternalCA(ctx, rs.stores[0].Certs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := newInternalCA(ctx, rs.stores[1].Certs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, _ := mine.keys(ctx)
+	k2, _ := theirs.keys(ctx)
+	if bytes.Equal(k1.rootPEM, k2.rootPEM) {
+		t.Fatal("two stores made one root")
+	}
+	keyPEM, _ := rs.stores[1].Certs().Load(ctx, caKeyKey)
+	rs.stores[0].Certs().Store(ctx, caKeyKey, keyPEM)
+	rs.stores[0].Certs().Store(ctx, caCertKey, k2.rootPEM)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{"pier.localhost"}}, key)
+	csr, _ := x509.ParseCertificateRequest(der)
+	issued, err := mine.Issue(ctx, csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(issued.Certificate)
+	leaf, _ := x509.ParseCertificate(block.Bytes)
+	if err := leaf.CheckSignatureFrom(k2.root); err != nil {
+		t.Errorf("issued with the old root: %v", err)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"pier/app"
 )
 
 var (
@@ -35,14 +37,27 @@ const (
 // of pier's state. Keys are slash-separated paths ("certificates/acme/x/
 // x.crt"); a key that is a prefix of others up to a slash is a directory.
 //
-// It is safe for concurrent use. Locks are held in the database with a lease
-// that a goroutine renews while the lock is held, so a crashed holder blocks
-// others for at most lockLease.
+// Reads come from this machine's database; writes and locks are changes
+// (app.PutCertValue and the rest) made through a Writer, which in a cluster
+// is the replicated log: every machine then holds the same certificates
+// and the same locks, so a certificate is obtained once, by whoever takes
+// its lock first.
+//
+// It is safe for concurrent use. A lock has a lease that a goroutine
+// renews while the lock is held, so a crashed holder blocks others for at
+// most lockLease.
 type CertStorage struct {
 	db *sql.DB
+	w  Writer
 
 	mu   sync.Mutex
 	held map[string]heldLock // lock name -> ours
+}
+
+// Writer is where CertStorage makes its changes: the store itself, or a
+// replicated log that applies them to it.
+type Writer interface {
+	Apply(ctx context.Context, c app.Change) error
 }
 
 type heldLock struct {
@@ -50,9 +65,14 @@ type heldLock struct {
 	stop  context.CancelFunc
 }
 
-// Certs returns the certificate storage over s's database.
-func (s *Store) Certs() *CertStorage {
-	return &CertStorage{db: s.db, held: map[string]heldLock{}}
+// Certs returns the certificate storage over s's database, changed
+// through s itself: a machine in no cluster.
+func (s *Store) Certs() *CertStorage { return s.CertsThrough(s) }
+
+// CertsThrough returns the certificate storage over s's database, changed
+// through w, which must apply the changes to s before it returns.
+func (s *Store) CertsThrough(w Writer) *CertStorage {
+	return &CertStorage{db: s.db, w: w, held: map[string]heldLock{}}
 }
 
 // Store writes value at key, replacing what was there.
@@ -60,11 +80,18 @@ func (c *CertStorage) Store(ctx context.Context, key string, value []byte) error
 	if value == nil {
 		value = []byte{}
 	}
-	_, err := c.db.ExecContext(ctx, `INSERT INTO cert_values (key, value, modified) VALUES (?, ?, ?)
+	if err := c.w.Apply(ctx, app.PutCertValue{Key: key, Value: value, Modified: time.Now()}); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+func putCertValue(ctx context.Context, tx *sql.Tx, c app.PutCertValue) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO cert_values (key, value, modified) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, modified = excluded.modified`,
-		key, value, formatTime(time.Now()))
+		c.Key, c.Value, formatTime(c.Modified))
 	if err != nil {
-		return mapErr("store "+key, err)
+		return mapErr("store "+c.Key, err)
 	}
 	return nil
 }
@@ -86,8 +113,15 @@ func (c *CertStorage) Load(ctx context.Context, key string) ([]byte, error) {
 // Delete removes key and, if it is a directory, everything under it.
 // Deleting what does not exist succeeds.
 func (c *CertStorage) Delete(ctx context.Context, key string) error {
+	if err := c.w.Apply(ctx, app.DeleteCertValue{Key: key}); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+func deleteCertValue(ctx context.Context, tx *sql.Tx, key string) error {
 	lo, hi := under(key)
-	_, err := c.db.ExecContext(ctx, `DELETE FROM cert_values WHERE key = ? OR (key >= ? AND key < ?)`, key, lo, hi)
+	_, err := tx.ExecContext(ctx, `DELETE FROM cert_values WHERE key = ? OR (key >= ? AND key < ?)`, key, lo, hi)
 	if err != nil {
 		return mapErr("delete "+key, err)
 	}
@@ -197,18 +231,20 @@ func (c *CertStorage) Lock(ctx context.Context, name string) error {
 }
 
 // TryLock takes the named lock if it is free (or its lease ran out) and
-// reports whether it did.
+// reports whether it did. A lock this machine sees held is refused without
+// a change being made, so that waiters polling a held lock write nothing.
 func (c *CertStorage) TryLock(ctx context.Context, name string) (bool, error) {
-	token := randomToken()
 	now := time.Now()
-	res, err := c.db.ExecContext(ctx, `INSERT INTO cert_locks (name, holder, expires) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
-		WHERE cert_locks.expires < ?`,
-		name, token, now.Add(lockLease).UnixNano(), now.UnixNano())
-	if err != nil {
-		return false, mapErr("lock "+name, err)
+	if holder, expires, err := c.lockHolder(ctx, name); err != nil {
+		return false, err
+	} else if holder != "" && expires.After(now) {
+		return false, nil
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	token := randomToken()
+	if err := c.w.Apply(ctx, app.TakeCertLock{Name: name, Holder: token, At: now, Until: now.Add(lockLease)}); err != nil {
+		return false, fmt.Errorf("lock %s: %w", name, err)
+	}
+	if holder, _, err := c.lockHolder(ctx, name); err != nil || holder != token {
 		return false, err
 	}
 	kctx, stop := context.WithCancel(context.Background())
@@ -217,6 +253,42 @@ func (c *CertStorage) TryLock(ctx context.Context, name string) (bool, error) {
 	c.mu.Unlock()
 	go c.keepAlive(kctx, name, token)
 	return true, nil
+}
+
+// lockHolder returns the holder of the named lock and when its lease runs
+// out; "" if no one holds it.
+func (c *CertStorage) lockHolder(ctx context.Context, name string) (string, time.Time, error) {
+	var (
+		holder  string
+		expires int64
+	)
+	err := c.db.QueryRowContext(ctx, `SELECT holder, expires FROM cert_locks WHERE name = ?`, name).Scan(&holder, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, mapErr("lock "+name, err)
+	}
+	return holder, time.Unix(0, expires), nil
+}
+
+func takeCertLock(ctx context.Context, tx *sql.Tx, c app.TakeCertLock) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO cert_locks (name, holder, expires) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+		WHERE cert_locks.expires < ? OR cert_locks.holder = excluded.holder`,
+		c.Name, c.Holder, c.Until.UnixNano(), c.At.UnixNano())
+	if err != nil {
+		return mapErr("lock "+c.Name, err)
+	}
+	return nil
+}
+
+func releaseCertLock(ctx context.Context, tx *sql.Tx, c app.ReleaseCertLock) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM cert_locks WHERE name = ? AND holder = ?`, c.Name, c.Holder)
+	if err != nil {
+		return mapErr("unlock "+c.Name, err)
+	}
+	return nil
 }
 
 // keepAlive renews a held lock's lease until ctx ends (Unlock).
@@ -234,12 +306,13 @@ func (c *CertStorage) keepAlive(ctx context.Context, name, token string) {
 }
 
 func (c *CertStorage) renew(ctx context.Context, name, token string, lease time.Duration) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE cert_locks SET expires = ? WHERE name = ? AND holder = ?`,
-		time.Now().Add(lease).UnixNano(), name, token)
-	if err != nil {
-		return mapErr("renew lock "+name, err)
+	now := time.Now()
+	if err := c.w.Apply(ctx, app.TakeCertLock{Name: name, Holder: token, At: now, Until: now.Add(lease)}); err != nil {
+		return fmt.Errorf("renew lock %s: %w", name, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if holder, _, err := c.lockHolder(ctx, name); err != nil {
+		return err
+	} else if holder != token {
 		return fmt.Errorf("renew lock %s: no longer held", name)
 	}
 	return nil
@@ -267,8 +340,8 @@ func (c *CertStorage) Unlock(ctx context.Context, name string) error {
 		return fmt.Errorf("unlock %s: not held", name)
 	}
 	h.stop()
-	if _, err := c.db.ExecContext(ctx, `DELETE FROM cert_locks WHERE name = ? AND holder = ?`, name, h.token); err != nil {
-		return mapErr("unlock "+name, err)
+	if err := c.w.Apply(ctx, app.ReleaseCertLock{Name: name, Holder: h.token}); err != nil {
+		return fmt.Errorf("unlock %s: %w", name, err)
 	}
 	return nil
 }

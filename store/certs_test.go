@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"pier/app"
 	"slices"
 	"testing"
 	"time"
@@ -109,8 +110,12 @@ func TestCertStorageLocks(t *testing.T) {
 	if err := a.Lock(ctx, "issue_cert_x"); err != nil {
 		t.Fatal(err)
 	}
+	before, _ := s.AppliedIndex(ctx)
 	if ok, err := b.TryLock(ctx, "issue_cert_x"); ok || err != nil {
 		t.Fatalf("TryLock of a held lock: %v, %v", ok, err)
+	}
+	if after, _ := s.AppliedIndex(ctx); after != before {
+		t.Errorf("TryLock of a held lock made %d changes; want none (a cluster's log would grow with every poll)", after-before)
 	}
 	got := make(chan error, 1)
 	go func() { got <- b.Lock(ctx, "issue_cert_x") }()
@@ -157,5 +162,30 @@ func TestCertStorageLockOfCrashedHolderExpires(t *testing.T) {
 	}
 	if ok, err := s.Certs().TryLock(ctx, "z"); !ok || err != nil {
 		t.Fatalf("TryLock of an expired lock: %v, %v", ok, err)
+	}
+}
+
+// Two machines of a cluster apply the same lock changes; whichever is
+// applied first wins on both, and the other taker sees it lost.
+func TestCertLockChangesDecideAlike(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	now := time.Now()
+	mustApply(t, s,
+		app.TakeCertLock{Name: "l", Holder: "first", At: now, Until: now.Add(time.Minute)},
+		app.TakeCertLock{Name: "l", Holder: "second", At: now, Until: now.Add(time.Minute)},
+	)
+	c := s.Certs()
+	if h, _, err := c.lockHolder(ctx, "l"); err != nil || h != "first" {
+		t.Fatalf("holder %q, %v; want first", h, err)
+	}
+	// Past the lease, as the change's own time says, the lock moves.
+	mustApply(t, s, app.TakeCertLock{Name: "l", Holder: "second", At: now.Add(2 * time.Minute), Until: now.Add(3 * time.Minute)})
+	if h, _, _ := c.lockHolder(ctx, "l"); h != "second" {
+		t.Fatalf("holder %q after the lease ran out; want second", h)
+	}
+	mustApply(t, s, app.ReleaseCertLock{Name: "l", Holder: "first"})
+	if h, _, _ := c.lockHolder(ctx, "l"); h != "second" {
+		t.Fatalf("a release by a former holder freed the lock (holder %q)", h)
 	}
 }

@@ -19,9 +19,15 @@ import (
 // to bring a new machine up to date.
 
 // replicated are the tables Apply writes: the desired state a cluster
-// shares. The rest (cron_runs, events, cert_values, cert_locks) is this
+// shares, certificates included. The rest (cron_runs, events) is this
 // machine's own and stays out of snapshots. Parents come before children.
-var replicated = []string{"apps", "releases", "domains", "ssh_keys", "cron_suspended", "settings", "join_tokens", "applied"}
+var replicated = []string{"apps", "releases", "domains", "ssh_keys", "cron_suspended", "settings", "join_tokens",
+	"cert_values", "cert_locks", "applied"}
+
+// replicatedSince are the replicated tables that were this machine's own
+// before: a snapshot an older pier wrote lacks them, and restoring it
+// leaves this machine's rows as they are.
+var replicatedSince = map[string]bool{"cert_values": true, "cert_locks": true}
 
 // ApplyAt applies c as entry index of a replicated log: in one
 // transaction it skips c if index is at or below the applied index (a log
@@ -161,6 +167,15 @@ func (s *Store) restoreTables(ctx context.Context, tx *sql.Tx) (uint64, error) {
 		return 0, mapErr("defer foreign keys", err)
 	}
 	for _, t := range replicated {
+		if replicatedSince[t] {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM snap.sqlite_master WHERE type = 'table' AND name = ?`, t).Scan(&n); err != nil {
+				return 0, mapErr("restore "+t, err)
+			}
+			if n == 0 {
+				continue
+			}
+		}
 		cols, err := commonColumns(ctx, tx, t)
 		if err != nil {
 			return 0, err

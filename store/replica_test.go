@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,6 +126,9 @@ func TestSnapshotRestore(t *testing.T) {
 	if err := dst.Certs().Store(ctx, "certificates/x", []byte("local")); err != nil {
 		t.Fatal(err)
 	}
+	if err := src.Certs().Store(ctx, "certificates/x", []byte("shared")); err != nil {
+		t.Fatal(err)
+	}
 
 	var snap bytes.Buffer
 	if err := src.Snapshot(ctx, &snap); err != nil {
@@ -142,8 +146,8 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	select {
 	case a := <-w:
-		if _, ok := a.Change.(app.Resync); !ok || a.Index != 10 {
-			t.Errorf("watch got %d %T, want 10 app.Resync", a.Index, a.Change)
+		if _, ok := a.Change.(app.Resync); !ok || a.Index != 11 {
+			t.Errorf("watch got %d %T, want 11 app.Resync", a.Index, a.Change)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("watch saw nothing")
@@ -157,15 +161,15 @@ func TestSnapshotRestore(t *testing.T) {
 	if evs, err := dst.Events(ctx, "gone", 10); err != nil || len(evs) != 1 {
 		t.Errorf("events of gone: %d, %v; want this machine's 1", len(evs), err)
 	}
-	if b, err := dst.Certs().Load(ctx, "certificates/x"); err != nil || string(b) != "local" {
-		t.Errorf("certificate: %q, %v; want this machine's", b, err)
+	if b, err := dst.Certs().Load(ctx, "certificates/x"); err != nil || string(b) != "shared" {
+		t.Errorf("certificate: %q, %v; want the snapshot's", b, err)
 	}
 	// Restored state is the store's as any other: changes go on from it.
 	mustApply(t, dst, app.PutRelease{Release: release("kept", 3)})
 }
 
-// A snapshot carries the desired state only: none of this machine's own
-// tables (certificates and their keys included).
+// A snapshot carries the desired state, certificates included (every
+// machine of a cluster serves them), and none of this machine's own tables.
 func TestSnapshotHoldsReplicatedTablesOnly(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
@@ -191,11 +195,8 @@ func TestSnapshotHoldsReplicatedTablesOnly(t *testing.T) {
 	if err := db.QueryRow(`SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if want := "applied apps cron_suspended domains join_tokens releases schema_migrations settings ssh_keys"; tables != want {
+	if want := "applied apps cert_locks cert_values cron_suspended domains join_tokens releases schema_migrations settings ssh_keys"; tables != want {
 		t.Errorf("snapshot tables %q, want %q", tables, want)
-	}
-	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("the-private-key-bytes")) {
-		t.Error("snapshot holds a certificate's key")
 	}
 	if left, _ := filepath.Glob(filepath.Join(s.dir, ".snapshot-*")); len(left) > 0 {
 		t.Errorf("scratch files left: %q", left)
@@ -279,8 +280,9 @@ func dumpState(t *testing.T, s *Store) string {
 	return b.String()
 }
 
-// Reset empties the desired state and its index, keeps this machine's
-// own tables, and tells watchers to read everything again.
+// Reset empties the desired state (certificates included) and its index,
+// keeps this machine's own tables, and tells watchers to read everything
+// again.
 func TestReset(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
@@ -308,8 +310,8 @@ func TestReset(t *testing.T) {
 	if i, _ := s.AppliedIndex(ctx); len(apps) != 0 || len(keys) != 0 || i != 0 {
 		t.Errorf("after Reset: %d apps, %d keys, applied index %d; want none and 0", len(apps), len(keys), i)
 	}
-	if b, err := s.Certs().Load(ctx, "certificates/x.crt"); err != nil || string(b) != "cert" {
-		t.Errorf("certificate after Reset: %q, %v", b, err)
+	if b, err := s.Certs().Load(ctx, "certificates/x.crt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("certificate after Reset: %q, %v; want none (the cluster's come with its state)", b, err)
 	}
 	if applied, err := s.ApplyAt(ctx, 1, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}}); !applied || err != nil {
 		t.Errorf("ApplyAt(1) after Reset = %v, %v; want applied", applied, err)
@@ -337,5 +339,48 @@ func TestReleasePlacement(t *testing.T) {
 	mustApply(t, s, app.PutRelease{Release: release("hello", 3)})
 	if p := placed(); fmt.Sprint(p) != "[b]" {
 		t.Errorf("placement = %q, want [b]", p)
+	}
+}
+
+// A snapshot from a pier that kept certificates to each machine leaves
+// this machine's as they are.
+func TestRestoreOlderSnapshotKeepsCertificates(t *testing.T) {
+	ctx := context.Background()
+	src, dst := openTest(t), openTest(t)
+	mustApply(t, src, app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}})
+	if err := dst.Certs().Store(ctx, "certificates/x", []byte("local")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "snap.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Snapshot(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE cert_values`, `DROP TABLE cert_locks`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Restore(ctx, bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	if apps, _ := dst.Apps(ctx); len(apps) != 1 {
+		t.Errorf("restored %d apps, want 1", len(apps))
+	}
+	if b, err := dst.Certs().Load(ctx, "certificates/x"); err != nil || string(b) != "local" {
+		t.Errorf("certificate: %q, %v; want this machine's", b, err)
 	}
 }

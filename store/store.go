@@ -173,6 +173,14 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, c app.Change) error {
 		return s.addJoinToken(ctx, tx, c.Token)
 	case app.UseJoinToken:
 		return s.useJoinToken(ctx, tx, c.ID)
+	case app.PutCertValue:
+		return putCertValue(ctx, tx, c)
+	case app.DeleteCertValue:
+		return deleteCertValue(ctx, tx, c.Key)
+	case app.TakeCertLock:
+		return takeCertLock(ctx, tx, c)
+	case app.ReleaseCertLock:
+		return releaseCertLock(ctx, tx, c)
 	default:
 		return fmt.Errorf("apply: unknown change %T", c)
 	}
