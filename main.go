@@ -369,7 +369,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		// the desired state: obtained once, served by every machine.
 		err = rtr.EnableTLS(ctx, router.TLSConfig{
 			Storage: st.CertsThrough(desired), ACMEDirectory: cfg.ACMECA, ACMEEmail: cfg.ACMEEmail, ACMERoots: roots,
-			HTTPPort: port(cfg.HTTPAddr), HTTPSPort: port(cfg.HTTPSAddr),
+			HTTPPort: port(cfg.HTTPAddr), HTTPSPort: port(cfg.HTTPSAddr), CatchUp: cl.CatchUp,
 		})
 		if err != nil {
 			return err

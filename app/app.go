@@ -74,6 +74,10 @@ type App struct {
 	// machine, and for an app whose release is not placed: it runs on
 	// every machine that has it, as on a single one.
 	Placement []string
+	// Restarts counts the app's restarts (ps:restart): an instance
+	// started before the last one is replaced, on every machine that runs
+	// the app.
+	Restarts int
 }
 
 // PlacedElsewhere returns the machines that run a, when self (this
@@ -205,6 +209,9 @@ type Instance struct {
 	// a paused (frozen) instance is alive.
 	Running bool
 	Paused  bool
+	// Restart is the app's restart count (App.Restarts) when the
+	// instance started.
+	Restart int
 }
 
 // Limits bound a process's resources; zero fields take the runtime's defaults.

@@ -27,7 +27,13 @@ type SetPlacement struct {
 	Nodes []string
 }
 
+// RestartApp counts one restart of an app (ps:restart): every machine
+// that runs it replaces, with zero downtime, the instances it started
+// before.
+type RestartApp struct{ App string }
+
 func (SetPlacement) isChange() {}
+func (RestartApp) isChange()   {}
 func (AddJoinToken) isChange() {}
 func (UseJoinToken) isChange() {}
 

@@ -78,6 +78,18 @@ func (s *Service) Restart(ctx context.Context, name string, out io.Writer) error
 	if out == nil {
 		out = io.Discard
 	}
+	// The restart is recorded first: every machine that runs the app
+	// replaces what it started before, and this one's new instances
+	// count as started after it.
+	if err := s.apply(ctx, RestartApp{App: name}); err != nil {
+		return err
+	}
+	a.Restarts++
+	if nodes := PlacedElsewhere(a, s.set.Self()); nodes != nil {
+		fmt.Fprintf(out, "-----> %s runs on %s: its instances there are replaced one by one, with zero downtime\n",
+			name, strings.Join(nodes, ", "))
+		return nil
+	}
 	rel.Processes = withoutRelease(rel.Processes) // no release phase on a restart
 	return s.node.Activate(ctx, a, rel, Activation{Restart: true, Out: out})
 }

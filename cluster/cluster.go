@@ -12,8 +12,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"pier/app"
 	"pier/cluster/consensus"
@@ -92,6 +95,7 @@ type Cluster struct {
 	on *member // nil while this machine is in no cluster
 	// leaving is held through cluster:leave, whose apps move without mu.
 	leaving sync.Mutex
+	catchUp singleflight.Group // CatchUp's questions to the leader
 }
 
 // member is this machine's running part of a cluster.

@@ -335,6 +335,20 @@ func TestRestartRejoins(t *testing.T) {
 	if err := b.c.Apply(ctx, app.CreateApp{App: app.App{Name: "fromb", CreatedAt: time.Now()}}); err != nil {
 		t.Fatalf("a change on the restarted follower: %v", err)
 	}
+	// A change made on the leader a moment ago is there once CatchUp
+	// returns.
+	for i := range 20 {
+		name := fmt.Sprintf("now%d", i)
+		if err := a.c.Apply(ctx, app.CreateApp{App: app.App{Name: name, CreatedAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.c.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.App(ctx, name); err != nil {
+			t.Fatalf("after CatchUp, b lacks %s: %v", name, err)
+		}
+	}
 	waitFor(t, "a sees b alive again", func() bool { return state("b") == "alive" })
 }
 

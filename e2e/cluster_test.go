@@ -1,10 +1,20 @@
 package e2e
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"pier/router/acmetest"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,7 +107,24 @@ func (n *node) answers(app, want string) bool {
 // app loses no request, cron fires once, and the cluster goes on when its
 // leader stops.
 func TestCluster(t *testing.T) {
-	nodes := startNodes(t, 3, "--cron-seconds")
+	// Public names get their certificates from Pebble, which reaches the
+	// nodes on the bridge. Whichever machine orders a certificate, the
+	// name resolves to another one for the challenge.
+	var (
+		pebble    *acmetest.Pebble
+		orderedBy sync.Map // name -> "orderer ip -> answering ip"
+	)
+	nodes := startNodesWith(t, 3, func(host string, ips []string) []string {
+		pebble = acmetest.Start(t, acmetest.Options{Validate: true, HTTPPort: nodeHTTPPort, TLSPort: nodeHTTPSPort,
+			Listen: host, Resolve: ips[0], OnOrder: func(client string, names []string) {
+				i := slices.Index(ips, client)
+				for _, n := range names {
+					pebble.SetAddress(n, ips[(i+1)%len(ips)])
+					orderedBy.Store(n, client+" -> "+ips[(i+1)%len(ips)])
+				}
+			}})
+		return []string{"--https", fmt.Sprintf(":%d", nodeHTTPSPort), "--acme-ca", pebble.Directory, "--acme-ca-roots", pebble.RootsFile}
+	}, "--cron-seconds")
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	key := a.key // the cluster keeps a's keys: joiners take its state
 
@@ -172,6 +199,45 @@ func TestCluster(t *testing.T) {
 		t.Logf("v1 answered through every router %s after the push returned", time.Since(pushed).Round(time.Millisecond))
 	})
 
+	t.Run("a certificate is obtained once and served by every machine", func(t *testing.T) {
+		const host = "www.hello.example"
+		c.mustPier("domains:add", "hello", host)
+		added := time.Now()
+		var serial *big.Int
+		for _, n := range nodes {
+			var leaf *x509.Certificate
+			eventually(t, 60*time.Second, "https://"+host+" through "+n.name, func() bool {
+				var body string
+				leaf, body = n.getTLS(host, pebble.Roots)
+				return body == "v1"
+			})
+			if serial == nil {
+				serial = leaf.SerialNumber
+			} else if leaf.SerialNumber.Cmp(serial) != 0 {
+				t.Errorf("%s serves certificate %x, another %x: want one certificate", n.name, leaf.SerialNumber, serial)
+			}
+		}
+		who, _ := orderedBy.Load(host)
+		t.Logf("certificate for %s ordered and challenge answered %v; served by every machine %s after domains:add",
+			host, who, time.Since(added).Round(time.Millisecond))
+		if got := pebble.Orders(host); got != 1 {
+			t.Errorf("%d orders for %s; want 1 for the cluster", got, host)
+		}
+		// Plain HTTP now redirects on every machine.
+		for _, n := range nodes {
+			eventually(t, 10*time.Second, "a redirect through "+n.name, func() bool {
+				req, _ := http.NewRequest("GET", "http://"+n.addr(nodeHTTPPort)+"/", nil)
+				req.Host = host
+				resp, err := noRedirects.Do(req)
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return resp.StatusCode == http.StatusPermanentRedirect
+			})
+		}
+	})
+
 	t.Run("a deploy through another router loses no request", func(t *testing.T) {
 		failed, total := underLoad(t, []*node{c, a}, "hello", func() {
 			// v2 is built on a: the app moves from b to a.
@@ -190,6 +256,28 @@ func TestCluster(t *testing.T) {
 		}
 		if out := c.mustPier("apps:report", "hello"); !strings.Contains(out, "Runs on:") || !strings.Contains(out, " a\n") {
 			t.Errorf("apps:report on c does not say hello runs on a:\n%s", out)
+		}
+	})
+
+	t.Run("ps:restart on a machine the app does not run on", func(t *testing.T) {
+		ids := regexp.MustCompile(`hello-[0-9a-f]+`)
+		before := ids.FindAllString(a.mustPier("ps:report", "hello"), -1)
+		if len(before) == 0 {
+			t.Fatalf("ps:report on a shows no instance of hello:\n%s", a.mustPier("ps:report", "hello"))
+		}
+		failed, total := underLoad(t, []*node{b, c}, "hello", func() {
+			out := c.mustPier("ps:restart", "hello")
+			if !strings.Contains(out, "runs on a") {
+				t.Errorf("ps:restart on c does not say where hello restarts:\n%s", out)
+			}
+			eventually(t, 30*time.Second, "a's instances replaced", func() bool {
+				now := ids.FindAllString(a.mustPier("ps:report", "hello"), -1)
+				return len(now) == len(before) && !slices.ContainsFunc(now, func(id string) bool { return slices.Contains(before, id) })
+			})
+		})
+		t.Logf("%d requests through b and c during the restart, %d failed", total, failed)
+		if failed > 0 {
+			t.Errorf("%d of %d requests failed", failed, total)
 		}
 	})
 
@@ -405,4 +493,29 @@ func underLoad(t *testing.T, nodes []*node, app string, do func()) (failed, tota
 	close(stop)
 	wg.Wait()
 	return bad.Load(), ok.Load() + bad.Load()
+}
+
+// noRedirects is a client that returns redirects as they are.
+var noRedirects = &http.Client{Timeout: 10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// getTLS fetches https://host/ through the node's HTTPS port, verifying
+// its certificate against roots, and returns the certificate and body;
+// nil and "" if it could not.
+func (n *node) getTLS(host string, roots *x509.CertPool) (*x509.Certificate, string) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, n.addr(nodeHTTPSPort))
+		},
+	}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("https://" + host + "/")
+	if err != nil {
+		return nil, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.TLS.PeerCertificates[0], string(b)
 }

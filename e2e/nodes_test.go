@@ -47,8 +47,9 @@ type node struct {
 
 // The ports every node listens on: pier's defaults.
 const (
-	nodeSSHPort  = 2222
-	nodeHTTPPort = 80
+	nodeSSHPort   = 2222
+	nodeHTTPPort  = 80
+	nodeHTTPSPort = 443
 )
 
 // startNodes starts n nodes at once, with pier serve's flags plus flags and
@@ -60,6 +61,14 @@ const (
 // CNI write is in a node's namespace and goes with it.
 func startNodes(t *testing.T, n int, flags ...string) []*node {
 	t.Helper()
+	return startNodesWith(t, n, nil, flags...)
+}
+
+// startNodesWith is startNodes with more flags from around, which is
+// given the host's address on the nodes' bridge and the nodes' addresses
+// before they start: for a service in the test the nodes talk to.
+func startNodesWith(t *testing.T, n int, around func(host string, nodes []string) []string, flags ...string) []*node {
+	t.Helper()
 	runtimetest.Require(t, "git", "ssh", "ssh-keygen", "containerd", "runc", "iptables", "ip")
 	start := time.Now()
 	if _, err := runtimetest.BaseTarball(context.Background()); err != nil {
@@ -67,6 +76,13 @@ func startNodes(t *testing.T, n int, flags ...string) []*node {
 	}
 	keepNetnsDir(t)
 	br := newTestBridge(t)
+	ips := make([]string, n)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("%s.%d", br.prefix, 11+i)
+	}
+	if around != nil {
+		flags = append(slices.Clone(flags), around(br.prefix+".1", ips)...)
+	}
 
 	starters := make([]*nodeT, n)
 	nodes := make([]*node, n)
@@ -90,7 +106,7 @@ func startNodes(t *testing.T, n int, flags ...string) []*node {
 			st := starters[i]
 			defer st.recoverPanic()
 			began := time.Now()
-			nodes[i] = startNode(st, br, string(rune('a'+i)), fmt.Sprintf("%s.%d", br.prefix, 11+i), flags)
+			nodes[i] = startNode(st, br, string(rune('a'+i)), ips[i], flags)
 			nd := nodes[i]
 			t.Logf("node %s: %s in %s, apps on %s %s, started in %s", nd.name, nd.ip, filepath.Base(nd.netns),
 				nd.env.Network.Bridge, nd.env.Network.Subnet, time.Since(began).Round(time.Millisecond))

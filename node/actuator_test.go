@@ -279,3 +279,48 @@ func TestWatchConvergesChangesFromAnyWriter(t *testing.T) {
 		t.Errorf("a destroyed app's domain got %d, want 404", code)
 	}
 }
+
+// A restart recorded on another machine reaches this one by the log: it
+// replaces every instance it started before, and the app answers
+// throughout.
+func TestWatchRestartsFromTheLog(t *testing.T) {
+	r := newRig(t)
+	r.watch()
+	r.create("hello")
+	r.apply(app.PutRelease{Release: release("hello", 1, "one")})
+	r.apply(app.SetFormation{App: "hello", Formation: map[string]int{"web": 2}})
+	r.eventually("two instances", func() bool { return len(r.rt.running("hello")) == 2 })
+	r.eventually("routed", func() bool { code, _ := r.get("hello"); return code == 200 })
+	before := map[string]bool{}
+	for _, in := range r.act.Instances(r.ctx, "hello") {
+		before[in.ID] = true
+	}
+	r.apply(app.RestartApp{App: "hello"})
+	var failed int
+	r.eventually("every instance replaced", func() bool {
+		if code, _ := r.get("hello"); code != 200 {
+			failed++
+		}
+		ins := r.act.Instances(r.ctx, "hello")
+		if len(ins) != 2 {
+			return false
+		}
+		for _, in := range ins {
+			if before[in.ID] || in.Restart != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if failed > 0 {
+		t.Errorf("%d requests failed during the restart", failed)
+	}
+	// Settled: the next converge replaces nothing.
+	after := fmt.Sprint(r.act.Instances(r.ctx, "hello"))
+	if err := r.act.Converge(r.ctx, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if again := fmt.Sprint(r.act.Instances(r.ctx, "hello")); again != after {
+		t.Errorf("a converge after the restart replaced instances again:\n%s\n%s", after, again)
+	}
+}

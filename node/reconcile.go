@@ -135,7 +135,7 @@ func (n *Actuator) settled(ctx context.Context, a app.App, have []app.Instance) 
 		if !in.Running {
 			return false
 		}
-		if in.Release == a.Release {
+		if in.Release == a.Release && in.Restart >= a.Restarts {
 			count[in.Process]++
 		}
 	}
@@ -177,7 +177,10 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 		if n.isRetiring(in.ID) {
 			continue // on its way out already
 		}
-		current := in.Release == rel.Version && in.Image == rel.Image && rel.Processes[in.Process] != ""
+		// An instance started before the app's last restart is replaced
+		// like one of an older release.
+		current := in.Release == rel.Version && in.Image == rel.Image && rel.Processes[in.Process] != "" &&
+			in.Restart >= a.Restarts
 		switch {
 		case !in.Running:
 			if current && m == modeHeal {
@@ -199,9 +202,9 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 			running[proc] = list[:n]
 		}
 	}
-	// A new release reaching this machine by the log (the deploy ran on
-	// another): the previous release's web instances serve until the new
-	// ones are up, as in a rollout.
+	// A new release or a restart reaching this machine by the log (the
+	// command ran on another): the web instances it replaces serve until
+	// the new ones are up, as in a rollout.
 	var fallback []app.Instance
 	if !a.Stopped && rel.Static == "" && len(running["web"]) == 0 && formation["web"] > 0 {
 		kept := extra[:0]

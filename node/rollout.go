@@ -183,7 +183,7 @@ func (n *Actuator) startInstance(ctx context.Context, a app.App, rel app.Release
 	in := app.Instance{
 		ID: instanceID(rel.App), App: rel.App, Release: rel.Version, Process: proc,
 		Image: rel.Image, Command: rel.Processes[proc], Env: app.EnvList(rel.Config),
-		Volumes: a.Volumes, Limits: app.LimitsFor(a, rel),
+		Volumes: a.Volumes, Limits: app.LimitsFor(a, rel), Restart: a.Restarts,
 	}
 	if proc == "web" {
 		in.Port = n.set.WebPort

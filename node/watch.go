@@ -66,6 +66,8 @@ func (n *Actuator) react(ctx context.Context, c app.Applied) {
 		n.convergeLater(ctx, c.App)
 	case app.SetPlacement:
 		n.convergeLater(ctx, c.App)
+	case app.RestartApp:
+		n.convergeLater(ctx, c.App)
 	case app.SetStopped:
 		n.convergeLater(ctx, c.App)
 	case app.DestroyApp:

@@ -28,7 +28,7 @@ func (r *Router) Serve(ctx context.Context, ln net.Listener) error {
 	var h http.Handler = r
 	if r.tls != nil {
 		// ACME HTTP-01 challenges are answered before routing.
-		h = r.tls.acme.HTTPChallengeHandler(r)
+		h = r.tls.challenges(r.tls.acme.HTTPChallengeHandler(r))
 	}
 	return r.serve(ctx, ln, h, nil)
 }

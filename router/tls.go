@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,10 @@ type TLSConfig struct {
 	// certificate's lifetime).
 	RenewCheckInterval time.Duration
 	RenewalWindowRatio float64
+	// CatchUp, if set, is called before an ACME challenge is answered:
+	// in a cluster, another machine may have stored the answer a moment
+	// ago, and this one's storage must hold it first.
+	CatchUp func(context.Context) error
 }
 
 // certs is the router's certificate manager: one certmagic cache and two
@@ -70,6 +75,7 @@ type certs struct {
 	acme                       *certmagic.ACMEIssuer
 	ca                         *internalCA
 	port                       int // HTTPS port of redirect URLs; 443 is left out
+	catchUp                    func(context.Context) error
 	log                        *slog.Logger
 
 	mu     sync.Mutex // serializes writes of secure
@@ -95,7 +101,7 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 	if err != nil {
 		return fmt.Errorf("enable tls: %w", err)
 	}
-	c := &certs{ca: ca, port: cfg.HTTPSPort, log: r.log.With("component", "certs")}
+	c := &certs{ca: ca, port: cfg.HTTPSPort, catchUp: cfg.CatchUp, log: r.log.With("component", "certs")}
 	c.secure.Store(&map[string]bool{})
 	zlog := zapToSlog(c.log, zapcore.WarnLevel)
 	c.cache = certmagic.NewCache(certmagic.CacheOptions{
@@ -185,7 +191,32 @@ func (c *certs) unmanage(host string) {
 // TLS-ALPN-01 challenge answer, or the name's certificate (loaded, or
 // obtained on demand if the route table serves the name).
 func (c *certs) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if slices.Contains(hello.SupportedProtos, acmez.ACMETLS1Protocol) {
+		c.catchUpFor(hello.Context())
+	}
 	return c.configFor(hello.ServerName).GetCertificate(hello)
+}
+
+// challenges wraps the HTTP-01 challenge handler h: a challenge request
+// waits for the storage to catch up first (see TLSConfig.CatchUp).
+func (c *certs) challenges(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, "/.well-known/acme-challenge/") {
+			c.catchUpFor(req.Context())
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+// catchUpFor calls CatchUp, if any; an error only means the answer may
+// not be there yet.
+func (c *certs) catchUpFor(ctx context.Context) {
+	if c.catchUp == nil {
+		return
+	}
+	if err := c.catchUp(ctx); err != nil {
+		c.log.Warn("ACME challenge: storage may be behind", "err", err)
+	}
 }
 
 // tlsConfig is the HTTPS listener's configuration: HTTP/2, HTTP/1.1, and

@@ -30,6 +30,7 @@ const (
 	labelPort    = "pier.port"
 	labelNetns   = "pier.netns"
 	labelAddr    = "pier.addr"
+	labelRestart = "pier.restart" // the app's restart count at start
 )
 
 // Start creates and starts an instance: a read-only container of in.Image
@@ -66,6 +67,7 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 	labels := map[string]string{
 		labelKind: "instance", labelApp: in.App, labelRelease: strconv.Itoa(in.Release),
 		labelProcess: in.Process, labelPort: strconv.Itoa(in.Port), labelNetns: nsPath,
+		labelRestart: strconv.Itoa(in.Restart),
 	}
 	mounts, err := c.volumeMounts(in.App, in.Volumes)
 	if err != nil {
@@ -224,9 +226,10 @@ func (c *Containerd) instances(ctx context.Context, filter string) ([]app.Instan
 		l := info.Labels
 		release, _ := strconv.Atoi(l[labelRelease])
 		port, _ := strconv.Atoi(l[labelPort])
+		restart, _ := strconv.Atoi(l[labelRestart])
 		in := app.Instance{
 			ID: info.ID, App: l[labelApp], Release: release, Process: l[labelProcess],
-			Image: info.Image, Port: port, Addr: l[labelAddr],
+			Image: info.Image, Port: port, Addr: l[labelAddr], Restart: restart,
 		}
 		st := status[info.ID]
 		in.Running = st == tasktypes.Status_RUNNING || st == tasktypes.Status_PAUSED || st == tasktypes.Status_PAUSING

@@ -103,7 +103,7 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 	return apps, nil
 }
 
-const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access, placement,
+const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access, placement, restarts,
 	(SELECT json_group_array(domain) FROM (SELECT domain FROM domains WHERE app = apps.name ORDER BY domain)),
 	COALESCE((SELECT static != '' FROM releases WHERE app = apps.name AND version = apps.release), 0)`
 
@@ -114,7 +114,7 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 		created, config, formation, volume, policy, limits string
 		domains, access, placement                         string
 	)
-	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &placement, &domains, &a.Static); err != nil {
+	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &placement, &a.Restarts, &domains, &a.Static); err != nil {
 		return app.App{}, err
 	}
 	if policy != "" {
@@ -167,6 +167,20 @@ func (s *Store) updateApp(ctx context.Context, tx *sql.Tx, step, name, set strin
 		return mapErr(step, err)
 	} else if n == 0 {
 		return fmt.Errorf("%s: app %s: %w", step, name, app.ErrNotFound)
+	}
+	return nil
+}
+
+// restartApp counts one more restart of app name.
+func (s *Store) restartApp(ctx context.Context, tx *sql.Tx, name string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE apps SET restarts = restarts + 1 WHERE name = ?`, name)
+	if err != nil {
+		return mapErr("restart", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr("restart", err)
+	} else if n == 0 {
+		return fmt.Errorf("restart: app %s: %w", name, app.ErrNotFound)
 	}
 	return nil
 }

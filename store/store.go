@@ -145,6 +145,8 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, c app.Change) error {
 		return s.setJSON(ctx, tx, "set volumes", c.App, "volumes", c.Volumes, "[]")
 	case app.SetStopped:
 		return s.updateApp(ctx, tx, "set stopped", c.App, "stopped", c.Stopped)
+	case app.RestartApp:
+		return s.restartApp(ctx, tx, c.App)
 	case app.SetPlacement:
 		return s.setJSON(ctx, tx, "set placement", c.App, "placement", c.Nodes, "[]")
 	case app.SetLimits:

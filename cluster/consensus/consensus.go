@@ -506,3 +506,16 @@ func (c *Consensus) WaitApplied(ctx context.Context, index uint64) error {
 	}
 	return nil
 }
+
+// Taken is the index of the last entry this machine's store took.
+func (c *Consensus) Taken() uint64 {
+	c.fsm.mu.Lock()
+	defer c.fsm.mu.Unlock()
+	return c.fsm.index
+}
+
+// WaitTaken returns once this machine's store took the entry at index
+// (see Taken), or ctx ends.
+func (c *Consensus) WaitTaken(ctx context.Context, index uint64) error {
+	return c.fsm.wait(ctx, index)
+}
