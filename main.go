@@ -63,6 +63,7 @@ var (
 
 	_ commands.Cluster = (*cluster.Cluster)(nil)
 	_ app.Placer       = (*cluster.Cluster)(nil)
+	_ app.Remote       = (*cluster.Cluster)(nil)
 	_ node.Images      = (*ship.Fetcher)(nil)
 	_ node.Peers       = (*cluster.Cluster)(nil)
 	_ ship.Images      = (*runtime.Containerd)(nil)
@@ -141,6 +142,7 @@ type Config struct {
 	ClusterAddr      string // the cluster port, once in a cluster
 	ClusterAdvertise string // the cluster port's address as other machines reach it
 	GossipAddr       string // membership and load gossip, once in a cluster
+	ReservedMiB      int    // memory the cluster's placement leaves to this machine's own use
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -171,6 +173,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NodeName, "node-name", "", "this machine's name in a cluster (default: the host name)")
 	fs.StringVar(&c.ClusterAddr, "cluster", fmt.Sprintf(":%d", cluster.DefaultPort), "cluster port listen address, used once this machine is in a cluster")
 	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "cluster port address other machines reach (default: from --cluster, or this machine's first address)")
+	fs.IntVar(&c.ReservedMiB, "memory-reserved", 0, "memory, MiB, that the cluster's placement leaves to this machine's own use (other services on it)")
 	fs.StringVar(&c.GossipAddr, "gossip", fmt.Sprintf(":%d", cluster.DefaultGossipPort), "gossip listen address (UDP and TCP), used once this machine is in a cluster")
 	fs.IntVar(&c.MaxBodyMiB, "max-body", router.DefaultMaxBodyBytes>>20, "largest request body the router passes to an app, MiB (0 for no limit); larger ones get 413")
 }
@@ -327,10 +330,16 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		WakeTimeout: cfg.WakeTimeout, Metrics: metrics, MaxBodyBytes: cfg.maxBodyBytes()})
 	// The cluster: nothing runs unless this machine is in one. Its
 	// machines serve each other's apps through their routers.
+	// svc is set below; the cluster starts the releases other machines
+	// ask for through it.
+	var svc *app.Service
 	cl, err := cluster.New(cluster.Config{
+		Activate: func(ctx context.Context, rel app.Release, out io.Writer) error {
+			return svc.ActivateHere(ctx, rel, out)
+		},
 		Dir: filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
 		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Gossip: cfg.GossipAddr, Store: st, Log: log,
-		Apps: http.HandlerFunc(rtr.ServeForwarded), Images: ship.Handler(rt), Serving: rtr.LocalBackends, Memory: runtime.Memory,
+		Apps: http.HandlerFunc(rtr.ServeForwarded), Images: ship.Handler(rt), Serving: rtr.LocalBackends, Memory: reserve(runtime.Memory, int64(cfg.ReservedMiB)<<20),
 		Instances: func() int { return running(ctx, rt) },
 	})
 	if err != nil {
@@ -350,14 +359,15 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Seconds: cfg.CronSeconds, Leads: cl.Leads})
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{
-		Store: desired, Builder: bld, Node: act, Placer: cl, Logs: rt, Log: log.With("component", "app"), Audit: st,
+		Store: desired, Builder: bld, Node: act, Placer: cl, Remote: cl, Logs: rt, Log: log.With("component", "app"), Audit: st,
 		// What runs under an app's name: its schedule, its processes.
 		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.
 		Files: []app.Files{rt, appdirs.Dirs{Dir: cacheDir}, appdirs.Dirs{Dir: gitDir, Suffix: ".git"}},
 	}
 	auth := app.NewAuth(deps)
-	uc := useCases{Service: app.New(set, deps), Routing: app.NewRouting(set, deps), Auth: auth, Cron: crn}
+	svc = app.New(set, deps)
+	uc := useCases{Service: svc, Routing: app.NewRouting(set, deps), Auth: auth, Cron: crn}
 	rtr.OnWake(act.Wake)
 	var certs commands.Certs
 	if cfg.HTTPSAddr != "" {
@@ -572,4 +582,13 @@ func loadRoots(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("--acme-ca-roots: %s holds no PEM certificate", path)
 	}
 	return pool, nil
+}
+
+// reserve returns memory with reserved bytes taken from what is available:
+// what the cluster's placement sees of this machine.
+func reserve(memory func() (avail, total int64), reserved int64) func() (int64, int64) {
+	return func() (int64, int64) {
+		avail, total := memory()
+		return max(avail-reserved, 0), total
+	}
 }

@@ -149,7 +149,26 @@ func (s *Service) nextVersion(ctx context.Context, app string) (int, error) {
 // recorded release); then old releases beyond KeepReleases are forgotten. On
 // failure nothing is recorded and the previous release keeps serving. The
 // caller holds the app's lock.
+//
+// In a cluster, the release starts on the machine that runs the app, or,
+// for an app placed nowhere yet, on the one the placer chooses; a push
+// builds where it was pushed to and the image follows.
 func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
+	if isNew {
+		if node := s.activateOn(ctx, a, rel); node != "" {
+			if len(a.Placement) > 0 {
+				fmt.Fprintf(out, "-----> %s runs on %s: starting v%d there\n", a.Name, node, rel.Version)
+			} else {
+				fmt.Fprintf(out, "-----> Placing %s on %s, the machine with the most room: starting v%d there\n", a.Name, node, rel.Version)
+			}
+			return s.remote.ActivateOn(ctx, node, rel, out)
+		}
+	}
+	return s.activateHere(ctx, a, rel, isNew, out)
+}
+
+// activateHere is activate on this machine.
+func (s *Service) activateHere(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
 	act := Activation{Out: out}
 	if isNew {
 		act.Record = func(ctx context.Context) error {
@@ -175,6 +194,52 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 		s.collectGarbage(ctx, a.Name)
 	}
 	return nil
+}
+
+// activateOn returns the other machine a new release of a starts on; ""
+// for this one (also on a machine in no cluster, and whenever a runs
+// here, if only in part: the others take their share from the log).
+func (s *Service) activateOn(ctx context.Context, a App, rel Release) string {
+	self := s.set.Self()
+	if self == "" || s.remote == nil || s.placer == nil || slices.Contains(a.Placement, self) {
+		return ""
+	}
+	nodes, err := s.placer.Place(ctx, a, rel, FormationFor(a, rel))
+	if err != nil || len(nodes) == 0 || slices.Contains(nodes, self) {
+		return ""
+	}
+	return nodes[0]
+}
+
+// ActivateHere makes rel, a new release another machine made (it built
+// it, or rolled back to it), a's running release on this machine, as a
+// deploy here would: health-gated, recorded once healthy (placed here,
+// unless a runs on several machines), nothing recorded on failure.
+func (s *Service) ActivateHere(ctx context.Context, rel Release, out io.Writer) error {
+	a, unlock, err := s.locked(ctx, rel.App)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := s.store.Release(ctx, rel.App, rel.Version); err == nil {
+		return fmt.Errorf("%s v%d is recorded already", rel.App, rel.Version)
+	}
+	if err := s.activateHere(ctx, a, rel, true, out); err != nil {
+		if !s.imageKept(ctx, rel) {
+			s.removeImage(rel.Image)
+		}
+		return err
+	}
+	return nil
+}
+
+// imageKept reports whether a kept release of rel's app runs rel's image.
+func (s *Service) imageKept(ctx context.Context, rel Release) bool {
+	rs, err := s.store.Releases(ctx, rel.App)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(rs, func(r Release) bool { return r.Image == rel.Image })
 }
 
 func (s *Service) removeImage(image string) { s.node.RemoveImage(image) }

@@ -186,3 +186,10 @@ type Usage interface {
 type Placer interface {
 	Place(ctx context.Context, a App, rel Release, formation map[string]int) ([]string, error)
 }
+
+// Remote makes a release the running one on another machine of the
+// cluster, as a deploy there would: what a push, a rollback or a config
+// change on one machine does for an app that runs on another.
+type Remote interface {
+	ActivateOn(ctx context.Context, node string, rel Release, out io.Writer) error
+}

@@ -53,6 +53,9 @@ type Deps struct {
 	// Placer chooses the machines of a cluster an app's instances run on
 	// (ps:scale); nil on a machine that is never in a cluster.
 	Placer Placer
+	// Remote starts releases on the other machines of a cluster; nil on
+	// a machine that is never in one.
+	Remote Remote
 
 	// Occupants run something under an app's name and let go of it
 	// before a rename or a destroy (the node, cron).
@@ -77,6 +80,7 @@ type Service struct {
 	audit     Audit
 	cronp     CronParser
 	placer    Placer
+	remote    Remote
 }
 
 // New returns a Service over deps.
@@ -84,7 +88,7 @@ func New(set Settings, d Deps) *Service {
 	return &Service{
 		core:    newCore(set, d),
 		builder: d.Builder, logs: d.Logs, audit: d.Audit, files: d.Files, occupants: d.Occupants,
-		cronp: CronParser{Seconds: set.CronSeconds}, placer: d.Placer,
+		cronp: CronParser{Seconds: set.CronSeconds}, placer: d.Placer, remote: d.Remote,
 	}
 }
 

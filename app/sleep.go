@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // SleepNow puts an app to sleep at once: frozen, or stopped if deep.
@@ -21,6 +22,13 @@ func (s *Service) SleepNow(ctx context.Context, name string, deep bool) error {
 	to := Frozen
 	if deep {
 		to = Stopped
+	}
+	if self := s.set.Self(); len(a.Placement) > 1 {
+		return fmt.Errorf("%s runs on %s: an app spread over several machines does not sleep (ps:scale it to one instance first)",
+			name, strings.Join(a.Placement, ", "))
+	} else if PlacedElsewhere(a, self) != nil {
+		// The machine that runs it puts it to sleep when the log says so.
+		return s.apply(ctx, SetSleepState{App: name, State: to})
 	}
 	return s.node.Sleep(ctx, a, to)
 }

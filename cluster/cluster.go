@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,6 +72,10 @@ type Config struct {
 	// ImagesPath, for requests with a certificate of the cluster); nil
 	// serves none.
 	Images http.Handler
+	// Activate makes rel its app's running release on this machine, as a
+	// deploy here would: health-gated, recorded once healthy, progress
+	// lines to out. Other machines ask for it (ActivateOn); nil refuses.
+	Activate func(ctx context.Context, rel app.Release, out io.Writer) error
 	// HeartbeatTimeout tunes raft (see consensus.Config); zero is its
 	// default.
 	HeartbeatTimeout time.Duration

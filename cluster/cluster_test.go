@@ -55,7 +55,14 @@ func newMachine(t *testing.T, name string) *machine {
 	})
 	m.c, err = cluster.New(cluster.Config{Dir: filepath.Join(dir, "cluster"), Name: name, Addr: m.addr, Gossip: freeAddr(t),
 		Memory: func() (int64, int64) { return 512 << 20, 1 << 30 }, Instances: func() int { return 2 },
-		Store: st, Log: log, HeartbeatTimeout: 500 * time.Millisecond, Apps: apps})
+		Store: st, Log: log, HeartbeatTimeout: 500 * time.Millisecond, Apps: apps,
+		Activate: func(ctx context.Context, rel app.Release, out io.Writer) error {
+			fmt.Fprintf(out, "-----> %s starts %s v%d\n", name, rel.App, rel.Version)
+			if rel.Image == "bad" {
+				return fmt.Errorf("v%d failed its health check on %s", rel.Version, name)
+			}
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,10 +196,11 @@ func TestInitJoinLeave(t *testing.T) {
 			memMiB    int
 			want      string
 		}{
-			{[]string{"c"}, 3, 0, "[c a b]"},
+			// Memory alike: b, where Place is asked, comes first.
+			{[]string{"c"}, 3, 0, "[c b a]"},
 			{[]string{"c"}, 1, 0, "[c]"},
 			{[]string{"c", "a", "b"}, 2, 0, "[c a]"},
-			{nil, 9, 0, "[a b c]"},
+			{nil, 9, 0, "[b a c]"},
 			{[]string{"c"}, 3, 1024, "[c]"}, // no room elsewhere
 		} {
 			a := app.App{Name: "x", Placement: tc.placement, Limits: app.Limits{MemoryMiB: tc.memMiB}}
@@ -335,6 +343,21 @@ func TestRestartRejoins(t *testing.T) {
 	if err := b.c.Apply(ctx, app.CreateApp{App: app.App{Name: "fromb", CreatedAt: time.Now()}}); err != nil {
 		t.Fatalf("a change on the restarted follower: %v", err)
 	}
+	// A release starts on another machine, which streams its progress
+	// and says how it ended.
+	var out strings.Builder
+	if err := a.c.ActivateOn(ctx, "b", app.Release{App: "fromb", Version: 2, Image: "img"}, &out); err != nil || out.String() != "-----> b starts fromb v2\n" {
+		t.Errorf("ActivateOn(b) = %v, output %q", err, out.String())
+	}
+	out.Reset()
+	if err := a.c.ActivateOn(ctx, "b", app.Release{App: "fromb", Version: 3, Image: "bad"}, &out); err == nil ||
+		err.Error() != "v3 failed its health check on b" || !strings.Contains(out.String(), "starts fromb v3") {
+		t.Errorf("ActivateOn(b) of a failing release = %v, output %q", err, out.String())
+	}
+	if err := a.c.ActivateOn(ctx, "b", app.Release{App: "../etc", Version: 1, Image: "img"}, &out); err == nil {
+		t.Error("ActivateOn of a release with a bad app name was accepted")
+	}
+
 	// A change made on the leader a moment ago is there once CatchUp
 	// returns.
 	for i := range 20 {

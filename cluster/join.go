@@ -75,6 +75,7 @@ func (c *Cluster) handler(m *member) http.Handler {
 	mux.HandleFunc("POST "+pathJoin, func(w http.ResponseWriter, r *http.Request) { c.serveJoin(m, w, r) })
 	mux.Handle(consensus.ForwardPath, nodesOnly(m.raft.ForwardHandler()))
 	mux.Handle("GET "+pathTaken, nodesOnly(serveTaken(m)))
+	mux.Handle("POST "+pathActivate, nodesOnly(http.HandlerFunc(c.serveActivate)))
 	mux.Handle("GET "+pathServing, nodesOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := 0
 		if c.cfg.Serving != nil {

@@ -16,7 +16,8 @@ const defaultAppMemory = 256 << 20
 // app.Placer): as many as its largest process count, never more than the
 // machines alive. The machines it runs on stay first, in their order, while
 // alive; then come the others alive with the same architecture and room
-// for its memory limit, most memory available first. A machine in no
+// for its memory limit, most memory available first (this machine's
+// counted a tenth more, so that a close call keeps the image where it is). A machine in no
 // cluster places nothing.
 func (c *Cluster) Place(ctx context.Context, a app.App, rel app.Release, formation map[string]int) ([]string, error) {
 	c.mu.RLock()
@@ -63,9 +64,17 @@ func place(m *member, a app.App, rel app.Release, formation map[string]int, with
 			out = append(out, name)
 		}
 	}
+	// This machine (where the push or the command came) counts a tenth
+	// more: within that, the image need not travel.
+	room := func(g members.Member) int64 {
+		if g.Name == m.id.Name {
+			return g.Load.MemAvail + g.Load.MemAvail/10
+		}
+		return g.Load.MemAvail
+	}
 	slices.SortFunc(candidates, func(x, y members.Member) int {
-		if x.Load.MemAvail != y.Load.MemAvail {
-			if x.Load.MemAvail > y.Load.MemAvail {
+		if rx, ry := room(x), room(y); rx != ry {
+			if rx > ry {
 				return -1
 			}
 			return 1

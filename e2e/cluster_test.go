@@ -44,6 +44,7 @@ type nodeRow struct {
 	Role      string `json:"role"`
 	Leader    bool   `json:"leader"`
 	MemTotal  int64  `json:"memory_total_bytes"`
+	MemAvail  int64  `json:"memory_available_bytes"`
 	CPUs      int    `json:"cpus"`
 	Instances int    `json:"instances"`
 }
@@ -239,10 +240,12 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("a deploy through another router loses no request", func(t *testing.T) {
+		var out string
 		failed, total := underLoad(t, []*node{c, a}, "hello", func() {
-			// v2 is built on a: the app moves from b to a.
+			// v2 is built on a and starts on b, where hello runs.
 			commit(t, repo, clusterApp("v2"))
-			if out, pushed := a.push(repo, "hello", key); !pushed {
+			var pushed bool
+			if out, pushed = a.push(repo, "hello", key); !pushed {
 				t.Errorf("push to a:\n%s", out)
 			}
 			eventually(t, 10*time.Second, "v2 through c", func() bool { return c.answers("hello", "v2") })
@@ -251,31 +254,34 @@ func TestCluster(t *testing.T) {
 		if failed > 0 {
 			t.Errorf("%d of %d requests failed", failed, total)
 		}
-		if out := b.mustPier("ps:report", "hello"); strings.Contains(out, "hello-") || !strings.Contains(out, "Runs on a") {
-			t.Errorf("b still runs hello after it moved to a, or does not say where it runs:\n%s", out)
+		if !strings.Contains(out, "hello runs on b: starting v2 there") || !strings.Contains(out, "Released v2") {
+			t.Errorf("the push to a does not say v2 started on b:\n%s", out)
 		}
-		if out := c.mustPier("apps:report", "hello"); !strings.Contains(out, "Runs on:") || !strings.Contains(out, " a\n") {
-			t.Errorf("apps:report on c does not say hello runs on a:\n%s", out)
+		if out := a.mustPier("ps:report", "hello"); strings.Contains(out, "hello-") || !strings.Contains(out, "Runs on b") {
+			t.Errorf("a runs hello, built there, or does not say where it runs:\n%s", out)
+		}
+		if out := c.mustPier("apps:report", "hello"); !strings.Contains(out, "Runs on:") || !strings.Contains(out, " b\n") {
+			t.Errorf("apps:report on c does not say hello runs on b:\n%s", out)
 		}
 	})
 
 	t.Run("ps:restart on a machine the app does not run on", func(t *testing.T) {
 		ids := regexp.MustCompile(`hello-[0-9a-f]+`)
-		before := ids.FindAllString(a.mustPier("ps:report", "hello"), -1)
+		before := ids.FindAllString(b.mustPier("ps:report", "hello"), -1)
 		if len(before) == 0 {
-			t.Fatalf("ps:report on a shows no instance of hello:\n%s", a.mustPier("ps:report", "hello"))
+			t.Fatalf("ps:report on b shows no instance of hello:\n%s", b.mustPier("ps:report", "hello"))
 		}
-		failed, total := underLoad(t, []*node{b, c}, "hello", func() {
+		failed, total := underLoad(t, []*node{a, c}, "hello", func() {
 			out := c.mustPier("ps:restart", "hello")
-			if !strings.Contains(out, "runs on a") {
+			if !strings.Contains(out, "runs on b") {
 				t.Errorf("ps:restart on c does not say where hello restarts:\n%s", out)
 			}
-			eventually(t, 30*time.Second, "a's instances replaced", func() bool {
-				now := ids.FindAllString(a.mustPier("ps:report", "hello"), -1)
+			eventually(t, 30*time.Second, "b's instances replaced", func() bool {
+				now := ids.FindAllString(b.mustPier("ps:report", "hello"), -1)
 				return len(now) == len(before) && !slices.ContainsFunc(now, func(id string) bool { return slices.Contains(before, id) })
 			})
 		})
-		t.Logf("%d requests through b and c during the restart, %d failed", total, failed)
+		t.Logf("%d requests through a and c during the restart, %d failed", total, failed)
 		if failed > 0 {
 			t.Errorf("%d of %d requests failed", failed, total)
 		}
@@ -292,14 +298,15 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("a sleeping app wakes from another machine", func(t *testing.T) {
+		// sleep:now on a: b, where hello runs, stops it.
 		a.mustPier("sleep:now", "hello", "--stop")
-		eventually(t, 10*time.Second, "hello asleep", func() bool {
-			out, _ := a.pier(nil, "apps:report", "hello")
-			return strings.Contains(out, "asleep")
+		eventually(t, 10*time.Second, "hello asleep on b", func() bool {
+			out, _ := b.pier(nil, "ps:report", "hello")
+			return strings.Contains(out, "asleep") && !strings.Contains(out, "hello-")
 		})
 		code, body, err := c.get("hello", "/")
 		if err != nil || code != 200 || body != "v2" {
-			t.Errorf("through c while asleep on a: %d %q %v", code, body, err)
+			t.Errorf("through c while asleep on b: %d %q %v", code, body, err)
 		}
 	})
 
@@ -395,8 +402,37 @@ func TestCluster(t *testing.T) {
 		time.Sleep(7 * time.Second)
 		checkOnceSince(t, []*node{b, c}, "ticker", since, 2)
 
+		// a comes back with all its memory kept for itself.
+		a.flags = append(a.flags, "--memory-reserved", "1048576")
 		a.startPier(t)
 		eventually(t, 20*time.Second, "a back, serving v3", func() bool { return a.answers("hello", "v3") })
+	})
+
+	t.Run("a new app goes where there is room, wherever it is pushed", func(t *testing.T) {
+		eventually(t, 10*time.Second, "a's load with no room", func() bool {
+			for _, r := range b.nodes(t) {
+				if r.Name == "a" {
+					return r.State == "alive" && r.MemAvail == 0
+				}
+			}
+			return false
+		})
+		roomy := gitRepo(t, clusterApp("roomy"))
+		out, ok := a.push(roomy, "roomy", key)
+		if !ok {
+			t.Fatalf("push roomy to a:\n%s", out)
+		}
+		m := regexp.MustCompile(`Placing roomy on ([bc]), the machine with the most room`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("the push to a does not say where roomy goes:\n%s", out)
+		}
+		for _, n := range nodes {
+			eventually(t, 10*time.Second, "roomy through "+n.name, func() bool { return n.answers("roomy", "roomy") })
+		}
+		if ps := a.mustPier("ps:report", "roomy"); strings.Contains(ps, "roomy-") || !strings.Contains(ps, "Runs on "+m[1]) {
+			t.Errorf("ps:report roomy on a:\n%s", ps)
+		}
+		a.mustPier("apps:destroy", "roomy", "--force")
 	})
 
 	t.Run("a machine leaves, its apps move first", func(t *testing.T) {

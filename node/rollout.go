@@ -35,6 +35,11 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 	if act.Restart {
 		n.clearCrashes(a.Name)
 	}
+	// A release built on another machine of the cluster comes from
+	// there first.
+	if err := n.haveImage(ctx, a, rel); err != nil {
+		return err
+	}
 	formation := app.ShareOf(app.FormationFor(a, rel), a.Placement, n.set.Self())
 	if app.PlacedElsewhere(a, n.set.Self()) != nil {
 		formation = app.FormationFor(a, rel) // it moves here whole

@@ -207,3 +207,49 @@ func (n *Actuator) awakeSince(name string) time.Time {
 	}
 	return t
 }
+
+// sleepLater puts an app to sleep on this machine, in the background,
+// when the log says it sleeps (sleep:now on another machine) and it runs
+// here and nowhere else, awake. If it cannot (a request is in flight), the
+// log is told it is awake.
+func (n *Actuator) sleepLater(ctx context.Context, name string, to app.SleepState) {
+	self := n.set.Self()
+	if self == "" {
+		return // on one machine, whatever sleeps an app does it here
+	}
+	go func() {
+		unlock := n.Lock(name)
+		defer unlock()
+		a, err := n.store.App(ctx, name)
+		if err != nil || a.Asleep != to || len(a.Placement) != 1 || a.Placement[0] != self {
+			return
+		}
+		if n.asleepHere(ctx, name, to) {
+			return
+		}
+		a.Asleep = app.Awake // as far as this machine goes
+		if err := n.Sleep(ctx, a, to); err != nil {
+			n.log.Warn("sleep", "app", name, "err", err)
+		}
+		if !n.asleepHere(ctx, name, to) {
+			if err := n.store.Apply(ctx, app.SetSleepState{App: name, State: app.Awake}); err != nil {
+				n.log.Warn("sleep", "app", name, "err", err)
+			}
+		}
+	}()
+}
+
+// asleepHere reports whether an app's instances here are as to says:
+// all paused (frozen), or none (stopped).
+func (n *Actuator) asleepHere(ctx context.Context, name string, to app.SleepState) bool {
+	ins := n.instancesOf(ctx, name, func(app.Instance) bool { return true })
+	if to == app.Stopped {
+		return len(ins) == 0
+	}
+	for _, in := range ins {
+		if !in.Paused {
+			return false
+		}
+	}
+	return len(ins) > 0
+}

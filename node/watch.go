@@ -68,6 +68,10 @@ func (n *Actuator) react(ctx context.Context, c app.Applied) {
 		n.convergeLater(ctx, c.App)
 	case app.RestartApp:
 		n.convergeLater(ctx, c.App)
+	case app.SetSleepState:
+		if c.State != app.Awake {
+			n.sleepLater(ctx, c.App, c.State)
+		}
 	case app.SetStopped:
 		n.convergeLater(ctx, c.App)
 	case app.DestroyApp:
