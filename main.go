@@ -330,14 +330,19 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		WakeTimeout: cfg.WakeTimeout, Metrics: metrics, MaxBodyBytes: cfg.maxBodyBytes()})
 	// The cluster: nothing runs unless this machine is in one. Its
 	// machines serve each other's apps through their routers.
-	// svc is set below; the cluster starts the releases other machines
-	// ask for through it.
-	var svc *app.Service
+	// svc and act are set below; the cluster starts the releases and
+	// runs the one-offs other machines ask for through them. Cron's runs
+	// go where the cluster says.
+	var (
+		svc *app.Service
+		act *node.Actuator
+	)
 	cl, err := cluster.New(cluster.Config{
 		Activate: func(ctx context.Context, rel app.Release, out io.Writer) error {
 			return svc.ActivateHere(ctx, rel, out)
 		},
-		Dir: filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
+		RunOnce: func(ctx context.Context, o app.OneOff) (int, error) { return act.RunOnce(ctx, o) },
+		Dir:     filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
 		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Gossip: cfg.GossipAddr, Store: st, Log: log,
 		Apps: http.HandlerFunc(rtr.ServeForwarded), Images: ship.Handler(rt), Serving: rtr.LocalBackends, Memory: reserve(runtime.Memory, int64(cfg.ReservedMiB)<<20),
 		Instances: func() int { return running(ctx, rt) },
@@ -351,11 +356,11 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Log: log.With("component", "ship")}
 	desired := desiredState{st, cl}
 	sleep := app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter}
-	act := node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20, Self: cl.Self}, node.Deps{
+	act = node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20, Self: cl.Self}, node.Deps{
 		Store: desired, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt, Images: images, Peers: cl,
 		Log: log.With("component", "node"),
 	})
-	crn := cron.New(cron.Deps{Store: desired, Runs: st, OneOffs: act, Lock: act.Lock, Log: log.With("component", "cron"),
+	crn := cron.New(cron.Deps{Store: desired, Runs: st, OneOffs: cl, Lock: act.Lock, Log: log.With("component", "cron"),
 		Seconds: cfg.CronSeconds, Leads: cl.Leads})
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{

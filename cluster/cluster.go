@@ -76,6 +76,10 @@ type Config struct {
 	// deploy here would: health-gated, recorded once healthy, progress
 	// lines to out. Other machines ask for it (ActivateOn); nil refuses.
 	Activate func(ctx context.Context, rel app.Release, out io.Writer) error
+	// RunOnce runs a one-off container here to its end (the node's): for
+	// this machine's RunOnce, and for other machines that ask; nil runs
+	// none.
+	RunOnce func(ctx context.Context, o app.OneOff) (int, error)
 	// HeartbeatTimeout tunes raft (see consensus.Config); zero is its
 	// default.
 	HeartbeatTimeout time.Duration

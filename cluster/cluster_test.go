@@ -62,6 +62,14 @@ func newMachine(t *testing.T, name string) *machine {
 				return fmt.Errorf("v%d failed its health check on %s", rel.Version, name)
 			}
 			return nil
+		},
+		RunOnce: func(ctx context.Context, o app.OneOff) (int, error) {
+			fmt.Fprintf(o.Out, "%s runs %s\n", name, o.Command)
+			if o.Command == "wait" {
+				<-ctx.Done()
+				return -1, ctx.Err()
+			}
+			return len(o.Command), nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -357,6 +365,23 @@ func TestRestartRejoins(t *testing.T) {
 	if err := a.c.ActivateOn(ctx, "b", app.Release{App: "../etc", Version: 1, Image: "img"}, &out); err == nil {
 		t.Error("ActivateOn of a release with a bad app name was accepted")
 	}
+
+	// A one-off for an app placed on b runs there, its output and exit
+	// status coming back.
+	if err := a.c.Apply(ctx, app.SetPlacement{App: "fromb", Nodes: []string{"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	code, err := a.c.RunOnce(ctx, app.OneOff{App: "fromb", Image: "img", Command: "echo", Out: &out})
+	if err != nil || code != 4 || out.String() != "b runs echo\n" {
+		t.Errorf("RunOnce of an app on b from a = %d, %v, output %q; want 4 from b", code, err, out.String())
+	}
+	// Cancelled, it ends there too.
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	if _, err := a.c.RunOnce(cctx, app.OneOff{App: "fromb", Image: "img", Command: "wait", Out: io.Discard}); err == nil {
+		t.Error("a cancelled remote one-off returned no error")
+	}
+	cancel()
 
 	// A change made on the leader a moment ago is there once CatchUp
 	// returns.

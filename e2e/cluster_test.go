@@ -362,6 +362,10 @@ func TestCluster(t *testing.T) {
 	t.Run("cron fires once per tick", func(t *testing.T) {
 		time.Sleep(9 * time.Second)
 		checkOnce(t, nodes, "ticker", 3)
+		// The leader, a, fires; b, where ticker runs, runs the jobs.
+		if n := strings.Count(b.log.String(), `msg="ran a one-off for another machine" component=cluster app=ticker for=a exit=0`); n < 3 {
+			t.Errorf("b ran %d of ticker's jobs for a; want every tick's", n)
+		}
 	})
 	t.Run("logs say where an app runs", func(t *testing.T) {
 		out, code := c.pier(nil, "logs", "ticker")
