@@ -143,6 +143,7 @@ type Config struct {
 	ClusterAdvertise string // the cluster port's address as other machines reach it
 	GossipAddr       string // membership and load gossip, once in a cluster
 	ReservedMiB      int    // memory the cluster's placement leaves to this machine's own use
+	NodeLabels       string // what this machine offers apps that ask (key=value,...)
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -173,6 +174,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NodeName, "node-name", "", "this machine's name in a cluster (default: the host name)")
 	fs.StringVar(&c.ClusterAddr, "cluster", fmt.Sprintf(":%d", cluster.DefaultPort), "cluster port listen address, used once this machine is in a cluster")
 	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "cluster port address other machines reach (default: from --cluster, or this machine's first address)")
+	fs.StringVar(&c.NodeLabels, "node-labels", "", "labels of this machine in a cluster, as disk=ssd,zone=attic: an app whose app.json has pier.node_labels runs only where they match")
 	fs.IntVar(&c.ReservedMiB, "memory-reserved", 0, "memory, MiB, that the cluster's placement leaves to this machine's own use (other services on it)")
 	fs.StringVar(&c.GossipAddr, "gossip", fmt.Sprintf(":%d", cluster.DefaultGossipPort), "gossip listen address (UDP and TCP), used once this machine is in a cluster")
 	fs.IntVar(&c.MaxBodyMiB, "max-body", router.DefaultMaxBodyBytes>>20, "largest request body the router passes to an app, MiB (0 for no limit); larger ones get 413")
@@ -328,6 +330,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log, AccessLog: os.Stderr,
 		WakeTimeout: cfg.WakeTimeout, Metrics: metrics, MaxBodyBytes: cfg.maxBodyBytes()})
+	labels, err := app.ParseNodeLabels(cfg.NodeLabels)
+	if err != nil {
+		return fmt.Errorf("--node-labels: %w", err)
+	}
 	// The cluster: nothing runs unless this machine is in one. Its
 	// machines serve each other's apps through their routers.
 	// svc and act are set below; the cluster starts the releases and
@@ -345,7 +351,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Dir:     filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
 		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Gossip: cfg.GossipAddr, Store: st, Log: log,
 		Apps: http.HandlerFunc(rtr.ServeForwarded), Images: ship.Handler(rt), Serving: rtr.LocalBackends, Memory: reserve(runtime.Memory, int64(cfg.ReservedMiB)<<20),
-		Instances: func() int { return running(ctx, rt) },
+		Instances: func() int { return running(ctx, rt) }, Labels: labels,
 	})
 	if err != nil {
 		return err

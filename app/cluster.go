@@ -58,6 +58,7 @@ type Member struct {
 	CPUs                          int
 	Load1                         float64 // 1-minute load average
 	Instances                     int     // app processes running there
+	Labels                        map[string]string
 	Seen                          time.Time
 }
 

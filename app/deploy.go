@@ -155,7 +155,11 @@ func (s *Service) nextVersion(ctx context.Context, app string) (int, error) {
 // builds where it was pushed to and the image follows.
 func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
 	if isNew {
-		if node := s.activateOn(ctx, a, rel); node != "" {
+		node, err := s.activateOn(ctx, a, rel)
+		if err != nil {
+			return err
+		}
+		if node != "" {
 			if len(a.Placement) > 0 {
 				fmt.Fprintf(out, "-----> %s runs on %s: starting v%d there\n", a.Name, node, rel.Version)
 			} else {
@@ -199,16 +203,20 @@ func (s *Service) activateHere(ctx context.Context, a App, rel Release, isNew bo
 // activateOn returns the other machine a new release of a starts on; ""
 // for this one (also on a machine in no cluster, and whenever a runs
 // here, if only in part: the others take their share from the log).
-func (s *Service) activateOn(ctx context.Context, a App, rel Release) string {
+// It fails when no machine may run the release (pier.node_labels).
+func (s *Service) activateOn(ctx context.Context, a App, rel Release) (string, error) {
 	self := s.set.Self()
-	if self == "" || s.remote == nil || s.placer == nil || slices.Contains(a.Placement, self) {
-		return ""
+	if self == "" || s.remote == nil || s.placer == nil {
+		return "", nil
 	}
 	nodes, err := s.placer.Place(ctx, a, rel, FormationFor(a, rel))
-	if err != nil || len(nodes) == 0 || slices.Contains(nodes, self) {
-		return ""
+	if err != nil {
+		return "", err
 	}
-	return nodes[0]
+	if len(nodes) == 0 || slices.Contains(nodes, self) {
+		return "", nil
+	}
+	return nodes[0], nil
 }
 
 // ActivateHere makes rel, a new release another machine made (it built

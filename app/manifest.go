@@ -56,4 +56,7 @@ type PierSettings struct {
 	// Access adds allowed client networks to the app's access rules
 	// (pier.access: {"allow": ["10.0.0.0/8"]}); nil if unset.
 	Access *AccessSettings `json:"access,omitempty"`
+	// NodeLabels are the labels a machine of a cluster must have to run
+	// the app (pier.node_labels: {"disk": "ssd"}); none: any machine.
+	NodeLabels map[string]string `json:"node_labels,omitempty"`
 }

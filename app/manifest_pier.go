@@ -13,7 +13,7 @@ import (
 )
 
 func (p *manifestParser) pier(raw json.RawMessage) (s PierSettings, err error) {
-	known := []string{"memory", "cpu", "sleep", "access"}
+	known := []string{"memory", "cpu", "sleep", "access", "node_labels"}
 	f, unknown, err := jsonFields("pier", raw, known)
 	if err != nil {
 		return s, err
@@ -37,6 +37,14 @@ func (p *manifestParser) pier(raw json.RawMessage) (s PierSettings, err error) {
 	if v, ok := f["access"]; ok {
 		if s.Access, err = p.access(v); err != nil {
 			return PierSettings{}, err
+		}
+	}
+	if v, ok := f["node_labels"]; ok {
+		if err := json.Unmarshal(v, &s.NodeLabels); err != nil || jsonKind(v) != '{' {
+			return PierSettings{}, manifestError("pier.node_labels", `want an object of labels, like {"disk": "ssd"}`)
+		}
+		if err := ValidNodeLabels(s.NodeLabels); err != nil {
+			return PierSettings{}, manifestError("pier.node_labels", "%v", err)
 		}
 	}
 	return s, nil

@@ -80,6 +80,9 @@ type Config struct {
 	// this machine's RunOnce, and for other machines that ask; nil runs
 	// none.
 	RunOnce func(ctx context.Context, o app.OneOff) (int, error)
+	// Labels say what this machine offers; apps that name labels in
+	// app.json (pier.node_labels) are placed only where they are.
+	Labels map[string]string
 	// HeartbeatTimeout tunes raft (see consensus.Config); zero is its
 	// default.
 	HeartbeatTimeout time.Duration

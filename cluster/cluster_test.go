@@ -41,6 +41,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// labelsOf are the test machines' node labels.
+var labelsOf = map[string]map[string]string{"c": {"disk": "ssd"}}
+
 func newMachine(t *testing.T, name string) *machine {
 	t.Helper()
 	dir := t.TempDir()
@@ -55,7 +58,7 @@ func newMachine(t *testing.T, name string) *machine {
 	})
 	m.c, err = cluster.New(cluster.Config{Dir: filepath.Join(dir, "cluster"), Name: name, Addr: m.addr, Gossip: freeAddr(t),
 		Memory: func() (int64, int64) { return 512 << 20, 1 << 30 }, Instances: func() int { return 2 },
-		Store: st, Log: log, HeartbeatTimeout: 500 * time.Millisecond, Apps: apps,
+		Store: st, Log: log, HeartbeatTimeout: 500 * time.Millisecond, Apps: apps, Labels: labelsOf[name],
 		Activate: func(ctx context.Context, rel app.Release, out io.Writer) error {
 			fmt.Fprintf(out, "-----> %s starts %s v%d\n", name, rel.App, rel.Version)
 			if rel.Image == "bad" {
@@ -215,6 +218,23 @@ func TestInitJoinLeave(t *testing.T) {
 			got, err := b.c.Place(ctx, a, app.Release{}, map[string]int{"web": tc.web, "release": 99})
 			if err != nil || fmt.Sprint(got) != tc.want {
 				t.Errorf("Place(%v, web=%d, %d MiB) = %v, %v; want %s", tc.placement, tc.web, tc.memMiB, got, err, tc.want)
+			}
+		}
+		// pier.node_labels: only machines with the labels, whatever the
+		// app ran on; none alive with them is an error saying so.
+		ssd := app.Release{Manifest: app.Manifest{Pier: app.PierSettings{NodeLabels: map[string]string{"disk": "ssd"}}}}
+		a := app.App{Name: "x", Placement: []string{"a"}}
+		if got, err := b.c.Place(ctx, a, ssd, map[string]int{"web": 3}); err != nil || fmt.Sprint(got) != "[c]" {
+			t.Errorf("Place(disk=ssd, web=3) = %v, %v; want [c]", got, err)
+		}
+		gpu := app.Release{Manifest: app.Manifest{Pier: app.PierSettings{NodeLabels: map[string]string{"gpu": "yes"}}}}
+		if got, err := b.c.Place(ctx, a, gpu, map[string]int{"web": 1}); err == nil || !strings.Contains(err.Error(), "gpu=yes") {
+			t.Errorf("Place(gpu=yes) with no such machine = %v, %v; want an error naming the labels", got, err)
+		}
+		nodes, _ := b.c.Nodes(ctx)
+		for _, n := range nodes {
+			if n.Name == "c" && n.Labels["disk"] != "ssd" {
+				t.Errorf("nodes shows c with labels %v", n.Labels)
 			}
 		}
 	})

@@ -13,7 +13,7 @@ import (
 // load measures this machine's load for gossip: what nodes:list shows
 // and placement will weigh.
 func (c *Cluster) load(id *identity) members.Load {
-	l := members.Load{Addr: id.Addr, Role: string(id.Role), Arch: goruntime.GOARCH, CPUs: goruntime.NumCPU()}
+	l := members.Load{Addr: id.Addr, Role: string(id.Role), Arch: goruntime.GOARCH, CPUs: goruntime.NumCPU(), Labels: c.cfg.Labels}
 	if c.cfg.Memory != nil {
 		l.MemAvail, l.MemTotal = c.cfg.Memory()
 	}

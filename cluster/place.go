@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"pier/app"
@@ -17,8 +18,10 @@ const defaultAppMemory = 256 << 20
 // machines alive. The machines it runs on stay first, in their order, while
 // alive; then come the others alive with the same architecture and room
 // for its memory limit, most memory available first (this machine's
-// counted a tenth more, so that a close call keeps the image where it is). A machine in no
-// cluster places nothing.
+// counted a tenth more, so that a close call keeps the image where it
+// is). Only machines with the labels the release's app.json names
+// (pier.node_labels) count; with none alive, Place fails saying so. A
+// machine in no cluster places nothing.
 func (c *Cluster) Place(ctx context.Context, a app.App, rel app.Release, formation map[string]int) ([]string, error) {
 	c.mu.RLock()
 	m := c.on
@@ -26,7 +29,12 @@ func (c *Cluster) Place(ctx context.Context, a app.App, rel app.Release, formati
 	if m == nil {
 		return nil, nil
 	}
-	return place(m, a, rel, formation, ""), nil
+	out := place(m, a, rel, formation, "")
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no machine alive has the labels %s that %s's app.json asks for (pier.node_labels): nodes:list shows each machine's; pier serve --node-labels sets them",
+			app.FormatLabels(rel.Manifest.Pier.NodeLabels), a.Name)
+	}
+	return out, nil
 }
 
 // place is Place on m, never choosing the machine without.
@@ -40,11 +48,12 @@ func place(m *member, a app.App, rel app.Release, formation map[string]int, with
 	alive := map[string]members.Load{}
 	var candidates []members.Member
 	arch := ""
+	labels := rel.Manifest.Pier.NodeLabels
 	for _, g := range m.gossip.Members() {
 		if g.Name == m.id.Name {
 			arch = g.Load.Arch
 		}
-		if g.State == members.Alive && g.Name != without {
+		if g.State == members.Alive && g.Name != without && app.HasLabels(g.Load.Labels, labels) {
 			alive[g.Name] = g.Load
 			candidates = append(candidates, g)
 		}
@@ -93,7 +102,7 @@ func place(m *member, a app.App, rel app.Release, formation map[string]int, with
 		}
 		out = append(out, g.Name)
 	}
-	if len(out) == 0 && without == "" {
+	if len(out) == 0 && without == "" && len(labels) == 0 {
 		out = []string{m.id.Name}
 	}
 	return out

@@ -68,6 +68,7 @@ func (c *Cluster) Nodes(ctx context.Context) ([]app.Member, error) {
 			mb.State, mb.Seen = g.State, g.Seen
 			mb.Arch, mb.CPUs, mb.Load1, mb.Instances = g.Load.Arch, g.Load.CPUs, g.Load.Load1, g.Load.Instances
 			mb.MemAvail, mb.MemTotal, mb.DiskAvail = g.Load.MemAvail, g.Load.MemTotal, g.Load.DiskAvail
+			mb.Labels = g.Load.Labels
 			if g.Load.Role == string(pki.RoleWorker) && !s.Voter {
 				mb.Role = "worker"
 			}

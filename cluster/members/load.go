@@ -26,6 +26,8 @@ type Load struct {
 	// Load1 is the 1-minute load average; it travels to two decimals.
 	Load1     float64
 	Instances int // app processes running there
+	// Labels say what the machine offers (pier serve --node-labels).
+	Labels map[string]string
 }
 
 // meta is Load on the wire: JSON with short keys and omitted zeros, about
@@ -34,15 +36,16 @@ type Load struct {
 // an older one does not read. Bytes travel as MiB, so that a few KiB of
 // churn in free memory does not make a change to gossip.
 type meta struct {
-	Addr      string  `json:"a,omitempty"`
-	Role      string  `json:"r,omitempty"`
-	Arch      string  `json:"h,omitempty"`
-	CPUs      int     `json:"c,omitempty"`
-	MemAvail  int64   `json:"ma,omitempty"` // MiB
-	MemTotal  int64   `json:"mt,omitempty"` // MiB
-	DiskAvail int64   `json:"da,omitempty"` // MiB
-	Load1     float64 `json:"l,omitempty"`
-	Instances int     `json:"i,omitempty"`
+	Addr      string            `json:"a,omitempty"`
+	Role      string            `json:"r,omitempty"`
+	Arch      string            `json:"h,omitempty"`
+	CPUs      int               `json:"c,omitempty"`
+	MemAvail  int64             `json:"ma,omitempty"` // MiB
+	MemTotal  int64             `json:"mt,omitempty"` // MiB
+	DiskAvail int64             `json:"da,omitempty"` // MiB
+	Load1     float64           `json:"l,omitempty"`
+	Instances int               `json:"i,omitempty"`
+	Labels    map[string]string `json:"lb,omitempty"`
 	// Leaving is set by Leave just before memberlist announces the
 	// departure, so that the others can tell a machine that left from
 	// one that failed: memberlist v0.6.0 tells its delegates neither.
@@ -73,6 +76,7 @@ func encodeMeta(l Load, leaving bool) ([]byte, error) {
 		DiskAvail: l.DiskAvail / mib,
 		Load1:     math.Round(l.Load1*100) / 100,
 		Instances: l.Instances,
+		Labels:    l.Labels,
 		Leaving:   leaving,
 	})
 	if err != nil {
@@ -114,5 +118,6 @@ func decodeMeta(b []byte) (l Load, leaving bool, err error) {
 		DiskAvail: m.DiskAvail * mib,
 		Load1:     m.Load1,
 		Instances: m.Instances,
+		Labels:    m.Labels,
 	}, m.Leaving, nil
 }

@@ -25,6 +25,8 @@ func TestMetaRoundTrip(t *testing.T) {
 		}},
 		{"rounded", Load{MemAvail: 5<<20 + 123456, Load1: 1.23456}, false, Load{MemAvail: 5 << 20, Load1: 1.23}},
 		{"leaving", Load{Role: "worker"}, true, Load{Role: "worker"}},
+		{"labels", Load{Labels: map[string]string{"disk": "ssd", "zone": "attic"}}, false,
+			Load{Labels: map[string]string{"disk": "ssd", "zone": "attic"}}},
 		{"largest", Load{
 			Addr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535", Role: "server", Arch: "loong64",
 			CPUs: math.MaxInt32, MemAvail: math.MaxInt64, MemTotal: math.MaxInt64, DiskAvail: math.MaxInt64,
@@ -44,7 +46,7 @@ func TestMetaRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode %s: %v", b, err)
 			}
-			if got != tc.want || leaving != tc.leaving {
+			if !sameLoad(got, tc.want) || leaving != tc.leaving {
 				t.Errorf("got %+v leaving=%v, want %+v leaving=%v", got, leaving, tc.want, tc.leaving)
 			}
 			t.Logf("%d bytes: %s", len(b), b)
@@ -112,7 +114,7 @@ func TestDecodeMetaRefuses(t *testing.T) {
 			if err == nil {
 				t.Fatalf("decoded %+v leaving=%v", l, leaving)
 			}
-			if l != (Load{}) || leaving {
+			if !sameLoad(l, Load{}) || leaving {
 				t.Errorf("with error %v: got %+v leaving=%v, want zero", err, l, leaving)
 			}
 		})
@@ -134,7 +136,7 @@ func FuzzDecodeMeta(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, leaving, err := decodeMeta(b)
 		if err != nil {
-			if l != (Load{}) || leaving {
+			if !sameLoad(l, Load{}) || leaving {
 				t.Fatalf("error %v with %+v", err, l)
 			}
 			return

@@ -3,6 +3,7 @@ package members_test
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,7 +122,7 @@ func TestThreeMachinesSeeEachOther(t *testing.T) {
 				return false
 			}
 			for i, m := range got {
-				if m.Name != ms[i].name || m.State != members.Alive || m.Load != loadOf(m.Name) || m.Gossip != ms[i].GossipAddr() {
+				if m.Name != ms[i].name || m.State != members.Alive || !reflect.DeepEqual(m.Load, loadOf(m.Name)) || m.Gossip != ms[i].GossipAddr() {
 					return false
 				}
 			}
@@ -148,7 +149,7 @@ func TestLoadChangeIsGossiped(t *testing.T) {
 	b.setLoad(l)
 	took := waitFor(t, 2*time.Second, "a sees b's new load", func() bool {
 		m, _ := a.Member("b")
-		return m.Load == l
+		return reflect.DeepEqual(m.Load, l)
 	})
 	t.Logf("a load change reached the other machine in %v (refresh 100ms)", took)
 	select {
@@ -215,7 +216,7 @@ func TestShutdownIsFailure(t *testing.T) {
 		if got := len(mc.Members()); got != 3 {
 			t.Errorf("%s knows %d members, want 3 (the failed one kept)", mc.name, got)
 		}
-		if m, _ := mc.Member("c"); m.Load != loadOf("c") {
+		if m, _ := mc.Member("c"); !reflect.DeepEqual(m.Load, loadOf("c")) {
 			t.Errorf("%s: c's last load: got %+v, want %+v", mc.name, m.Load, loadOf("c"))
 		}
 	}

@@ -3,6 +3,7 @@ package members_test
 import (
 	"io"
 	"log"
+	"reflect"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func TestMalformedMetaIsZeroLoad(t *testing.T) {
 			t.Fatalf("%s joins: %v", name, err)
 		}
 		waitFor(t, 3*time.Second, "a sees "+name, func() bool { return stateOf(a, name) == members.Alive })
-		if m, _ := a.Member(name); m.Load != (members.Load{}) {
+		if m, _ := a.Member(name); !reflect.DeepEqual(m.Load, members.Load{}) {
 			t.Errorf("%s: got load %+v, want zero", name, m.Load)
 		}
 	}

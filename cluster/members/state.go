@@ -1,6 +1,7 @@
 package members
 
 import (
+	"maps"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -73,7 +74,7 @@ func (m *Members) observe(n *memberlist.Node, state string) {
 	}
 	old := r.Member
 	r.Gossip, r.Load, r.State = n.Address(), load, state
-	if known && old.State == r.State && old.Load == r.Load && old.Gossip == r.Gossip {
+	if known && old.State == r.State && sameLoad(old.Load, r.Load) && old.Gossip == r.Gossip {
 		return
 	}
 	if n.Name != m.name && old.State != r.State {
@@ -148,4 +149,11 @@ func (m *Members) notify() {
 		default:
 		}
 	}
+}
+
+// sameLoad reports whether two loads are equal, labels included.
+func sameLoad(a, b Load) bool {
+	return a.Addr == b.Addr && a.Role == b.Role && a.Arch == b.Arch && a.CPUs == b.CPUs &&
+		a.MemAvail == b.MemAvail && a.MemTotal == b.MemTotal && a.DiskAvail == b.DiskAvail &&
+		a.Load1 == b.Load1 && a.Instances == b.Instances && maps.Equal(a.Labels, b.Labels)
 }

@@ -91,7 +91,8 @@ func (f *fakeCluster) Nodes(context.Context) ([]app.Member, error) {
 		{Name: "node1", Address: "10.0.0.1:7946", Role: "voter", State: "alive", Leader: true, Arch: "amd64",
 			MemAvail: 412 << 20, MemTotal: 1946 << 20, DiskAvail: 20 << 30, CPUs: 2, Load1: 0.31, Instances: 3, Seen: seen},
 		{Name: "node2", Address: "10.0.0.2:7946", Role: "voter", State: "alive", Self: true, Arch: "arm64",
-			MemAvail: 1229 << 20, MemTotal: 3891 << 20, DiskAvail: 51 << 30, CPUs: 4, Load1: 1.05, Instances: 5, Seen: seen},
+			MemAvail: 1229 << 20, MemTotal: 3891 << 20, DiskAvail: 51 << 30, CPUs: 4, Load1: 1.05, Instances: 5, Seen: seen,
+			Labels: map[string]string{"zone": "attic", "disk": "ssd"}},
 		{Name: "node3", Address: "10.0.0.3:7946", Role: "worker", State: "unknown"},
 	}, nil
 }
@@ -213,7 +214,8 @@ func TestClusterCommands(t *testing.T) {
 				"Memory:     1.2G available of 3.8G\n" +
 				"Disk:       51G available\n" +
 				"CPUs:       4, load 1.05\n" +
-				"Instances:  5\n"},
+				"Instances:  5\n" +
+				"Labels:     disk=ssd,zone=attic\n"},
 		{name: "report the leader", args: []string{"nodes:report", "node1"}, stdout: "=== node1 (the leader)\n…"},
 		{name: "report unheard", args: []string{"nodes:report", "node3"},
 			stdout: "=== node3\n" +
@@ -224,7 +226,8 @@ func TestClusterCommands(t *testing.T) {
 				"Memory:     -\n" +
 				"Disk:       -\n" +
 				"CPUs:       -\n" +
-				"Instances:  0\n"},
+				"Instances:  0\n" +
+				"Labels:     -\n"},
 		{name: "report json", args: []string{"nodes:report", "node3", "--format", "json"},
 			stdout: `{
   "name": "node3",

@@ -15,25 +15,26 @@ import (
 // memberJSON is a member as nodes:list and nodes:report print it with
 // --format json.
 type memberJSON struct {
-	Name      string     `json:"name"`
-	Address   string     `json:"address"`
-	Role      string     `json:"role"`
-	State     string     `json:"state"`
-	Leader    bool       `json:"leader"`
-	Self      bool       `json:"self"`
-	Arch      string     `json:"arch"`
-	MemAvail  int64      `json:"memory_available_bytes"`
-	MemTotal  int64      `json:"memory_total_bytes"`
-	DiskAvail int64      `json:"disk_available_bytes"`
-	CPUs      int        `json:"cpus"`
-	Load1     float64    `json:"load1"`
-	Instances int        `json:"instances"`
-	Seen      *time.Time `json:"last_seen,omitempty"`
+	Name      string            `json:"name"`
+	Address   string            `json:"address"`
+	Role      string            `json:"role"`
+	State     string            `json:"state"`
+	Leader    bool              `json:"leader"`
+	Self      bool              `json:"self"`
+	Arch      string            `json:"arch"`
+	MemAvail  int64             `json:"memory_available_bytes"`
+	MemTotal  int64             `json:"memory_total_bytes"`
+	DiskAvail int64             `json:"disk_available_bytes"`
+	CPUs      int               `json:"cpus"`
+	Load1     float64           `json:"load1"`
+	Instances int               `json:"instances"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Seen      *time.Time        `json:"last_seen,omitempty"`
 }
 
 func toMemberJSON(m app.Member) memberJSON {
 	j := memberJSON{m.Name, m.Address, m.Role, m.State, m.Leader, m.Self, m.Arch,
-		m.MemAvail, m.MemTotal, m.DiskAvail, m.CPUs, m.Load1, m.Instances, nil}
+		m.MemAvail, m.MemTotal, m.DiskAvail, m.CPUs, m.Load1, m.Instances, m.Labels, nil}
 	if !m.Seen.IsZero() {
 		j.Seen = &m.Seen
 	}
@@ -160,6 +161,7 @@ func writeMember(w io.Writer, m app.Member) error {
 	fmt.Fprintf(tw, "Disk:\t%s\n", disk)
 	fmt.Fprintf(tw, "CPUs:\t%s\n", cpu)
 	fmt.Fprintf(tw, "Instances:\t%d\n", m.Instances)
+	fmt.Fprintf(tw, "Labels:\t%s\n", orDash(app.FormatLabels(m.Labels)))
 	return tw.Flush()
 }
 
