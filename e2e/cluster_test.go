@@ -359,6 +359,7 @@ func TestCluster(t *testing.T) {
 	if out, ok := b.push(cronRepo, "ticker", key); !ok {
 		t.Fatalf("push ticker to b:\n%s", out)
 	}
+	tickerSince := time.Now()
 	t.Run("cron fires once per tick", func(t *testing.T) {
 		time.Sleep(9 * time.Second)
 		checkOnce(t, nodes, "ticker", 3)
@@ -437,6 +438,17 @@ func TestCluster(t *testing.T) {
 			t.Errorf("ps:report roomy on a:\n%s", ps)
 		}
 		a.mustPier("apps:destroy", "roomy", "--force")
+	})
+
+	t.Run("cron ran once per tick all along", func(t *testing.T) {
+		// Since ticker was pushed, for a minute at least: through the
+		// leader's stop, an election and its return.
+		if d := time.Minute - time.Since(tickerSince); d > 0 {
+			time.Sleep(d)
+		}
+		span := time.Since(tickerSince)
+		checkOnceSince(t, nodes, "ticker", tickerSince, int((span-15*time.Second)/(2*time.Second)))
+		t.Logf("over %s", span.Round(time.Second))
 	})
 
 	t.Run("a machine leaves, its apps move first", func(t *testing.T) {
