@@ -76,13 +76,13 @@ type caKeys struct {
 var _ certmagic.Issuer = (*internalCA)(nil)
 
 // newInternalCA returns pier's CA over st, creating its root if st has
-// none yet.
+// none yet. A root that cannot be read or made now (a machine of a
+// cluster makes changes only once its part runs) is made when it is
+// first used; the error says why it was not.
 func newInternalCA(ctx context.Context, st certmagic.Storage) (*internalCA, error) {
 	ca := &internalCA{st: st}
-	if _, err := ca.keys(ctx); err != nil {
-		return nil, err
-	}
-	return ca, nil
+	_, err := ca.keys(ctx)
+	return ca, err
 }
 
 // keys returns the root as storage holds it now, parsed again only when

@@ -99,7 +99,7 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 	}
 	ca, err := newInternalCA(ctx, cfg.Storage)
 	if err != nil {
-		return fmt.Errorf("enable tls: %w", err)
+		r.log.Warn("internal CA not ready yet: made when first used", "err", err)
 	}
 	c := &certs{ca: ca, port: cfg.HTTPSPort, catchUp: cfg.CatchUp, log: r.log.With("component", "certs")}
 	c.secure.Store(&map[string]bool{})

@@ -9,12 +9,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -478,5 +480,43 @@ func TestInternalCAFollowsStorage(t *testing.T) {
 	leaf, _ := x509.ParseCertificate(block.Bytes)
 	if err := leaf.CheckSignatureFrom(k2.root); err != nil {
 		t.Errorf("issued with the old root: %v", err)
+	}
+}
+
+// gate refuses changes until opened, as a machine of a cluster does before
+// its part runs.
+type gate struct {
+	st   *store.Store
+	open atomic.Bool
+}
+
+func (g *gate) Apply(ctx context.Context, c app.Change) error {
+	if !g.open.Load() {
+		return errors.New("not connected to the cluster yet")
+	}
+	return g.st.Apply(ctx, c)
+}
+
+// HTTPS starts on a machine that cannot make changes yet; pier's CA is
+// made once it can.
+func TestInternalCAMadeWhenChangesCanBe(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	g := &gate{st: st}
+	r := New(Config{Domain: "localhost", Log: testLog(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := r.EnableTLS(ctx, TLSConfig{Storage: st.CertsThrough(g)}); err != nil {
+		t.Fatalf("EnableTLS before changes can be made: %v", err)
+	}
+	if root := r.CARoot(); root != nil {
+		t.Fatal("a CA root without a change made")
+	}
+	g.open.Store(true)
+	if root := r.CARoot(); root == nil {
+		t.Fatal("no CA root once changes can be made")
 	}
 }
