@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -160,9 +161,12 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 			return err
 		}
 		if node != "" {
-			if len(a.Placement) > 0 {
+			switch {
+			case slices.Contains(a.Placement, node):
 				fmt.Fprintf(out, "-----> %s runs on %s: starting v%d there\n", a.Name, node, rel.Version)
-			} else {
+			case len(a.Placement) > 0:
+				fmt.Fprintf(out, "-----> Moving %s from %s to %s: starting v%d there\n", a.Name, strings.Join(a.Placement, ", "), node, rel.Version)
+			default:
 				fmt.Fprintf(out, "-----> Placing %s on %s, the machine with the most room: starting v%d there\n", a.Name, node, rel.Version)
 			}
 			return s.remote.ActivateOn(ctx, node, rel, out)

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+	"strconv"
 
 	"pier/app"
 )
@@ -56,7 +56,7 @@ func (c *Cluster) ActivateOn(ctx context.Context, node string, rel app.Release, 
 	if _, err := io.Copy(out, resp.Body); err != nil {
 		return fmt.Errorf("start v%d on %s: the connection broke: %w (ps:report %s there says what runs)", rel.Version, node, err, rel.App)
 	}
-	if msg := resp.Trailer.Get(trailerError); msg != "" {
+	if msg := trailerMessage(resp); msg != "" {
 		return errors.New(msg)
 	}
 	return nil
@@ -87,7 +87,7 @@ func (c *Cluster) serveActivate(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	err := c.cfg.Activate(r.Context(), req.Release, flushWriter{w})
 	if err != nil {
-		w.Header().Set(trailerError, strings.ReplaceAll(err.Error(), "\n", " "))
+		w.Header().Set(trailerError, strconv.Quote(err.Error()))
 	}
 }
 
@@ -100,4 +100,14 @@ func (f flushWriter) Write(p []byte) (int, error) {
 		fl.Flush()
 	}
 	return n, err
+}
+
+// trailerMessage is the error a response's trailer carries, quoted (it
+// may span lines); "" if none.
+func trailerMessage(resp *http.Response) string {
+	msg := resp.Trailer.Get(trailerError)
+	if u, err := strconv.Unquote(msg); err == nil {
+		return u
+	}
+	return msg
 }

@@ -62,7 +62,7 @@ func newMachine(t *testing.T, name string) *machine {
 		Activate: func(ctx context.Context, rel app.Release, out io.Writer) error {
 			fmt.Fprintf(out, "-----> %s starts %s v%d\n", name, rel.App, rel.Version)
 			if rel.Image == "bad" {
-				return fmt.Errorf("v%d failed its health check on %s", rel.Version, name)
+				return fmt.Errorf("v%d failed its health check on %s:\nlast output", rel.Version, name)
 			}
 			return nil
 		},
@@ -379,7 +379,7 @@ func TestRestartRejoins(t *testing.T) {
 	}
 	out.Reset()
 	if err := a.c.ActivateOn(ctx, "b", app.Release{App: "fromb", Version: 3, Image: "bad"}, &out); err == nil ||
-		err.Error() != "v3 failed its health check on b" || !strings.Contains(out.String(), "starts fromb v3") {
+		err.Error() != "v3 failed its health check on b:\nlast output" || !strings.Contains(out.String(), "starts fromb v3") {
 		t.Errorf("ActivateOn(b) of a failing release = %v, output %q", err, out.String())
 	}
 	if err := a.c.ActivateOn(ctx, "b", app.Release{App: "../etc", Version: 1, Image: "img"}, &out); err == nil {

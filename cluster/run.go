@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"pier/app"
 	"pier/cluster/members"
@@ -121,7 +120,7 @@ func (c *Cluster) runOn(ctx context.Context, node string, o app.OneOff) (int, er
 	if _, err := io.Copy(out, resp.Body); err != nil {
 		return -1, fmt.Errorf("run on %s: the connection broke: %w", node, err)
 	}
-	if msg := resp.Trailer.Get(trailerError); msg != "" {
+	if msg := trailerMessage(resp); msg != "" {
 		return -1, errors.New(msg)
 	}
 	code, err := strconv.Atoi(resp.Trailer.Get(trailerExit))
@@ -156,7 +155,7 @@ func (c *Cluster) serveRun(w http.ResponseWriter, r *http.Request) {
 	code, err := c.cfg.RunOnce(r.Context(), o)
 	c.log.Info("ran a one-off for another machine", "app", o.App, "for", peer, "exit", code, "err", err)
 	if err != nil {
-		w.Header().Set(trailerError, strings.ReplaceAll(err.Error(), "\n", " "))
+		w.Header().Set(trailerError, strconv.Quote(err.Error()))
 		return
 	}
 	w.Header().Set(trailerExit, strconv.Itoa(code))

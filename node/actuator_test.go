@@ -324,3 +324,18 @@ func TestWatchRestartsFromTheLog(t *testing.T) {
 		t.Errorf("a converge after the restart replaced instances again:\n%s\n%s", after, again)
 	}
 }
+
+// A state that comes whole (a machine joined or left a cluster) leaves no
+// route of an app it lacks.
+func TestResyncDropsRoutesOfAppsGone(t *testing.T) {
+	r := newRig(t)
+	r.watch()
+	r.create("hello")
+	r.apply(app.PutRelease{Release: release("hello", 1, "one")})
+	r.eventually("routed", func() bool { code, _ := r.get("hello"); return code == 200 })
+	if err := r.store.Reset(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.eventually("no route of hello", func() bool { code, _ := r.get("hello"); return code == 404 })
+	r.eventually("no instance of hello", func() bool { return len(r.rt.running("hello")) == 0 })
+}

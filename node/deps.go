@@ -93,6 +93,8 @@ type Routes interface {
 	// SetRemote routes the app's requests to the other machines of the
 	// cluster named nodes, which run it.
 	SetRemote(app string, nodes []string)
+	// Routed lists the apps routed.
+	Routed() []string
 }
 
 // Health checks web instances.

@@ -92,8 +92,18 @@ func (n *Actuator) react(ctx context.Context, c app.Applied) {
 			n.log.Warn("resync", "err", err)
 			return
 		}
+		known := map[string]bool{}
 		for _, a := range apps {
+			known[a.Name] = true
 			n.publishApp(ctx, a)
+		}
+		// Apps the new state lacks (it came whole: a machine joined or
+		// left a cluster) answer no more.
+		for _, name := range n.routes.Routed() {
+			if !known[name] {
+				n.routes.SetAccess(name, app.AccessRules{})
+				n.routes.Delete(name)
+			}
 		}
 		go func() {
 			if err := n.reconcile(ctx, modeStartup); err != nil && ctx.Err() == nil {

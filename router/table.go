@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net"
 	"net/http/httputil"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,11 @@ func (r *Router) Delete(app string) {
 	r.SetDomains(app, nil)
 	r.requests.forget(strings.ToLower(app))
 	r.log.Debug("route deleted", "app", app)
+}
+
+// Routed lists the apps in the route table, sorted.
+func (r *Router) Routed() []string {
+	return slices.Sorted(maps.Keys(*r.routes.Load()))
 }
 
 // replace publishes a copy of the table in which app's route is what next
