@@ -14,6 +14,7 @@
 #
 #   scripts/bench.sh          every benchmark
 #   scripts/bench.sh router   the router benchmark alone (about 10 minutes)
+#   scripts/bench.sh cluster  the cluster benchmark alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -21,7 +22,8 @@ cd "$(dirname "$0")/.."
 case "${1:-all}" in
   all) run='^TestBench' ;;
   router) run='^TestBenchRouter$' ;;
-  *) die "usage: $0 [router]" ;;
+  cluster) run='^TestBenchCluster$' ;;
+  *) die "usage: $0 [router|cluster]" ;;
 esac
 
 # quiet_daemons stops the daemons of packages that were just installed and
