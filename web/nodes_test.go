@@ -39,7 +39,8 @@ func threeMachines(now time.Time) fakeCluster {
 			{Name: "node1", Address: "10.0.0.1:7946", Role: "voter", State: "alive", Leader: true, Arch: "amd64",
 				MemAvail: 1 * gib, MemTotal: 4 * gib, DiskAvail: 20 * gib, CPUs: 4, Load1: 0.5, Instances: 3, Seen: now.Add(-3 * time.Second)},
 			{Name: "node2", Address: "10.0.0.2:7946", Role: "voter", State: "suspect", Self: true, Arch: "arm64",
-				MemAvail: 3 * gib, MemTotal: 4 * gib, DiskAvail: 5 * gib, CPUs: 2, Load1: 1.25, Instances: 1, Seen: now.Add(-5 * time.Minute)},
+				MemAvail: 3 * gib, MemTotal: 4 * gib, DiskAvail: 5 * gib, CPUs: 2, Load1: 1.25, Instances: 1, Seen: now.Add(-5 * time.Minute),
+				Labels: map[string]string{"zone": "attic", "disk": "ssd"}},
 			{Name: "<b>n3</b>", Address: "10.0.0.3:7946", Role: "worker", State: "failed"},
 		},
 	}
@@ -69,6 +70,7 @@ func TestNodesPage(t *testing.T) {
 		`<dd id="status-leader">node1</dd>`, `<dd id="status-self">node2 (Follower)</dd>`,
 		`<dd id="status-voters">node1, node2</dd>`, `<dd id="status-non-voters">&lt;b&gt;n3&lt;/b&gt;</dd>`,
 		`<dd id="status-term">7</dd>`, `<dd id="status-index">41 / 42</dd>`,
+		`>disk=ssd</span> <span class="tag label" title="A node label (pier serve --node-labels)">zone=attic</span></td>`,
 	} {
 		if !strings.Contains(body, w) {
 			t.Errorf("lacks %q", w)
