@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tailscale/hujson"
 )
 
 // maxManifestBytes bounds the app.json readManifest will read: the file comes
@@ -51,9 +54,16 @@ func ParseManifest(b []byte) (m Manifest, warnings []string, err error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return Manifest{}, nil, errors.New("app.json: file is empty")
 	}
+	// Dokku reads app.json as JSON with comments and trailing commas
+	// (hujson); so does pier. Standardize blanks them out in place, so
+	// that offsets, and the lines and columns of later errors, stay.
+	std, err := hujson.Standardize(slices.Clone(b))
+	if err != nil {
+		return Manifest{}, nil, hujsonError(b, err)
+	}
 	var raw json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return Manifest{}, nil, manifestSyntaxError(b, err)
+	if err := json.Unmarshal(std, &raw); err != nil {
+		return Manifest{}, nil, manifestSyntaxError(std, err)
 	}
 	var p manifestParser
 	if m, err = p.manifest(raw); err != nil {
@@ -73,6 +83,25 @@ func readManifest(dir string) (Manifest, []string, error) {
 		return Manifest{}, nil, err
 	}
 	return ParseManifest(b)
+}
+
+// hujsonPosition is where hujson says its error is.
+var hujsonPosition = regexp.MustCompile(`^hujson: line (\d+), column (\d+): (.*)$`)
+
+// hujsonError words a hujson error as pier's other app.json errors, its
+// column counted in characters, not bytes.
+func hujsonError(b []byte, err error) error {
+	m := hujsonPosition.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("app.json: invalid JSON: %s", strings.TrimPrefix(err.Error(), "hujson: "))
+	}
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	if lines := bytes.Split(b, []byte("\n")); line >= 1 && line <= len(lines) {
+		l := lines[line-1]
+		col = utf8.RuneCount(l[:min(max(col-1, 0), len(l))]) + 1
+	}
+	return fmt.Errorf("app.json: line %d, column %d: invalid JSON: %s", line, col, m[3])
 }
 
 // manifestSyntaxError turns an encoding/json error into one with a line and column.

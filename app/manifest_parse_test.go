@@ -267,13 +267,12 @@ func TestParseManifestSyntaxError(t *testing.T) {
 		in   string
 		want string
 	}{
-		{"trailing comma",
-			"{\n  \"healthchecks\": {\n    \"web\": []\n  },\n}\n",
-			"app.json: line 5, column 1: invalid JSON: invalid character '}' looking for beginning of object key string"},
 		{"column counts characters",
 			"{\n  \"env\": {\"NAME\": \"café\" \"x\"}\n}",
-			"app.json: line 2, column 26: invalid JSON: invalid character '\"' after object key:value pair"},
-		{"unterminated", "{\n  \"pier\": {\n", "app.json: line 3, column 1: invalid JSON: unexpected end of JSON input"},
+			"app.json: line 2, column 26: invalid JSON: invalid character '\"' after object value"},
+		{"after a comment", "{\n  // the café's app\n  \"pier\": {\"memory\": 512}}}\n",
+			"app.json: line 3, column 27: invalid JSON: invalid character '}' after top-level value"},
+		{"unterminated", "{\n  \"pier\": {\n", "app.json: line 3, column 1: invalid JSON: parsing value: unexpected EOF"},
 		{"byte order mark", "\xef\xbb\xbf{,}", "app.json: line 1, column 2: invalid JSON"},
 	}
 	for _, tt := range tests {
@@ -283,6 +282,23 @@ func TestParseManifestSyntaxError(t *testing.T) {
 				t.Errorf("got %q, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Dokku's own test apps have comments in app.json, and trailing commas
+// pass there too.
+func TestParseManifestWithComments(t *testing.T) {
+	m, _, err := ParseManifest([]byte(`{
+  // run migrations before the new release serves
+  "scripts": {"dokku": {"predeploy": "touch /app/release.test"}}, /* a block
+  comment */
+  "formation": {"web": {"quantity": 2,},},
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Scripts.Predeploy != "touch /app/release.test" || m.Formation["web"] != 2 {
+		t.Errorf("got %+v", m)
 	}
 }
 
