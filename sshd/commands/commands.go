@@ -271,6 +271,9 @@ func New(p Platform, info Info) *Table {
 
 // lookup finds the command name as user may see it, or nil.
 func (t *Table) lookup(name string, user Identity) *command {
+	if n, ok := resolveDokku(name); ok {
+		name = n
+	}
 	for _, c := range t.cmds {
 		if c.name == name && (!c.hidden || user.Root) {
 			return c
@@ -298,7 +301,7 @@ func (t *Table) Run(ctx context.Context, c Call) int {
 	}
 	cmd := t.lookup(c.Args[0], c.User)
 	if cmd == nil {
-		return report(c.Stderr, nil, unknownCommand(c.Args[0]))
+		return report(c.Stderr, nil, t.unknownError(c.Args[0], c.User))
 	}
 	args := c.Args[1:]
 	if cmd.name != "help" && wantsHelp(args) {
@@ -341,7 +344,11 @@ func badUsage(format string, a ...any) error {
 type unknownCommand string
 
 func (e unknownCommand) Error() string {
-	return fmt.Sprintf("unknown command %.80q; run \"help\" for the list", string(e))
+	name, near, ok := strings.Cut(string(e), "\x00")
+	if ok {
+		return fmt.Sprintf("unknown command %.80q; did you mean %q? run \"help\" for the list", name, near)
+	}
+	return fmt.Sprintf("unknown command %.80q; run \"help\" for the list", name)
 }
 
 // subjectError records what an operation was about, so that report can
@@ -375,6 +382,11 @@ func report(w io.Writer, cmd *command, err error) int {
 	var unknown unknownCommand
 	if errors.As(err, &unknown) {
 		fmt.Fprintf(w, "pier: %v\n", unknown)
+		return exitUsage
+	}
+	var nh notHere
+	if errors.As(err, &nh) {
+		fmt.Fprintf(w, "pier: %v\n", nh)
 		return exitUsage
 	}
 	var u usageError

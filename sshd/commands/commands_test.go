@@ -371,3 +371,34 @@ func TestNilStreams(t *testing.T) {
 		t.Errorf("exit %d, want 0", code)
 	}
 }
+
+// Dokku's names for pier's commands work; Dokku commands pier has no
+// need of say what pier does; a near miss gets "did you mean".
+func TestDokkuNames(t *testing.T) {
+	p := newPlatform()
+	tb := newTable(p)
+	for alias, cmd := range dokkuAliases {
+		r1, r2 := run(tb, root, "", "help", alias), run(tb, root, "", "help", cmd)
+		if r1.code != 0 || r1.stdout != r2.stdout {
+			t.Errorf("help %s: exit %d %q, want help %s's %q", alias, r1.code, r1.stdout, cmd, r2.stdout)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"letsencrypt:enable", "hello"}, `pier: pier has no "letsencrypt:enable": certificates are automatic in pier`},
+		{[]string{"certs:add", "hello"}, `pier: pier has no "certs:add": pier obtains every certificate itself`},
+		{[]string{"proxy:ports-add", "hello", "http:80:5000"}, `pier: pier has no "proxy:ports-add": pier's router serves every app`},
+		{[]string{"apps:lst"}, `pier: unknown command "apps:lst"; did you mean "apps:list"? run "help" for the list`},
+		{[]string{"cofig:set", "hello", "A=1"}, `pier: unknown command "cofig:set"; did you mean "config:set"?`},
+	} {
+		r := run(tb, root, "", tc.args...)
+		if r.code != 2 || !strings.HasPrefix(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d %q, want 2 %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	if r := run(tb, root, "", "apps:info"); r.code != 2 || !strings.Contains(r.stderr, "usage: apps:report") {
+		t.Errorf("apps:info without an app: exit %d %q", r.code, r.stderr)
+	}
+}

@@ -17,7 +17,7 @@ func (t *Table) help(_ context.Context, c Call, args []string) error {
 	case 1:
 		cmd := t.lookup(args[0], c.User)
 		if cmd == nil {
-			return unknownCommand(args[0])
+			return t.unknownError(args[0], c.User)
 		}
 		writeUsage(c.Stdout, cmd)
 		return nil
