@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -80,6 +82,12 @@ func (s *Service) ChangeConfig(ctx context.Context, c ConfigChange) error {
 	for _, k := range c.Unset {
 		delete(cfg, k)
 	}
+	if maps.Equal(cfg, a.Config) {
+		// Nothing to record, nothing to restart: an unset of a var that
+		// is not set, or a set to the value it has.
+		fmt.Fprintf(out, "-----> Config of %s unchanged (%s): no new release\n", c.App, describeUnchanged(c, a.Config))
+		return nil
+	}
 	if c.NoRestart || a.Release == 0 {
 		if err := s.apply(ctx, SetConfig{App: c.App, Config: cfg}); err != nil {
 			return err
@@ -103,6 +111,20 @@ func (s *Service) ChangeConfig(ctx context.Context, c ConfigChange) error {
 	}
 	fmt.Fprintf(out, "-----> Released v%d of %s (%s)\n", rel.Version, c.App, rel.Description)
 	return nil
+}
+
+// describeUnchanged says why a config change changed nothing.
+func describeUnchanged(c ConfigChange, cfg map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(c.Set)) {
+		parts = append(parts, k+" has that value already")
+	}
+	for _, k := range c.Unset {
+		if _, ok := cfg[k]; !ok {
+			parts = append(parts, k+" is not set")
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func describeConfigChange(c ConfigChange) string {

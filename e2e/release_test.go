@@ -166,6 +166,18 @@ func TestReleases(t *testing.T) {
 	}
 	// v1 = first push, v2 = GREETING=first
 
+	t.Run("a config change that changes nothing makes no release", func(t *testing.T) {
+		before := d.current()
+		for _, args := range [][]string{{"config:unset", "hello", "NOT_SET"}, {"config:set", "hello", "GREETING=first"}} {
+			if out := d.mustPier(args...); !strings.Contains(out, "unchanged") {
+				t.Errorf("%v: %q", args, out)
+			}
+		}
+		if after := d.current(); after != before {
+			t.Errorf("current release went from v%d to v%d", before, after)
+		}
+	})
+
 	t.Run("rollback serves the old code and the old config", func(t *testing.T) {
 		commit(t, repo, map[string]string{"app.py": releaseApp("v1b")["app.py"]})
 		if out, ok := d.push(repo, "hello", d.key); !ok { // v3

@@ -21,47 +21,62 @@ type domainsCommands struct {
 	certs Certs // Info.Certs; nil when HTTPS is disabled
 }
 
-// domainsAdd parses "APP DOMAIN".
+// maxDomainsPerCall bounds the domains one domains:add or domains:remove
+// names.
+const maxDomainsPerCall = 32
+
+// domainsAdd parses "APP DOMAIN...": every domain is checked before any
+// is added.
 func (h domainsCommands) domainsAdd(ctx context.Context, c Call, args []string) error {
-	name, domain, err := appAndDomain(args)
+	name, domains, err := appAndDomains(args)
 	if err != nil {
 		return err
 	}
-	if err := h.p.AddDomain(ctx, name, domain); err != nil {
-		return err
-	}
-	d, _ := app.ValidDomain(domain)
-	fmt.Fprintf(c.Stdout, "-----> %s answers at %s too\n", name, d)
-	if h.certs != nil {
-		fmt.Fprintf(c.Stdout, "       its certificate is on its way once DNS for %s points here: domains:report %s\n", d, name)
+	for _, domain := range domains {
+		if err := h.p.AddDomain(ctx, name, domain); err != nil {
+			return err
+		}
+		d, _ := app.ValidDomain(domain)
+		fmt.Fprintf(c.Stdout, "-----> %s answers at %s too\n", name, d)
+		if h.certs != nil {
+			fmt.Fprintf(c.Stdout, "       its certificate is on its way once DNS for %s points here: domains:report %s\n", d, name)
+		}
 	}
 	return nil
 }
 
 func (h domainsCommands) domainsRemove(ctx context.Context, c Call, args []string) error {
-	name, domain, err := appAndDomain(args)
+	name, domains, err := appAndDomains(args)
 	if err != nil {
 		return err
 	}
-	if err := h.p.RemoveDomain(ctx, name, domain); err != nil {
-		return err
+	for _, domain := range domains {
+		if err := h.p.RemoveDomain(ctx, name, domain); err != nil {
+			return err
+		}
+		d, _ := app.ValidDomain(domain)
+		fmt.Fprintf(c.Stdout, "-----> %s no longer answers at %s\n", name, d)
 	}
-	d, _ := app.ValidDomain(domain)
-	fmt.Fprintf(c.Stdout, "-----> %s no longer answers at %s\n", name, d)
 	return nil
 }
 
-func appAndDomain(args []string) (string, string, error) {
-	if len(args) != 2 {
-		return "", "", badUsage("")
+// appAndDomains parses "APP DOMAIN...", every domain valid.
+func appAndDomains(args []string) (string, []string, error) {
+	if len(args) < 2 {
+		return "", nil, badUsage("")
+	}
+	if len(args)-1 > maxDomainsPerCall {
+		return "", nil, badUsage("%d domains: at most %d at once", len(args)-1, maxDomainsPerCall)
 	}
 	if err := app.ValidName(args[0]); err != nil {
-		return "", "", badUsage("%v", err)
+		return "", nil, badUsage("%v", err)
 	}
-	if _, err := app.ValidDomain(args[1]); err != nil {
-		return "", "", badUsage("%v", err)
+	for _, d := range args[1:] {
+		if _, err := app.ValidDomain(d); err != nil {
+			return "", nil, badUsage("%v", err)
+		}
 	}
-	return args[0], args[1], nil
+	return args[0], args[1:], nil
 }
 
 // domainsReport lists an app's hosts with their certificates' status and

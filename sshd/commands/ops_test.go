@@ -96,7 +96,7 @@ func runOpCases(t *testing.T, cases []opCase, info Info, setup func(*platform)) 
 			switch {
 			case tt.call == "" && len(p.calls) > 0:
 				t.Errorf("got calls %q, want none", p.calls)
-			case tt.call != "" && (len(p.calls) != 1 || p.calls[0] != tt.call):
+			case tt.call != "" && strings.Join(p.calls, "\n") != tt.call:
 				t.Errorf("got calls %q, want %q", p.calls, tt.call)
 			}
 			if !strings.Contains(stdout.String(), tt.stdout) {

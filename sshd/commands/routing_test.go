@@ -50,6 +50,9 @@ func (fakeCerts) Certificate(_ context.Context, host string) app.CertStatus {
 func TestRoutingCommands(t *testing.T) {
 	tests := []opCase{
 		{"domains:add", []string{"domains:add", "hello", "www.example.com"}, 0, "AddDomain hello www.example.com", "answers at www.example.com", ""},
+		{"domains:add several", []string{"domains:add", "hello", "a.example.com", "b.example.com"}, 0,
+			"AddDomain hello a.example.com\nAddDomain hello b.example.com", "answers at b.example.com", ""},
+		{"domains:add several, one bad: none added", []string{"domains:add", "hello", "a.example.com", "*.example.com"}, 2, "", "", "wildcards"},
 		{"domains:add a wildcard", []string{"domains:add", "hello", "*.example.com"}, 2, "", "", "wildcards"},
 		{"domains:add an IP", []string{"domains:add", "hello", "10.0.0.1"}, 2, "", "", "IP address"},
 		{"domains:add to a missing app", []string{"domains:add", "nope", "www.example.com"}, 1, "", "", "does not exist"},
