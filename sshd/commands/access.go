@@ -21,6 +21,7 @@ var readOnly = map[string]bool{
 	"ssh-keys:list": true, "events": true, "resource:report": true,
 	"ca:export": true, "domains:report": true, "http-auth:report": true,
 	"cluster:status": true, "nodes:list": true, "nodes:report": true,
+	"apps:exists": true, "config:keys": true, "config:export": true,
 }
 
 // forAppKeys are what a key limited to one app (ssh-keys:add NAME --app APP)
@@ -33,7 +34,7 @@ var forAppKeys = map[string]bool{
 	"releases:info": true, "storage:list": true, "sleep:report": true,
 	"cron:list": true, "cron:runs": true, "events": true, "domains:report": true,
 	"http-auth:report":  true,
-	"releases:rollback": true, "ps:restart": true,
+	"releases:rollback": true, "ps:restart": true, "apps:exists": true,
 }
 
 // permitted reports whether user may run cmd with args, and why not.

@@ -168,3 +168,30 @@ func TestHTTPAuthCommands(t *testing.T) {
 		})
 	}
 }
+
+// Dokku's commands pier's own do in part.
+func TestDokkuCommands(t *testing.T) {
+	tests := []opCase{
+		{"apps:exists", []string{"apps:exists", "hello"}, 0, "", "hello exists", ""},
+		{"apps:exists of a missing app", []string{"apps:exists", "nope"}, 1, "", "", "does not exist"},
+		{"config:keys", []string{"config:keys", "hello"}, 0, "", "LONG_SECRET\nSHORT\n", ""},
+		{"config:export", []string{"config:export", "hello"}, 0, "", "export LONG_SECRET='0123456789abcdef'\nexport SHORT='abc'\n", ""},
+		{"config:export envfile", []string{"config:export", "hello", "--format", "envfile"}, 0, "", "SHORT='abc'\n", ""},
+		{"config:export bad format", []string{"config:export", "hello", "--format", "xml"}, 2, "", "", "want exports or envfile"},
+		{"config:clear", []string{"config:clear", "hello", "--no-restart"}, 0,
+			"ChangeConfig hello set=map[] unset=[LONG_SECRET SHORT] norestart=true", "", ""},
+		{"config:clear with keys", []string{"config:clear", "hello", "SHORT"}, 2, "", "", "takes no keys"},
+		{"domains:set", []string{"domains:set", "hello", "a.example.com", "WWW.example.com"}, 0,
+			"AddDomain hello a.example.com", "answers at a.example.com", ""},
+		{"domains:set to others", []string{"domains:set", "hello", "b.example.com"}, 0,
+			"RemoveDomain hello www.example.com\nAddDomain hello b.example.com", "no longer answers at www.example.com", ""},
+		{"domains:clear", []string{"domains:clear", "hello"}, 0, "RemoveDomain hello www.example.com", "", ""},
+		{"domains:set a bad one", []string{"domains:set", "hello", "*.example.com"}, 2, "", "", "wildcards"},
+	}
+	runOpCases(t, tests, Info{Version: "test", Certs: fakeCerts{}}, func(p *platform) {
+		p.apps["hello"] = app.App{Name: "hello", Release: 2, Domains: []string{"www.example.com"}}
+	})
+	if got := shellQuote("it's"); got != `'it'\''s'` {
+		t.Errorf("shellQuote: %s", got)
+	}
+}
