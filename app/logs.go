@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +25,20 @@ func (s *Service) Logs(ctx context.Context, name string, q LogQuery, w io.Writer
 	a, err := s.store.App(ctx, name)
 	if err != nil {
 		return err
+	}
+	if q.Process != "" && a.Release > 0 {
+		rel, err := s.store.Release(ctx, name, a.Release)
+		if err != nil {
+			return err
+		}
+		if _, ok := rel.Processes[q.Process]; !ok {
+			procs := strings.Join(slices.Sorted(maps.Keys(rel.Processes)), ", ")
+			if procs == "" {
+				procs = "none"
+			}
+			return fmt.Errorf("%s has no process type %q: its processes are %s (logs without -p shows them all)",
+				name, q.Process, procs)
+		}
 	}
 	if nodes := PlacedElsewhere(a, s.set.Self()); nodes != nil {
 		return fmt.Errorf("%s runs on %s, not on this machine, and its logs are kept there: run logs on %s",

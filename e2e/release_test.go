@@ -178,6 +178,16 @@ func TestReleases(t *testing.T) {
 		}
 	})
 
+	t.Run("logs of a process type the app does not have is an error", func(t *testing.T) {
+		out, code := d.pier(nil, "logs", "hello", "-p", "wokr")
+		if code != 1 || !strings.Contains(out, `hello has no process type "wokr": its processes are web`) {
+			t.Errorf("logs -p wokr: exit %d %q", code, out)
+		}
+		if _, code := d.pier(nil, "logs", "hello", "-p", "web", "-n", "5"); code != 0 {
+			t.Errorf("logs -p web: exit %d", code)
+		}
+	})
+
 	t.Run("rollback serves the old code and the old config", func(t *testing.T) {
 		commit(t, repo, map[string]string{"app.py": releaseApp("v1b")["app.py"]})
 		if out, ok := d.push(repo, "hello", d.key); !ok { // v3

@@ -187,7 +187,7 @@ func New(p Platform, info Info) *Table {
 			example: "ps:stop hello", run: ps.psStop},
 		{name: "ps:start", args: "APP", summary: "start a stopped app's processes",
 			example: "ps:start hello", run: ps.psStart},
-		{name: "ps:report", args: "APP [--format json]", summary: "processes: wanted and running instances, crash loops",
+		{name: "ps:report", args: "[APP] [--format json]", summary: "processes: wanted and running instances, crash loops (of every app without APP)",
 			example: "ps:report hello", run: ps.psReport},
 		{name: "logs", args: "APP [-t] [-p TYPE] [-n N]", summary: "show the last N (100) lines of an app's output; -t follows it, -p picks a process type",
 			example: "logs hello -t -p web -n 20", run: logs.logs},

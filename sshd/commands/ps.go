@@ -14,6 +14,7 @@ import (
 // psBackend is what the ps:* commands use: an app's processes, reported,
 // scaled, restarted, stopped and started.
 type psBackend interface {
+	Apps(ctx context.Context) ([]app.App, error)
 	Report(ctx context.Context, name string) (app.Report, error)
 	Scale(ctx context.Context, name string, counts map[string]int) error
 	Restart(ctx context.Context, name string, out io.Writer) error
@@ -79,6 +80,9 @@ func (h psCommands) psStart(ctx context.Context, c Call, args []string) error {
 }
 
 func (h psCommands) psReport(ctx context.Context, c Call, args []string) error {
+	if len(args) == 0 || len(args) == 2 && args[0] == "--format" {
+		return h.psReportAll(ctx, c, args)
+	}
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
@@ -90,6 +94,55 @@ func (h psCommands) psReport(ctx context.Context, c Call, args []string) error {
 	if err != nil {
 		return err
 	}
+	return writeJSON(c.Stdout, psJSON(r))
+}
+
+// psReportAll is ps:report of every app, as Dokku's ps:report without an
+// app: each app's report in turn, or a JSON array of them.
+func (h psCommands) psReportAll(ctx context.Context, c Call, args []string) error {
+	asJSON := false
+	if len(args) == 2 {
+		var err error
+		if asJSON, err = formatFlag(map[string]string{"--format": args[1]}); err != nil {
+			return err
+		}
+	}
+	apps, err := h.p.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	if len(apps) == 0 && !asJSON {
+		fmt.Fprintln(c.Stdout, "no apps yet: git push one, or apps:create NAME")
+		return nil
+	}
+	var all []any
+	for i, a := range apps {
+		if !asJSON {
+			if i > 0 {
+				fmt.Fprintln(c.Stdout)
+			}
+			if err := h.psReportText(ctx, c, a.Name); err != nil {
+				return err
+			}
+			continue
+		}
+		r, err := h.p.Report(ctx, a.Name)
+		if err != nil {
+			return err
+		}
+		all = append(all, psJSON(r))
+	}
+	if asJSON {
+		if all == nil {
+			all = []any{}
+		}
+		return writeJSON(c.Stdout, all)
+	}
+	return nil
+}
+
+// psJSON is one app's ps:report --format json.
+func psJSON(r app.Report) any {
 	type inst struct {
 		ID      string `json:"id"`
 		Addr    string `json:"addr,omitempty"`
@@ -111,7 +164,7 @@ func (h psCommands) psReport(ctx context.Context, c Call, args []string) error {
 		State     string   `json:"state"`
 		Placement []string `json:"placement"`
 		Processes []proc   `json:"processes"`
-	}{App: name, Release: r.App.Release, Stopped: r.App.Stopped, State: r.App.State().Word(),
+	}{App: r.App.Name, Release: r.App.Release, Stopped: r.App.Stopped, State: r.App.State().Word(),
 		Placement: append([]string{}, r.App.Placement...), Processes: []proc{}}
 	for _, p := range r.Processes {
 		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Running: p.Running(), Instances: []inst{}, Crashes: p.Crashes}
@@ -124,7 +177,7 @@ func (h psCommands) psReport(ctx context.Context, c Call, args []string) error {
 		}
 		out.Processes = append(out.Processes, jp)
 	}
-	return writeJSON(c.Stdout, out)
+	return out
 }
 
 func (h psCommands) psReportText(ctx context.Context, c Call, name string) error {

@@ -187,6 +187,9 @@ func TestDokkuCommands(t *testing.T) {
 			"RemoveDomain hello www.example.com\nAddDomain hello b.example.com", "no longer answers at www.example.com", ""},
 		{"domains:clear", []string{"domains:clear", "hello"}, 0, "RemoveDomain hello www.example.com", "", ""},
 		{"domains:set a bad one", []string{"domains:set", "hello", "*.example.com"}, 2, "", "", "wildcards"},
+		{"ps:report of every app", []string{"ps:report"}, 0, "", "=== hello: ", ""},
+		{"ps:report of every app, json", []string{"ps:report", "--format", "json"}, 0, "", `"app": "hello"`, ""},
+		{"ps:report of every app, bad format", []string{"ps:report", "--format", "xml"}, 2, "", "", "xml"},
 	}
 	runOpCases(t, tests, Info{Version: "test", Certs: fakeCerts{}}, func(p *platform) {
 		p.apps["hello"] = app.App{Name: "hello", Release: 2, Domains: []string{"www.example.com"}}
