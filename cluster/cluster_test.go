@@ -387,7 +387,8 @@ func TestRestartRejoins(t *testing.T) {
 	}
 
 	// A one-off for an app placed on b runs there, its output and exit
-	// status coming back.
+	// status coming back: once a hears b alive again.
+	waitFor(t, "a sees b alive again before a one-off", func() bool { return state("b") == "alive" })
 	if err := a.c.Apply(ctx, app.SetPlacement{App: "fromb", Nodes: []string{"b"}}); err != nil {
 		t.Fatal(err)
 	}
