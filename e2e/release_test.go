@@ -180,7 +180,7 @@ func TestReleases(t *testing.T) {
 
 	t.Run("logs of a process type the app does not have is an error", func(t *testing.T) {
 		out, code := d.pier(nil, "logs", "hello", "-p", "wokr")
-		if code != 1 || !strings.Contains(out, `hello has no process type "wokr": its processes are web`) {
+		if code != 1 || !strings.Contains(out, `hello has no process type "wokr": its processes are crasher, web, worker`) {
 			t.Errorf("logs -p wokr: exit %d %q", code, out)
 		}
 		if _, code := d.pier(nil, "logs", "hello", "-p", "web", "-n", "5"); code != 0 {
