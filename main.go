@@ -86,6 +86,7 @@ type useCases struct {
 	*app.Service
 	*app.Routing
 	*app.Auth
+	*app.Shells
 	*cron.Cron
 }
 
@@ -371,6 +372,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{
 		Store: desired, Builder: bld, Node: act, Placer: cl, Remote: cl, Logs: rt, Log: log.With("component", "app"), Audit: st,
+		Exec: rt,
 		// What runs under an app's name: its schedule, its processes.
 		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.
@@ -378,7 +380,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	auth := app.NewAuth(deps)
 	svc = app.New(set, deps)
-	uc := useCases{Service: svc, Routing: app.NewRouting(set, deps), Auth: auth, Cron: crn}
+	uc := useCases{Service: svc, Routing: app.NewRouting(set, deps), Auth: auth, Shells: app.NewShells(set, deps), Cron: crn}
 	rtr.OnWake(act.Wake)
 	var certs commands.Certs
 	if cfg.HTTPSAddr != "" {

@@ -67,7 +67,10 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 		return Release{}, err
 	}
 
-	build, err := s.builder.Build(ctx, BuildRequest{App: req.App, Dir: req.Dir, Out: out, Web: procfile["web"] != ""})
+	build, err := s.builder.Build(ctx, BuildRequest{
+		App: req.App, Dir: req.Dir, Out: out, Web: procfile["web"] != "",
+		Predeploy: manifest.Scripts.Predeploy, Env: EnvList(config), Volumes: a.Volumes,
+	})
 	if err != nil {
 		return Release{}, err
 	}

@@ -43,6 +43,13 @@ type BuildRequest struct {
 	// Web says the Procfile names a web process: the build is then never
 	// a static site.
 	Web bool
+	// Predeploy, if set, runs after the build with the release's config
+	// (Env) and the app's volumes; what it writes is kept in the image,
+	// as Dokku keeps what scripts.dokku.predeploy writes. It failing
+	// fails the build.
+	Predeploy string
+	Env       []string
+	Volumes   []Volume
 }
 
 // Build is a built app layer and what the builder learned about the source.
@@ -79,7 +86,23 @@ type OneOff struct {
 	Volumes []Volume
 	Limits  Limits
 	Out     io.Writer // stdout and stderr, streamed while it runs
+	// Stdin, if set, is the process's standard input (`run`); its end
+	// closes the process's.
+	Stdin io.Reader `json:"-"`
+	// TTY, if set, gives the process a terminal (ssh -t): its output then
+	// comes through it to Out.
+	TTY *Terminal `json:"-"`
 }
+
+// Terminal is the terminal of an interactive one-off.
+type Terminal struct {
+	Term   string // the client's TERM
+	Size   WindowSize
+	Resize <-chan WindowSize `json:"-"` // the client's window changes while it runs
+}
+
+// WindowSize is a terminal's size in characters.
+type WindowSize struct{ Width, Height int }
 
 // Occupant is a part that runs something under an app's name — the node
 // its processes, cron its schedule — and must let go of the name when a

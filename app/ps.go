@@ -94,6 +94,47 @@ func (s *Service) Restart(ctx context.Context, name string, out io.Writer) error
 	return s.node.Activate(ctx, a, rel, Activation{Restart: true, Out: out})
 }
 
+// RestartType replaces the instances of one process type with fresh ones
+// (zero downtime for web) and leaves the others as they run.
+func (s *Service) RestartType(ctx context.Context, name, proc string, out io.Writer) error {
+	if !validProcessType(proc) {
+		return fmt.Errorf("invalid process type %q: want a Procfile name such as web or worker", proc)
+	}
+	a, rel, unlock, err := s.current(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if a.Stopped {
+		return fmt.Errorf("%s is stopped: run ps:start %s", name, name)
+	}
+	if _, ok := rel.Processes[proc]; !ok || proc == "release" {
+		return fmt.Errorf("%s has no %s process; its types are %s", name, proc, strings.Join(processTypes(rel), ", "))
+	}
+	if FormationFor(a, rel)[proc] == 0 {
+		return fmt.Errorf("%s runs no %s process: ps:scale %s %s=1 starts one", name, proc, name, proc)
+	}
+	if nodes := PlacedElsewhere(a, s.set.Self()); nodes != nil {
+		return fmt.Errorf("%s runs on %s: restart one type there (ssh pier@%s ps:restart %s %s), or all of it with ps:restart %s",
+			name, strings.Join(nodes, ", "), nodes[0], name, proc, name)
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	return s.node.Activate(ctx, a, rel, Activation{Restart: true, Only: proc, Out: out})
+}
+
+// processTypes are rel's process types but release, sorted.
+func processTypes(rel Release) []string {
+	var out []string
+	for _, p := range slices.Sorted(maps.Keys(rel.Processes)) {
+		if p != "release" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Stop stops every process of the app and keeps it stopped (across daemon
 // restarts and deploys) until Start.
 func (s *Service) Stop(ctx context.Context, name string) error {

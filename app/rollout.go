@@ -18,6 +18,9 @@ type Activation struct {
 	Record func(ctx context.Context) error
 	// Restart says a user asked for it: crash backoff starts afresh.
 	Restart bool
+	// Only, if set, restarts that process type alone: its instances are
+	// replaced, the others' left as they run (ps:restart APP TYPE).
+	Only string
 	// Out receives progress lines for the user; nil discards them.
 	Out io.Writer
 }
@@ -30,12 +33,28 @@ type Crash struct {
 	LastOutput []string
 }
 
-// OneOffOf describes cmd run in a fresh container of a's release rel.
+// OneOffOf describes cmd run in a fresh container of a's release rel. A
+// command that starts with a process type of rel's Procfile runs that
+// type's command (the rest of cmd appended), as on Heroku and Dokku: `run
+// hello console`, a cron entry `worker --once`.
 func OneOffOf(a App, rel Release, cmd string, out io.Writer) OneOff {
 	return OneOff{
-		App: a.Name, Image: rel.Image, Command: cmd, Env: EnvList(rel.Config),
+		App: a.Name, Image: rel.Image, Command: ProcessCommand(rel, cmd), Env: EnvList(rel.Config),
 		Volumes: a.Volumes, Limits: LimitsFor(a, rel), Out: out,
 	}
+}
+
+// ProcessCommand is cmd with a leading process type of rel replaced by
+// its command.
+func ProcessCommand(rel Release, cmd string) string {
+	name, rest, _ := strings.Cut(strings.TrimLeft(cmd, " \t"), " ")
+	if c, ok := rel.Processes[name]; ok && c != "" {
+		if rest = strings.TrimSpace(rest); rest != "" {
+			return c + " " + rest
+		}
+		return c
+	}
+	return cmd
 }
 
 // FormationFor is how many instances of each of rel's process types should

@@ -56,6 +56,8 @@ type Deps struct {
 	// Remote starts releases on the other machines of a cluster; nil on
 	// a machine that is never in one.
 	Remote Remote
+	// Exec runs commands in running instances (enter).
+	Exec Execer
 
 	// Occupants run something under an app's name and let go of it
 	// before a rename or a destroy (the node, cron).

@@ -2,6 +2,8 @@ package builder
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -12,10 +14,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"pier/runtime"
+	"pier/scripts"
 )
 
-// DefaultBase is the reference of the default base image.
-const DefaultBase = "pier/base:bookworm"
+// DefaultBase is the reference of the default base image. Its tag names
+// the recipe (scripts/mkbase.sh) it was built from, so a changed recipe
+// makes a new base, built once, instead of an old one kept.
+var DefaultBase = "pier/base:bookworm-" + recipeID
+
+// recipeID is a short digest of the default base's recipe.
+var recipeID = func() string {
+	sum := sha256.Sum256([]byte(scripts.MkBase))
+	return hex.EncodeToString(sum[:4])
+}()
 
 // BaseImageConfig is the default base's image config.
 var BaseImageConfig = runtime.ImageConfig{
@@ -28,7 +39,7 @@ var BaseImageConfig = runtime.ImageConfig{
 // BaseTarball is where the default base's OCI tarball is cached in cacheDir.
 func BaseTarball(cacheDir string) string {
 	goos, arch := runtime.Platform()
-	return filepath.Join(cacheDir, fmt.Sprintf("base-bookworm-%s-%s.oci.tar", goos, arch))
+	return filepath.Join(cacheDir, fmt.Sprintf("base-bookworm-%s-%s-%s.oci.tar", recipeID, goos, arch))
 }
 
 // BuildBase runs script (the base recipe, bash) to make a root filesystem in

@@ -31,9 +31,11 @@ var RunEnv = []string{
 	"PYTHONDONTWRITEBYTECODE=1",
 }
 
-// Sandbox gives the builder writable snapshots of a base image.
+// Sandbox gives the builder writable snapshots of a base image, and an
+// app's volumes for its predeploy script.
 type Sandbox interface {
 	Prepare(ctx context.Context, base string, fill func(root string) error) (*runtime.Workspace, error)
+	VolumeMounts(app string, vols []app.Volume) ([]runtime.Mount, error)
 }
 
 // Config configures builds.
@@ -111,6 +113,12 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		}
 	}
 
+	if req.Predeploy != "" {
+		if err := b.predeploy(ctx, ws, req); err != nil {
+			return app.Build{}, err
+		}
+	}
+
 	// No web process: an index.html makes it a static site. It is looked
 	// for after the build, which may have made it (npm run build → dist/).
 	static := ""
@@ -122,7 +130,7 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 			}
 			return nil
 		}
-		if stack.Script == "" {
+		if stack.Script == "" && req.Predeploy == "" {
 			err = find(req.Dir) // nothing ran: the source is what was copied
 		} else {
 			err = ws.Look(ctx, func(root string) error { return find(filepath.Join(root, "app")) })
@@ -145,6 +153,31 @@ func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, e
 	}
 	fmt.Fprintf(req.Out, "-----> Built %s in %.1fs\n", req.App, time.Since(start).Seconds())
 	return app.Build{Image: ref, Stack: stack.Name, Processes: stack.Processes, Static: static}, nil
+}
+
+// predeploy runs req.Predeploy in the built workspace as the app would
+// run: the app user in /app, its config and volumes, no cache.
+func (b *Builder) predeploy(ctx context.Context, ws *runtime.Workspace, req app.BuildRequest) error {
+	fmt.Fprintf(req.Out, "-----> Running predeploy: %s\n", req.Predeploy)
+	mounts, err := b.sb.VolumeMounts(req.App, req.Volumes)
+	if err != nil {
+		return err
+	}
+	code, err := ws.Run(ctx, runtime.RunSpec{
+		Args:   []string{"/bin/sh", "-c", req.Predeploy},
+		Env:    append(append([]string{}, RunEnv...), req.Env...),
+		User:   fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
+		Cwd:    "/app",
+		Mounts: mounts,
+		Out:    indent(req.Out),
+	})
+	if err != nil && code <= 0 {
+		return fmt.Errorf("run predeploy: %w", err)
+	}
+	if code != 0 {
+		return fmt.Errorf("scripts.dokku.predeploy failed (exit status %d); the output above says why, and nothing was released", code)
+	}
+	return nil
 }
 
 // indent prefixes build output lines so they stand under the -----> steps,

@@ -32,11 +32,15 @@ type runRequest struct {
 // volumes there), else among all, this machine counted a tenth more; on a
 // machine in no cluster, here. o's output streams to o.Out from wherever
 // it runs, and cancelling ctx kills it there. It returns o's exit status.
+// One with a standard input or a terminal runs here.
 func (c *Cluster) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 	if c.cfg.RunOnce == nil {
 		return -1, errors.New("this machine runs no one-off containers")
 	}
-	node := c.runnerFor(ctx, o)
+	node := ""
+	if o.Stdin == nil && o.TTY == nil { // an interactive one runs here, where its client is
+		node = c.runnerFor(ctx, o)
+	}
 	if node == "" {
 		return c.cfg.RunOnce(ctx, o)
 	}

@@ -18,7 +18,7 @@ import (
 type Activation = app.Activation
 
 // Activate makes rel the running release of a with zero downtime: it runs
-// rel's release phase and predeploy script, starts the formation's
+// rel's release phase, starts the formation's
 // instances next to the running ones, waits until every web instance passes
 // its checks, calls act.Record (a new release is recorded then), moves the
 // route, and retires the previous instances once their in-flight requests
@@ -44,20 +44,20 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 	if app.PlacedElsewhere(a, n.set.Self()) != nil {
 		formation = app.FormationFor(a, rel) // it moves here whole
 	}
-	for _, phase := range []struct{ name, cmd string }{
-		{"release", rel.Processes["release"]},
-		{"predeploy", rel.Manifest.Scripts.Predeploy},
-	} {
-		if phase.cmd == "" {
-			continue
-		}
-		fmt.Fprintf(out, "-----> Running %s: %s\n", phase.name, phase.cmd)
-		code, err := n.runtime.RunOnce(ctx, app.OneOffOf(a, rel, phase.cmd, app.Indent(out)))
+	if act.Only != "" {
+		return n.restartType(ctx, a, rel, act.Only, formation[act.Only], out)
+	}
+	// The release phase runs at every activation; what it writes goes
+	// with its container. (A predeploy script ran in the build: what it
+	// wrote is in the image.)
+	if cmd := rel.Processes["release"]; cmd != "" {
+		fmt.Fprintf(out, "-----> Running release: %s\n", cmd)
+		code, err := n.runtime.RunOnce(ctx, app.OneOffOf(a, rel, cmd, app.Indent(out)))
 		if err != nil {
-			return fmt.Errorf("%s phase of v%d: %w", phase.name, rel.Version, err)
+			return fmt.Errorf("release phase of v%d: %w", rel.Version, err)
 		}
 		if code != 0 {
-			return fmt.Errorf("%s phase of v%d failed (exit status %d); v%d was not released", phase.name, rel.Version, code, rel.Version)
+			return fmt.Errorf("release phase of v%d failed (exit status %d); v%d was not released", rel.Version, code, rel.Version)
 		}
 	}
 	old := n.instancesOf(ctx, a.Name, func(app.Instance) bool { return true })
@@ -141,6 +141,29 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 			fmt.Fprintf(out, " !     postdeploy failed (exit status %d, %v); v%d is serving\n", code, err, rel.Version)
 		}
 	}
+	return nil
+}
+
+// restartType replaces the instances of one process type of a's running
+// release rel with count fresh ones, with zero downtime for web.
+func (n *Actuator) restartType(ctx context.Context, a app.App, rel app.Release, proc string, count int, out io.Writer) error {
+	n.clearCrashes(a.Name)
+	old := n.instancesOf(ctx, a.Name, func(in app.Instance) bool { return in.Process == proc })
+	if count == 0 {
+		return nil
+	}
+	fmt.Fprintf(out, "-----> Starting %s\n", app.DescribeFormation(map[string]int{proc: count}, rel))
+	started, err := n.startAll(ctx, a, rel, map[string]int{proc: count})
+	if err != nil {
+		for _, in := range started {
+			n.stop(in.ID)
+		}
+		return err
+	}
+	if proc == "web" {
+		n.routeWeb(ctx, a, rel, started)
+	}
+	go n.retire(old)
 	return nil
 }
 

@@ -33,8 +33,8 @@ const (
 	labelRestart = "pier.restart" // the app's restart count at start
 )
 
-// Start creates and starts an instance: a read-only container of in.Image
-// running in.Command as the image's user, with a tmpfs /tmp, the memory and
+// Start creates and starts an instance: a container of in.Image (its root
+// writable and thrown away with it, systemPaths read-only) running in.Command as the image's user, with a tmpfs /tmp, the memory and
 // pids limits, and its own network namespace on the bridge. It returns once
 // the process runs, with Addr set to ip:port.
 func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instance, err error) {
@@ -74,21 +74,21 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 		return in, err
 	}
 	spec := c.specOpts(process{
-		Args:      []string{"/bin/sh", "-c", in.Command},
-		Env:       in.Env,
-		ReadOnly:  true,
-		Mounts:    mounts,
-		Memory:    c.memory(in.Limits),
-		CPU:       in.Limits.CPU,
-		Netns:     nsPath,
-		Hostname:  in.App,
-		ShimGroup: "pier-" + in.App,
+		Args:          []string{"/bin/sh", "-c", in.Command},
+		Env:           in.Env,
+		ProtectSystem: true,
+		Mounts:        mounts,
+		Memory:        c.memory(in.Limits),
+		CPU:           in.Limits.CPU,
+		Netns:         nsPath,
+		Hostname:      in.App,
+		ShimGroup:     "pier-" + in.App,
 	})
 	container, err := c.client.NewContainer(ctx, in.ID,
 		containerd.WithImage(img),
 		containerd.WithSnapshotter(c.cfg.Snapshotter),
-		// A writable snapshot so runc can create volume mountpoints; the spec
-		// makes the root read-only once they exist. It stays empty.
+		// The instance's own writable snapshot: what it writes goes when it
+		// stops (see systemPaths).
 		containerd.WithNewSnapshot(in.ID, img),
 		containerd.WithContainerLabels(labels),
 		containerd.WithNewSpec(append([]oci.SpecOpts{oci.WithImageConfig(img)}, spec...)...),

@@ -5,18 +5,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"pier/app"
 )
 
-// RunOnce runs o in a read-only container of o.Image (tmpfs /tmp, the app's
-// volumes, its own network namespace) and returns its exit code. Cancelling
-// ctx kills it. Nothing of it is left afterwards.
+// RunOnce runs o in a container of o.Image (a writable root but for
+// systemPaths, tmpfs /tmp, the app's volumes, its own network namespace)
+// and returns its exit code. Cancelling ctx kills it. Nothing of it is
+// left afterwards, what it wrote included.
 func (c *Containerd) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 	ctx = c.ctx(ctx)
 	ctx, done, err := c.client.WithLease(ctx)
@@ -33,19 +38,140 @@ func (c *Containerd) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 		return -1, err
 	}
 	id := o.App + "-run-" + randomID()[:8]
-	return c.runToCompletion(ctx, id, o.Out, true, func(nsPath, output string) []containerd.NewContainerOpts {
+	env := o.Env
+	if o.TTY != nil {
+		env = append(append([]string{}, env...), "TERM="+termName(o.TTY.Term))
+	}
+	std := stdio{in: o.Stdin, tty: o.TTY}
+	return c.runToCompletion(ctx, id, o.Out, true, std, func(nsPath, output string) []containerd.NewContainerOpts {
+		p := process{
+			Args: []string{"/bin/sh", "-c", o.Command}, Env: env, ProtectSystem: true,
+			Mounts: mounts, Memory: c.memory(o.Limits), CPU: o.Limits.CPU, Netns: nsPath,
+			Hostname: o.App, ShimGroup: "pier-" + o.App, Output: output,
+		}
+		if o.TTY != nil {
+			p.Output = "" // the terminal carries it
+			p.TTY = &o.TTY.Size
+		}
 		return []containerd.NewContainerOpts{
 			containerd.WithImage(img),
 			containerd.WithSnapshotter(c.cfg.Snapshotter),
-			containerd.WithNewSnapshot(id, img), // writable for volume mountpoints; the root is read-only
+			containerd.WithNewSnapshot(id, img), // what it writes goes with it
 			containerd.WithContainerLabels(map[string]string{labelKind: "oneoff", labelApp: o.App, labelNetns: nsPath}),
-			containerd.WithNewSpec(append([]oci.SpecOpts{oci.WithImageConfig(img)}, c.specOpts(process{
-				Args: []string{"/bin/sh", "-c", o.Command}, Env: o.Env, ReadOnly: true,
-				Mounts: mounts, Memory: c.memory(o.Limits), CPU: o.Limits.CPU, Netns: nsPath,
-				Hostname: o.App, ShimGroup: "pier-" + o.App, Output: output,
-			})...)...),
+			containerd.WithNewSpec(append([]oci.SpecOpts{oci.WithImageConfig(img)}, c.specOpts(p)...)...),
 		}
 	})
+}
+
+// termName is the TERM a terminal's process gets: the client's, if it
+// is a plain name.
+func termName(t string) string {
+	if t == "" || len(t) > 64 || strings.IndexFunc(t, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '+' || r == '_')
+	}) >= 0 {
+		return "xterm"
+	}
+	return t
+}
+
+// stdio is a one-off's standard input and terminal, if it has them.
+type stdio struct {
+	in  io.Reader
+	tty *app.Terminal
+}
+
+// creator is the task IO for s: none (output goes to the process's own
+// file), stdin alone (output as without, or to errOut too if set), or a
+// terminal whose output goes to out. The end of its standard input must
+// be passed on to the shim, which keeps the process's open until told:
+// the caller hands end the process's CloseIO once it has one.
+func (s stdio) creator(out, errOut io.Writer) (cio.Creator, *inputEnd) {
+	if s.tty == nil && s.in == nil && errOut == nil {
+		return cio.NullIO, &inputEnd{}
+	}
+	in := s.in
+	if in == nil {
+		in = eofReader{}
+	}
+	end := &inputEnd{}
+	r := &endReader{r: in, end: end}
+	switch {
+	case s.tty != nil:
+		return cio.NewCreator(cio.WithStreams(r, out, nil), cio.WithTerminal), end
+	case errOut != nil:
+		return cio.NewCreator(cio.WithStreams(r, out, errOut)), end
+	}
+	return cio.NewCreator(cio.WithStreams(r, io.Discard, io.Discard)), end
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// inputEnd passes the end of a process's standard input on to close,
+// whichever of the two comes first.
+type inputEnd struct {
+	mu    sync.Mutex
+	ended bool
+	close func()
+}
+
+// set gives the function that closes the process's standard input.
+func (e *inputEnd) set(close func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ended {
+		go close()
+		return
+	}
+	e.close = close
+}
+
+func (e *inputEnd) end() {
+	e.mu.Lock()
+	e.ended = true
+	f := e.close
+	e.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// endReader reads r and reports its end (or error) to end, once.
+type endReader struct {
+	r    io.Reader
+	end  *inputEnd
+	once sync.Once
+}
+
+func (r *endReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil {
+		r.once.Do(r.end.end)
+	}
+	return n, err
+}
+
+// resize passes a terminal's window changes on to p until done.
+func (s stdio) resize(ctx context.Context, p interface {
+	Resize(ctx context.Context, w, h uint32) error
+}, done <-chan struct{}) {
+	if s.tty == nil || s.tty.Resize == nil {
+		return
+	}
+	for {
+		select {
+		case <-done:
+			return
+		case w, ok := <-s.tty.Resize:
+			if !ok {
+				return
+			}
+			if w.Width > 0 && w.Height > 0 && w.Width <= 10000 && w.Height <= 10000 {
+				_ = p.Resize(ctx, uint32(w.Width), uint32(w.Height))
+			}
+		}
+	}
 }
 
 // runToCompletion creates container id with the options opts returns for its
@@ -54,7 +180,7 @@ func (c *Containerd) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 // (and its snapshot if cleanSnapshot). The process writes its output into
 // the file itself: through the shim, FIFOs lost short processes' output,
 // and so, rarely and under load, did a shim-written file.
-func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writer, cleanSnapshot bool,
+func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writer, cleanSnapshot bool, std stdio,
 	opts func(nsPath, output string) []containerd.NewContainerOpts) (int, error) {
 	logFile, err := os.CreateTemp("", "pier-run-*.log")
 	if err != nil {
@@ -92,10 +218,12 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	} else {
 		defer container.Delete(cleanup)
 	}
-	task, err := container.NewTask(cleanup, cio.NullIO)
+	creator, end := std.creator(out, nil)
+	task, err := container.NewTask(cleanup, creator)
 	if err != nil {
 		return -1, fmt.Errorf("create task: %w", err)
 	}
+	end.set(func() { _ = task.CloseIO(cleanup, containerd.WithStdinCloser) })
 	defer task.Delete(cleanup, containerd.WithProcessKill)
 	if _, err := c.net.attach(ctx, id, nsPath); err != nil {
 		return -1, err
@@ -110,6 +238,7 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	stop := make(chan struct{})
 	tailed := make(chan error, 1)
 	go func() { tailed <- tail(logFile.Name(), out, stop) }()
+	go std.resize(cleanup, task, stop)
 
 	var status containerd.ExitStatus
 	select {
@@ -184,4 +313,74 @@ func tail(path string, w io.Writer, stop <-chan struct{}) error {
 			return err
 		}
 	}
+}
+
+// Exec runs o.Command in the running instance id, as its own process runs
+// (user, working directory, environment, limits), with o's standard input
+// and terminal, and returns its exit code once it ends: `enter`.
+// Cancelling ctx kills it.
+func (c *Containerd) Exec(ctx context.Context, id string, o app.OneOff) (int, error) {
+	ctx = c.ctx(ctx)
+	container, err := c.client.LoadContainer(ctx, id)
+	if err != nil {
+		return -1, fmt.Errorf("instance %s: %w", id, err)
+	}
+	spec, err := container.Spec(ctx)
+	if err != nil {
+		return -1, err
+	}
+	task, err := container.Task(ctx, nil)
+	if err != nil {
+		return -1, fmt.Errorf("instance %s is not running: %w", id, err)
+	}
+	p := *spec.Process
+	p.Args = []string{"/bin/sh", "-c", o.Command}
+	p.Env = append(append([]string{}, p.Env...), o.Env...)
+	p.Terminal = o.TTY != nil
+	p.ConsoleSize = nil
+	if o.TTY != nil {
+		p.Env = append(p.Env, "TERM="+termName(o.TTY.Term))
+		if s := o.TTY.Size; s.Width > 0 && s.Height > 0 && s.Width <= 10000 && s.Height <= 10000 {
+			p.ConsoleSize = &specs.Box{Width: uint(s.Width), Height: uint(s.Height)}
+		}
+	}
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
+	std := stdio{in: o.Stdin, tty: o.TTY}
+	creator, end := std.creator(out, out)
+	cleanup := context.WithoutCancel(ctx)
+	proc, err := task.Exec(ctx, "enter-"+randomID()[:8], &p, creator)
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	end.set(func() { _ = proc.CloseIO(cleanup, containerd.WithStdinCloser) })
+	defer proc.Delete(cleanup, containerd.WithProcessKill)
+	exited, err := proc.Wait(ctx)
+	if err != nil {
+		return -1, err
+	}
+	if err := proc.Start(ctx); err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go std.resize(cleanup, proc, done)
+	var status containerd.ExitStatus
+	select {
+	case status = <-exited:
+	case <-ctx.Done():
+		_ = proc.Kill(cleanup, 9)
+		select {
+		case status = <-exited:
+		case <-time.After(10 * time.Second):
+		}
+		return -1, ctx.Err()
+	}
+	// The output is all copied once the process is deleted.
+	if _, err := proc.Delete(cleanup); err != nil && !errdefs.IsNotFound(err) {
+		c.log.Warn("delete exec process", "id", id, "err", err)
+	}
+	return int(status.ExitCode()), status.Error()
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"pier/app"
 )
 
 // Mount binds a host path into a container.
@@ -18,18 +20,23 @@ type Mount struct {
 
 // process describes the one process of a container, for spec building.
 type process struct {
-	Args     []string
-	Env      []string
-	User     string // name or uid[:gid] resolved in the container's /etc/passwd
-	Cwd      string
-	ReadOnly bool // read-only root filesystem
-	Mounts   []Mount
-	Memory   int64
-	CPU      float64 // cores; 0 for no limit
-	Netns    string  // path of the network namespace to join
-	Hostname string
+	Args []string
+	Env  []string
+	User string // name or uid[:gid] resolved in the container's /etc/passwd
+	Cwd  string
+	// ProtectSystem makes the base's system directories (systemPaths)
+	// read-only; the rest of the root, /app included, stays writable and
+	// goes with the container's snapshot.
+	ProtectSystem bool
+	Mounts        []Mount
+	Memory        int64
+	CPU           float64 // cores; 0 for no limit
+	Netns         string  // path of the network namespace to join
+	Hostname      string
 	// ShimGroup puts containers with the same value in one shim process.
 	ShimGroup string
+	// TTY, if set, gives the process a terminal of that size.
+	TTY *app.WindowSize
 	// Output, if set, is a host file the process appends its stdout and
 	// stderr to itself (see outputTarget), instead of through the shim.
 	Output string
@@ -89,8 +96,14 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 	if p.Cwd != "" {
 		opts = append(opts, oci.WithProcessCwd(p.Cwd))
 	}
-	if p.ReadOnly {
-		opts = append(opts, oci.WithRootFSReadonly())
+	if p.ProtectSystem {
+		opts = append(opts, withReadonlyPaths(systemPaths))
+	}
+	if p.TTY != nil {
+		opts = append(opts, oci.WithTTY)
+		if p.TTY.Width > 0 && p.TTY.Height > 0 && p.TTY.Width <= 10000 && p.TTY.Height <= 10000 {
+			opts = append(opts, oci.WithTTYSize(p.TTY.Width, p.TTY.Height))
+		}
 	}
 	if p.Hostname != "" {
 		opts = append(opts, oci.WithHostname(p.Hostname))
@@ -99,6 +112,25 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 		opts = append(opts, oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.ShimGroup}))
 	}
 	return opts
+}
+
+// systemPaths are the directories of a base an app process cannot write,
+// whatever user it runs as. The rest of its root is writable, as on Heroku
+// and Dokku: /app, /var/tmp, /home. Writes land in the container's own
+// snapshot and vanish with it, at the next restart or release. runc
+// skips paths a base lacks and leaves mounts under them (volumes) as
+// they are.
+var systemPaths = []string{"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/boot", "/var/lib"}
+
+// withReadonlyPaths adds paths to the spec's read-only paths.
+func withReadonlyPaths(paths []string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, paths...)
+		return nil
+	}
 }
 
 // withNoSwap caps memory+swap at the memory limit, so a process cannot spill

@@ -13,8 +13,12 @@ func (c *Containerd) VolumePath(appName, volume string) string {
 	return filepath.Join(c.volumeDirs().Path(appName), volume)
 }
 
-// volumeMounts creates the app's volume directories (owned by the app user)
-// if missing and returns their mounts.
+// VolumeMounts creates the app's volume directories (owned by the app
+// user) if missing and returns their mounts.
+func (c *Containerd) VolumeMounts(appName string, vols []app.Volume) ([]Mount, error) {
+	return c.volumeMounts(appName, vols)
+}
+
 func (c *Containerd) volumeMounts(appName string, vols []app.Volume) ([]Mount, error) {
 	var mounts []Mount
 	for _, v := range vols {

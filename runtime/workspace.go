@@ -116,7 +116,7 @@ func (w *Workspace) Run(ctx context.Context, spec RunSpec) (code int, err error)
 	c := w.c
 	id := w.key + "-" + randomID()[:6]
 	// The snapshot is the workspace: the container must not remove it.
-	return c.runToCompletion(w.ctx(ctx), id, spec.Out, false, func(nsPath, output string) []containerd.NewContainerOpts {
+	return c.runToCompletion(w.ctx(ctx), id, spec.Out, false, stdio{}, func(nsPath, output string) []containerd.NewContainerOpts {
 		return []containerd.NewContainerOpts{
 			containerd.WithSnapshotter(c.cfg.Snapshotter),
 			containerd.WithSnapshot(w.key),

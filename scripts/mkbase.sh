@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mkbase.sh ROOTFS — builds pier's default base root filesystem into ROOTFS.
 #
-# Debian bookworm minbase with python3 (+venv, pip), nodejs, npm (the npm
+# Debian bookworm minbase with python3 (+venv, pip, and `python` for apps
+# that call it), nodejs, npm (the npm
 # project's own tarball: Debian's npm package pulls ~150 MB of node-* libraries),
 # ca-certificates and an unprivileged `app` user, trimmed of apt caches, docs and
 # locales. The directory holds every mountpoint pier's runtime uses, so read-only
@@ -31,12 +32,12 @@ debootstrap --variant=minbase --include=ca-certificates bookworm "$root" "$mirro
   { tail -20 "$root.debootstrap.log" >&2; exit 1; }
 rm -f "$root.debootstrap.log"
 
-say "installing python3, python3-venv, python3-pip, nodejs"
+say "installing python3 (python too), python3-venv, python3-pip, nodejs"
 mount -t proc proc "$root/proc"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip nodejs >/dev/null
+  apt-get install -y -qq --no-install-recommends python3 python-is-python3 python3-venv python3-pip nodejs >/dev/null
 umount "$root/proc"
 
 say "installing npm $npm_version"

@@ -8,10 +8,11 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
+	"pier/app"
 	"pier/sshd/commands"
 )
 
-const interactiveRefused = "pier: interactive sessions are not supported; run a command, e.g. ssh -p 2222 pier@host help"
+const interactiveRefused = "pier: there is no login shell here; give a command, e.g. ssh -p 2222 pier@host help (ssh -t pier@host run APP bash opens a shell in an app)"
 
 // handler serves one session on either listener: it identifies the caller,
 // refuses interactive use, and runs git or an admin command. The session
@@ -39,10 +40,6 @@ func (s *Server) session(sess ssh.Session, root bool) (user, name string, code i
 		fmt.Fprintln(sess.Stderr(), msg)
 		return "", "", 1
 	}
-	if _, _, isPty := sess.Pty(); isPty {
-		fmt.Fprintln(sess.Stderr(), interactiveRefused)
-		return id.Name, "", 1
-	}
 	args, err := splitCommand(sess.RawCommand())
 	if err != nil {
 		fmt.Fprintf(sess.Stderr(), "pier: cannot parse the command: %v\n", err)
@@ -56,9 +53,37 @@ func (s *Server) session(sess ssh.Session, root bool) (user, name string, code i
 	case "git-receive-pack", "git-upload-pack":
 		return id.Name, args[0], s.git(ctx, sess, id, args)
 	}
-	return id.Name, args[0], s.cmds.Run(ctx, commands.Call{
-		User: id, Args: args, Stdin: sess, Stdout: sess, Stderr: sess.Stderr(),
-	})
+	call := commands.Call{User: id, Args: args, Stdin: sess, Stdout: sess, Stderr: sess.Stderr()}
+	if pty, winch, isPty := sess.Pty(); isPty {
+		call.TTY = &app.Terminal{
+			Term:   pty.Term,
+			Size:   app.WindowSize{Width: pty.Window.Width, Height: pty.Window.Height},
+			Resize: windowSizes(winch),
+		}
+	}
+	return id.Name, args[0], s.cmds.Run(ctx, call)
+}
+
+// windowSizes passes a session's window changes on, keeping only the
+// latest if nobody reads them: the session blocks on an unread one.
+func windowSizes(in <-chan ssh.Window) <-chan app.WindowSize {
+	out := make(chan app.WindowSize, 1)
+	go func() {
+		defer close(out)
+		for w := range in {
+			ws := app.WindowSize{Width: w.Width, Height: w.Height}
+			select {
+			case out <- ws:
+			default:
+				select {
+				case <-out:
+				default:
+				}
+				out <- ws
+			}
+		}
+	}()
+	return out
 }
 
 // splitCommand splits an exec request's command line into words by POSIX

@@ -83,6 +83,7 @@ type record struct {
 	Name string
 	Root bool
 	Args []string
+	TTY  *app.Terminal `json:",omitempty"`
 }
 
 // cmds is a Commands fake. "record" prints the call as JSON; "cat" copies
@@ -95,7 +96,10 @@ type cmds struct {
 }
 
 func (f *cmds) Run(_ context.Context, c commands.Call) int {
-	r := record{c.User.Name, c.User.Root, c.Args}
+	r := record{c.User.Name, c.User.Root, c.Args, nil}
+	if c.TTY != nil {
+		r.TTY = &app.Terminal{Term: c.TTY.Term, Size: c.TTY.Size}
+	}
 	f.mu.Lock()
 	f.calls = append(f.calls, r)
 	receive := f.receive
@@ -275,7 +279,7 @@ func TestExec(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	if want := (record{"root", true, args}); !slices.Equal(got.Args, want.Args) || got.Name != want.Name || !got.Root {
+	if want := (record{Name: "root", Root: true, Args: args}); !slices.Equal(got.Args, want.Args) || got.Name != want.Name || !got.Root {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 
@@ -521,7 +525,6 @@ func TestInteractiveRefused(t *testing.T) {
 		setup func(*gossh.Session)
 	}{
 		{"pty shell", "", pty},
-		{"pty command", "record", pty},
 		{"shell", "", nil},
 		{"blank command", "   ", nil},
 	} {
@@ -532,6 +535,31 @@ func TestInteractiveRefused(t *testing.T) {
 	}
 	if f.count() != 0 {
 		t.Errorf("commands ran: %+v", f.calls)
+	}
+}
+
+// ssh -t with a command hands the command the client's terminal; its
+// window changes follow.
+func TestTerminalCommand(t *testing.T) {
+	alice := newSigner(t)
+	k := &keys{}
+	k.add("alice", alice.PublicKey())
+	f := &cmds{}
+	s := start(t, k, f)
+	out, errOut, code := sshRun(t, s.addr, []gossh.AuthMethod{gossh.PublicKeys(alice)}, "record", func(sess *gossh.Session) {
+		if err := sess.RequestPty("vt220", 24, 80, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var r record
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if r.TTY == nil || r.TTY.Term != "vt220" || r.TTY.Size != (app.WindowSize{Width: 80, Height: 24}) {
+		t.Fatalf("terminal: %+v", r.TTY)
 	}
 }
 

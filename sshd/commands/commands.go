@@ -4,6 +4,7 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,10 @@ type Call struct {
 	Args           []string
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// TTY is the client's terminal (ssh -t), nil without one. Only run
+	// and enter use it; other commands' output has its line ends made
+	// terminal ones.
+	TTY *app.Terminal
 }
 
 // Platform is all the commands need of pier's domain: the union of what
@@ -48,6 +53,7 @@ type Platform interface {
 	sleepBackend
 	releasesBackend
 	runBackend
+	enterBackend
 	cronBackend
 	domainsBackend
 	accessBackend
@@ -102,7 +108,10 @@ type command struct {
 	// hidden commands are root-only: unknown to other callers and never
 	// listed by help.
 	hidden bool
-	run    func(ctx context.Context, c Call, args []string) error
+	// terminal commands run a process in the client's terminal (Call.TTY),
+	// which writes its own line ends.
+	terminal bool
+	run      func(ctx context.Context, c Call, args []string) error
 }
 
 func (c *command) usage() string {
@@ -133,6 +142,7 @@ func New(p Platform, info Info) *Table {
 		sleep    = sleepCommands{p: p}
 		releases = releasesCommands{p: p}
 		oneOff   = runCommands{p: p}
+		shells   = enterCommands{p: p}
 		cron     = cronCommands{p: p}
 		domains  = domainsCommands{p: p, certs: info.Certs}
 		access   = accessCommands{p: p}
@@ -181,7 +191,7 @@ func New(p Platform, info Info) *Table {
 			example: "config:unset hello DEBUG", run: config.configUnset},
 		{name: "ps:scale", args: "APP TYPE=COUNT...", summary: "set how many instances of each process type run",
 			example: "ps:scale hello web=2 worker=1", run: ps.psScale},
-		{name: "ps:restart", args: "APP", summary: "replace every process with a fresh one, with zero downtime",
+		{name: "ps:restart", args: "APP [TYPE]", summary: "replace every process (or those of one type) with a fresh one, with zero downtime",
 			example: "ps:restart hello", run: ps.psRestart},
 		{name: "ps:stop", args: "APP", summary: "stop every process; the app stays stopped until ps:start",
 			example: "ps:stop hello", run: ps.psStop},
@@ -208,7 +218,9 @@ func New(p Platform, info Info) *Table {
 		{name: "releases:rollback", args: "APP VERSION", summary: "run an earlier release's code and config again (a new release, no rebuild)",
 			example: "releases:rollback hello v6", run: releases.rollback},
 		{name: "run", args: "APP [--] COMMAND...", summary: "run a command in a fresh container of the app; its exit code is returned",
-			example: "run hello -- python3 manage.py migrate", run: oneOff.run},
+			example: "run hello -- python3 manage.py migrate", terminal: true, run: oneOff.run},
+		{name: "enter", args: "APP [TYPE] [-- COMMAND...]", summary: "run a command (a shell without one) in a running process of the app; ssh -t for a terminal",
+			example: "enter hello web -- ls /tmp", terminal: true, run: shells.enter},
 		{name: "cron:list", args: "APP [--format json]", summary: "list cron entries: schedule, policy, last run and its exit code, next run",
 			example: "cron:list hello", run: cron.cronList},
 		{name: "cron:run", args: "APP ID", summary: "run a cron entry now; its output streams back and its exit code is returned",
@@ -320,6 +332,13 @@ func (t *Table) Run(ctx context.Context, c Call) int {
 		writeUsage(c.Stdout, cmd)
 		return exitOK
 	}
+	if c.TTY != nil {
+		// A terminal's line ends are CR LF.
+		c.Stderr = crlf{c.Stderr}
+		if !cmd.terminal {
+			c.Stdout = crlf{c.Stdout}
+		}
+	}
 	if ok, why := permitted(c.User, cmd, args); !ok {
 		return report(c.Stderr, cmd, errors.New(why))
 	}
@@ -328,6 +347,19 @@ func (t *Table) Run(ctx context.Context, c Call) int {
 		t.audit(ctx, c.User, cmd, args)
 	}
 	return report(c.Stderr, cmd, err)
+}
+
+// crlf writes LF line ends as CR LF.
+type crlf struct{ w io.Writer }
+
+func (c crlf) Write(p []byte) (int, error) {
+	if bytes.IndexByte(p, '\n') < 0 {
+		return c.w.Write(p)
+	}
+	if _, err := c.w.Write(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func wantsHelp(args []string) bool {

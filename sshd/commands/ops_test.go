@@ -32,7 +32,8 @@ func TestOperations(t *testing.T) {
 		{"ps:scale too many", []string{"ps:scale", "hello", "web=500"}, 2, "", "", "between 0 and 20"},
 		{"ps:scale negative", []string{"ps:scale", "hello", "web=-1"}, 2, "", "", "between 0 and"},
 		{"ps:restart", []string{"ps:restart", "hello"}, 0, "Restart hello", "Restarted hello", ""},
-		{"ps:restart two apps", []string{"ps:restart", "hello", "world"}, 2, "", "", "usage: ps:restart APP"},
+		{"ps:restart one type", []string{"ps:restart", "hello", "worker"}, 0, "RestartType hello worker", "Restarted the worker processes of hello", ""},
+		{"ps:restart too many", []string{"ps:restart", "hello", "web", "worker"}, 2, "", "", "usage: ps:restart APP [TYPE]"},
 		{"ps:stop", []string{"ps:stop", "hello"}, 0, "Stop hello", "Stopped", ""},
 		{"ps:start", []string{"ps:start", "hello"}, 0, "Start hello", "", ""},
 		{"ps:stop bad name", []string{"ps:stop", "Hello"}, 2, "", "", "invalid"},
@@ -62,6 +63,11 @@ func TestOperations(t *testing.T) {
 		{"apps:rename reserved", []string{"apps:rename", "hello", "pier"}, 2, "", "", "reserved"},
 		{"apps:rename one name", []string{"apps:rename", "hello"}, 2, "", "", "usage: apps:rename APP NEW-NAME"},
 		{"run without command", []string{"run", "hello", "--"}, 2, "", "", "no command"},
+		{"enter a shell", []string{"enter", "hello"}, 0, "Enter hello   tty=false", "", ""},
+		{"enter a type", []string{"enter", "hello", "web.1", "--", "ls", "-l"}, 0, "Enter hello web ls -l tty=false", "", ""},
+		{"enter a command without --", []string{"enter", "hello", "web", "ls"}, 2, "", "", "a command goes after --"},
+		{"enter nothing after --", []string{"enter", "hello", "--"}, 2, "", "", "no command given"},
+		{"enter a bad app", []string{"enter", "Hello"}, 2, "", "", "invalid"},
 	}
 	runOpCases(t, tests, Info{Version: "test"}, func(p *platform) {
 		p.apps["hello"] = app.App{Name: "hello", Release: 2}

@@ -92,6 +92,14 @@ func (p *platform) Restart(_ context.Context, name string, _ io.Writer) error {
 	return nil
 }
 
+func (p *platform) RestartType(_ context.Context, name, proc string, _ io.Writer) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("RestartType %s %s", name, proc)
+	return nil
+}
+
 func (p *platform) Stop(_ context.Context, name string) error {
 	if err := p.known(name); err != nil {
 		return err
@@ -139,7 +147,16 @@ func (p *platform) Volumes(_ context.Context, name string) ([]app.Volume, error)
 	return nil, nil
 }
 
-func (p *platform) Run(_ context.Context, name, command string, out io.Writer) (int, error) {
+func (p *platform) Enter(_ context.Context, r app.EnterRequest) (int, error) {
+	if err := p.known(r.App); err != nil {
+		return -1, err
+	}
+	p.record("Enter %s %s %s tty=%v", r.App, r.Process, r.Command, r.TTY != nil)
+	return 0, nil
+}
+
+func (p *platform) Run(_ context.Context, r app.RunRequest) (int, error) {
+	name, command, out := r.App, r.Command, r.Out
 	if err := p.known(name); err != nil {
 		return -1, err
 	}

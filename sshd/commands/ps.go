@@ -18,6 +18,7 @@ type psBackend interface {
 	Report(ctx context.Context, name string) (app.Report, error)
 	Scale(ctx context.Context, name string, counts map[string]int) error
 	Restart(ctx context.Context, name string, out io.Writer) error
+	RestartType(ctx context.Context, name, proc string, out io.Writer) error
 	Stop(ctx context.Context, name string) error
 	Start(ctx context.Context, name string) error
 }
@@ -51,6 +52,16 @@ func (h psCommands) psScale(ctx context.Context, c Call, args []string) error {
 }
 
 func (h psCommands) psRestart(ctx context.Context, c Call, args []string) error {
+	if len(args) == 2 {
+		if err := app.ValidName(args[0]); err != nil {
+			return badUsage("%v", err)
+		}
+		if err := h.p.RestartType(ctx, args[0], args[1], c.Stdout); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "-----> Restarted the %s processes of %s\n", args[1], args[0])
+		return nil
+	}
 	return oneApp(args, func(name string) error {
 		if err := h.p.Restart(ctx, name, c.Stdout); err != nil {
 			return err

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"io"
 	"strings"
 
 	"pier/app"
@@ -10,7 +9,7 @@ import (
 
 // runBackend is what the run command uses: one-off containers.
 type runBackend interface {
-	Run(ctx context.Context, name, command string, out io.Writer) (int, error)
+	Run(ctx context.Context, r app.RunRequest) (int, error)
 }
 
 // runCommands is run.
@@ -36,7 +35,9 @@ func (h runCommands) run(ctx context.Context, c Call, args []string) error {
 	if len(cmd) == 0 {
 		return badUsage("no command given")
 	}
-	code, err := h.p.Run(ctx, args[0], shellJoin(cmd), c.Stdout)
+	code, err := h.p.Run(ctx, app.RunRequest{
+		App: args[0], Command: shellJoin(cmd), Out: c.Stdout, Stdin: c.Stdin, TTY: c.TTY,
+	})
 	if err != nil {
 		return err
 	}
@@ -63,4 +64,46 @@ func shellJoin(args []string) string {
 		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(quoted, " ")
+}
+
+// enterBackend is what enter uses: commands in running instances.
+type enterBackend interface {
+	Enter(ctx context.Context, r app.EnterRequest) (int, error)
+}
+
+// enterCommands is enter.
+type enterCommands struct{ p enterBackend }
+
+// enter runs "APP [TYPE] [-- COMMAND...]" in a running instance of the
+// app; a shell without a command. Dokku's "web.1" names type web.
+func (h enterCommands) enter(ctx context.Context, c Call, args []string) error {
+	if len(args) < 1 {
+		return badUsage("")
+	}
+	if err := app.ValidName(args[0]); err != nil {
+		return badUsage("%v", err)
+	}
+	r := app.EnterRequest{App: args[0], Out: c.Stdout, Stdin: c.Stdin, TTY: c.TTY}
+	rest := args[1:]
+	if len(rest) > 0 && rest[0] != "--" {
+		r.Process, _, _ = strings.Cut(rest[0], ".")
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		if rest[0] != "--" {
+			return badUsage("a command goes after --: enter %s %s -- COMMAND", r.App, r.Process)
+		}
+		if rest = rest[1:]; len(rest) == 0 {
+			return badUsage("no command given after --")
+		}
+		r.Command = shellJoin(rest)
+	}
+	code, err := h.p.Enter(ctx, r)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitStatus(code)
+	}
+	return nil
 }

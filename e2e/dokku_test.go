@@ -1,0 +1,234 @@
+package e2e
+
+// End-to-end tests of what a Dokku or Heroku user brings: an app.json with
+// comments, scripts writing under /app, Procfile process names as
+// commands, and interactive `run` over a real ssh.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// dokkuApp writes under /app from its web process, its release phase and
+// its predeploy script, and reports what it finds.
+func dokkuApp() map[string]string {
+	return map[string]string{
+		"Procfile": "web: python3 app.py\n" +
+			"console: echo console says $GREETING\n" +
+			"release: touch /app/release.test && echo release ran\n",
+		"app.json": `{
+  // Dokku's own test apps carry comments and trailing commas.
+  "scripts": {"dokku": {
+    "predeploy": "echo kept > /app/predeploy.test", /* in the image */
+  }},
+  "env": {"GREETING": {"value": "hello"}},
+  "cron": [{"id": "console", "schedule": "@yearly", "command": "console from cron"},],
+}`,
+		"app.py": `import http.server, os
+open("/app/web.test", "w").write("web")
+def usr():
+    try:
+        open("/usr/pier-test", "w")
+        return "rw"
+    except OSError as e:
+        return "ro" if e.errno == 30 else "errno %d" % e.errno
+state = "predeploy=%s release=%s web=%s usr=%s" % (
+    os.path.exists("/app/predeploy.test"), os.path.exists("/app/release.test"),
+    os.path.exists("/app/web.test"), usr())
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = state.encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever()
+`,
+	}
+}
+
+func TestDokkuApps(t *testing.T) {
+	d := startDaemon(t)
+	const name = "dokkuapp"
+	repo := gitRepo(t, dokkuApp())
+	out, ok := d.push(repo, name, d.key)
+	if !ok {
+		t.Fatalf("push:\n%s", out)
+	}
+	for _, want := range []string{"Running predeploy: echo kept", "Running release: touch /app/release.test", "release ran"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("push output lacks %q:\n%s", want, out)
+		}
+	}
+
+	t.Run("the app directory is writable; predeploy's writes are kept, the release phase's are not", func(t *testing.T) {
+		if got, want := d.mustGet(name), "predeploy=True release=False web=True usr=ro"; got != want {
+			t.Errorf("the web process found %q, want %q", got, want)
+		}
+		ls := d.mustPier("run", name, "--", "ls", "/app")
+		if !strings.Contains(ls, "predeploy.test") || strings.Contains(ls, "release.test") || strings.Contains(ls, "web.test") {
+			t.Errorf("a one-off sees in /app:\n%s\nwant predeploy.test alone of the three", ls)
+		}
+		if got := d.mustPier("run", name, "--", "sh", "-c", "echo mine > /app/run.test && cat /app/run.test"); !strings.Contains(got, "mine") {
+			t.Errorf("a one-off could not write /app: %q", got)
+		}
+		if ls := d.mustPier("run", name, "--", "ls", "/app"); strings.Contains(ls, "run.test") {
+			t.Errorf("a one-off's file outlived it:\n%s", ls)
+		}
+		if out, code := d.pier(nil, "run", name, "--", "sh", "-c", "id -u; touch /etc/pier-test"); code == 0 || !strings.Contains(out, "ermission denied") && !strings.Contains(out, "Read-only") {
+			t.Errorf("a one-off wrote /etc (exit %d):\n%s", code, out)
+		}
+	})
+
+	t.Run("a Procfile process name is a command for run and cron", func(t *testing.T) {
+		if got := d.mustPier("run", name, "console"); !strings.Contains(got, "console says hello") {
+			t.Errorf("run %s console: %q", name, got)
+		}
+		if got := d.mustPier("run", name, "console", "again"); !strings.Contains(got, "console says hello again") {
+			t.Errorf("run %s console again: %q", name, got)
+		}
+		if got := d.mustPier("cron:run", name, "console"); !strings.Contains(got, "console says hello from cron") {
+			t.Errorf("cron:run %s console: %q", name, got)
+		}
+	})
+
+	t.Run("run forwards stdin", func(t *testing.T) {
+		cmd := exec.Command("ssh", "-i", d.key, "-p", fmt.Sprint(d.sshPort), "-o", "IdentitiesOnly=yes",
+			"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+			"pier@"+d.host, "run", name, "--", "sh", "-c", "'wc -l; cat >/dev/null'")
+		cmd.Stdin = strings.NewReader(strings.Repeat("a line\n", 5000))
+		got, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(got)) != "5000" {
+			t.Errorf("piped 5000 lines: %v, got %q", err, got)
+		}
+		if got, code := d.pier(strings.NewReader("over the socket\n"), "run", name, "--", "cat"); code != 0 || got != "over the socket\n" {
+			t.Errorf("pier run with stdin: exit %d, %q", code, got)
+		}
+	})
+
+	t.Run("ssh -t gives the command a terminal", func(t *testing.T) {
+		// script gives ssh a terminal of its own, as a user's has.
+		cmd := exec.Command("script", "-qec", fmt.Sprintf("ssh -t -i %s -p %d -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "+
+			"-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR pier@%s run %s -- tty", d.key, d.sshPort, d.host, name), "/dev/null")
+		got, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(got), "/dev/pts/") {
+			t.Errorf("run -- tty under ssh -t: %v, %q", err, got)
+		}
+		if got, _ := d.ssh(d.key, "run", name, "--", "tty"); !strings.Contains(got, "not a tty") {
+			t.Errorf("run -- tty without -t: %q", got)
+		}
+	})
+
+	t.Run("python is python3", func(t *testing.T) {
+		if got := d.mustPier("run", name, "--", "python", "-c", "import sys; print(sys.version_info[0])"); strings.TrimSpace(got) != "3" {
+			t.Errorf("python: %q", got)
+		}
+	})
+
+	t.Run("enter runs a command in the running web process", func(t *testing.T) {
+		// The web process wrote web.test into its own /app.
+		if got := d.mustPier("enter", name, "--", "cat", "/app/web.test"); got != "web" {
+			t.Errorf("enter %s -- cat /app/web.test: %q", name, got)
+		}
+		if got, code := d.pier(strings.NewReader("echo from stdin\n"), "enter", name, "web"); code != 0 || got != "from stdin\n" {
+			t.Errorf("enter %s web with a script on stdin: exit %d, %q", name, code, got)
+		}
+		if got, code := d.pier(nil, "enter", name, "worker"); code == 0 || !strings.Contains(got, "runs no worker process") {
+			t.Errorf("enter %s worker: exit %d, %q", name, code, got)
+		}
+		if got, code := d.pier(nil, "enter", name, "--", "exit", "5"); code != 5 {
+			t.Errorf("enter's exit status: %d, %q", code, got)
+		}
+	})
+
+	t.Run("an interactive shell follows window resizes", func(t *testing.T) {
+		sess := d.sshSession(t)
+		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {
+			t.Fatal(err)
+		}
+		in, err := sess.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out syncBuffer
+		sess.Stdout, sess.Stderr = &out, &out
+		if err := sess.Start("run " + name + " sh"); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(in, "stty size")
+		waitFor(t, 20*time.Second, "the first stty size", func() bool { return strings.Contains(out.String(), "24 80") })
+		if err := sess.WindowChange(50, 132); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the resize", func() bool {
+			fmt.Fprintln(in, "stty size")
+			time.Sleep(200 * time.Millisecond)
+			return strings.Contains(out.String(), "50 132")
+		})
+		fmt.Fprintln(in, "exit 7")
+		if err := sess.Wait(); err == nil || !strings.Contains(err.Error(), "7") {
+			t.Errorf("the shell's exit: %v, want status 7", err)
+		}
+	})
+}
+
+// sshSession opens an SSH session to the daemon with the test's key.
+func (d *daemon) sshSession(t *testing.T) *gossh.Session {
+	t.Helper()
+	b, err := os.ReadFile(d.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.ParsePrivateKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := gossh.Dial("tcp", d.addr(d.sshPort), &gossh.ClientConfig{
+		User: "pier", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls ok until it holds, failing the test after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %s", what, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
