@@ -19,6 +19,7 @@ const (
 	StateFrozen                      // asleep, its processes paused (Frozen)
 	StateAsleep                      // asleep, its processes removed (Stopped); a request starts them
 	StateRunning
+	StateCrashing // running, but a process type keeps crashing
 )
 
 // State is a's state.
@@ -46,16 +47,39 @@ var stateWords = [...]struct{ word, label, phrase string }{
 	StateFrozen:      {"frozen", "frozen", "frozen (asleep)"},
 	StateAsleep:      {"stopped", "asleep", "stopped (asleep)"},
 	StateRunning:     {"running", "running", "running"},
+	StateCrashing:    {"crashing", "crashing", "crashing (ps:report says why)"},
+}
+
+// StateWith is a's state, crashing if a runs and one of its process
+// types keeps crashing (crashing, from the node's crash records).
+func (a App) StateWith(crashing bool) AppState {
+	if st := a.State(); st != StateRunning || !crashing {
+		return st
+	}
+	return StateCrashing
+}
+
+// Crashing reports whether one of a's running process types keeps
+// crashing on this machine.
+func Crashing(o Observer, a App) bool {
+	for proc, n := range a.Formation {
+		if n > 0 {
+			if _, ok := o.Crash(a.Name, proc); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Word is s in one word for scripts (apps:list, the "state" of --format
-// json): running, static, frozen, stopped or not-deployed. An app asleep
+// json): running, crashing, static, frozen, stopped or not-deployed. An app asleep
 // with its processes removed is "stopped", as one stopped with ps:stop.
 func (s AppState) Word() string { return stateWords[s].word }
 
 // Label is s as the dashboard shows it, a word or two that is also the
-// state's CSS class: running, static, frozen, asleep, stopped or not
-// deployed.
+// state's CSS class: running, crashing, static, frozen, asleep, stopped
+// or not deployed.
 func (s AppState) Label() string { return stateWords[s].label }
 
 // Phrase is s as reports to people say it (ps:report, apps:report,
@@ -81,6 +105,16 @@ func (p ProcessReport) Running() int {
 		}
 	}
 	return n
+}
+
+// State is r's app's state, crashing if one of its running process
+// types has crashed lately.
+func (r Report) State() AppState {
+	crashing := false
+	for _, p := range r.Processes {
+		crashing = crashing || p.Desired > 0 && p.Crashes > 0
+	}
+	return r.App.StateWith(crashing)
 }
 
 // Running counts the running instances of all of r's processes.
@@ -111,3 +145,6 @@ func HostCertificates(ctx context.Context, certs CertSource, hosts []string) []C
 	}
 	return out
 }
+
+// StateOf is a's state with what this machine knows of its crashes.
+func (s *Service) StateOf(a App) AppState { return a.StateWith(Crashing(s.node, a)) }

@@ -6,9 +6,14 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,7 +59,8 @@ http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever(
 }
 
 func TestDokkuApps(t *testing.T) {
-	d := startDaemon(t)
+	adminPort := freePort(t)
+	d := startDaemon(t, "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort))
 	const name = "dokkuapp"
 	repo := gitRepo(t, dokkuApp())
 	out, ok := d.push(repo, name, d.key)
@@ -147,6 +153,68 @@ func TestDokkuApps(t *testing.T) {
 		}
 	})
 
+	t.Run("ps:restart APP TYPE replaces that type alone", func(t *testing.T) {
+		d.mustPier("ps:scale", name, "console=1")
+		ids := func(proc string) []string {
+			var out []string
+			list, err := d.rt.Instances(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range list {
+				if in.App == name && in.Process == proc && in.Running {
+					out = append(out, in.ID)
+				}
+			}
+			return out
+		}
+		// console echoes and exits: scaled up it crash-loops, which is
+		// what the next test wants too; here only web matters.
+		web := ids("web")
+		out := d.mustPier("ps:restart", name, "web")
+		if !strings.Contains(out, "Restarted the web processes of "+name) {
+			t.Errorf("ps:restart %s web: %q", name, out)
+		}
+		waitFor(t, 15*time.Second, "the old web instance retired", func() bool {
+			now := ids("web")
+			return len(now) == 1 && !slices.Contains(web, now[0])
+		})
+		if got := d.mustGet(name); !strings.HasPrefix(got, "predeploy=True") {
+			t.Errorf("after the restart: %q", got)
+		}
+		if out, code := d.pier(nil, "ps:restart", name, "nosuch"); code == 0 || !strings.Contains(out, "has no nosuch process") {
+			t.Errorf("ps:restart of an unknown type: exit %d, %q", code, out)
+		}
+	})
+
+	t.Run("a crash-looping process shows as crashing", func(t *testing.T) {
+		waitFor(t, 30*time.Second, "crashing in apps:list", func() bool {
+			return strings.Contains(d.mustPier("apps:list"), "crashing")
+		})
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", adminPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`pier_app_state{app="` + name + `",state="crashing"} 1`,
+			`pier_app_instances_wanted{app="` + name + `",process="web"} 1`,
+			`pier_app_instances_running{app="` + name + `",process="web"} 1`,
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		if !regexp.MustCompile(`pier_app_crashes\{app="` + name + `",process="console"\} [1-9]`).Match(body) {
+			t.Errorf("/metrics counts no crashes of console:\n%s", grepLines(string(body), name))
+		}
+		d.mustPier("ps:scale", name, "console=0")
+		waitFor(t, 10*time.Second, "running again in apps:list", func() bool {
+			return !strings.Contains(d.mustPier("apps:list"), "crashing")
+		})
+	})
+
 	t.Run("an interactive shell follows window resizes", func(t *testing.T) {
 		sess := d.sshSession(t)
 		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {
@@ -176,6 +244,17 @@ func TestDokkuApps(t *testing.T) {
 			t.Errorf("the shell's exit: %v, want status 7", err)
 		}
 	})
+}
+
+// grepLines are the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // sshSession opens an SSH session to the daemon with the test's key.

@@ -67,7 +67,7 @@ func (d *Dashboard) appsPage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		row := appRow{Name: a.Name, URL: d.url(a.Name), State: a.State().Label(), Release: a.Release,
+		row := appRow{Name: a.Name, URL: d.url(a.Name), State: r.State().Label(), Release: a.Release,
 			Deployed: r.Release.CreatedAt, Memory: d.memory(c, a.Name)}
 		row.Running = r.Running()
 		for _, p := range r.Processes {
@@ -111,7 +111,7 @@ func (d *Dashboard) appPage(c echo.Context) error {
 	}
 	config := r.App.Config
 	return d.render(c, http.StatusOK, "app", map[string]any{
-		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": r.App.State().Label(),
+		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": r.State().Label(),
 		"Memory": d.memory(c, name), "Releases": rels, "ConfigKeys": slices.Sorted(maps.Keys(config)),
 		"Config": config, "Cron": jobs, "Sleep": pol, "Domains": domains, "Access": access,
 	})

@@ -21,6 +21,7 @@ type appsBackend interface {
 	App(ctx context.Context, name string) (app.App, error)
 	Report(ctx context.Context, name string) (app.Report, error)
 	SleepPolicyOf(ctx context.Context, name string) (app.SleepPolicy, error)
+	StateOf(a app.App) app.AppState
 	Rename(ctx context.Context, from, to string, out io.Writer) error
 	Destroy(ctx context.Context, name string, out io.Writer) error
 }
@@ -54,7 +55,7 @@ func (h appsCommands) appsList(ctx context.Context, c Call, args []string) error
 		}
 		rows := make([]row, 0, len(apps))
 		for _, a := range apps {
-			rows = append(rows, row{a.Name, a.Release, a.State().Word(), h.url(a.Name)})
+			rows = append(rows, row{a.Name, a.Release, h.p.StateOf(a).Word(), h.url(a.Name)})
 		}
 		return writeJSON(c.Stdout, rows)
 	}
@@ -65,7 +66,7 @@ func (h appsCommands) appsList(ctx context.Context, c Call, args []string) error
 	tw := columns(c.Stdout)
 	fmt.Fprintln(tw, "NAME\tRELEASE\tSTATE\tURL")
 	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, releaseLabel(a), a.State().Word(), orDash(h.url(a.Name)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, releaseLabel(a), h.p.StateOf(a).Word(), orDash(h.url(a.Name)))
 	}
 	return tw.Flush()
 }
@@ -191,7 +192,7 @@ func (h appsCommands) appsReport(ctx context.Context, c Call, args []string) err
 		Created    time.Time      `json:"created"`
 		Placement  []string       `json:"placement"`
 	}
-	rep := report{Name: name, URL: h.url(name), State: a.State().Word(), Release: a.Release, Formation: a.Formation,
+	rep := report{Name: name, URL: h.url(name), State: h.p.StateOf(a).Word(), Release: a.Release, Formation: a.Formation,
 		Running: running, ConfigKeys: slices.Sorted(maps.Keys(a.Config)), Volumes: a.Volumes, Limits: a.Limits,
 		SleepAfter: pol.After.String(), Created: a.CreatedAt, Placement: append([]string{}, a.Placement...)}
 	if pol.Never {
@@ -210,7 +211,7 @@ func (h appsCommands) appsReport(ctx context.Context, c Call, args []string) err
 	tw := columns(c.Stdout)
 	fmt.Fprintf(c.Stdout, "=== %s\n", name)
 	fmt.Fprintf(tw, "URL:\t%s\n", orDash(rep.URL))
-	fmt.Fprintf(tw, "State:\t%s\n", a.State().Phrase())
+	fmt.Fprintf(tw, "State:\t%s\n", h.p.StateOf(a).Phrase())
 	if a.Release > 0 {
 		fmt.Fprintf(tw, "Release:\tv%d, %s by %s (%s)\n", a.Release, rep.Deployed.Local().Format(time.DateTime), rep.DeployedBy, rep.Stack)
 	} else {

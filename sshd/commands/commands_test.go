@@ -47,6 +47,8 @@ func (p *platform) CreateApp(_ context.Context, name string) (app.App, error) {
 	return a, nil
 }
 
+func (p *platform) StateOf(a app.App) app.AppState { return a.StateWith(a.Name == "crashy") }
+
 func (p *platform) Apps(context.Context) ([]app.App, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -175,7 +175,7 @@ func psJSON(r app.Report) any {
 		State     string   `json:"state"`
 		Placement []string `json:"placement"`
 		Processes []proc   `json:"processes"`
-	}{App: r.App.Name, Release: r.App.Release, Stopped: r.App.Stopped, State: r.App.State().Word(),
+	}{App: r.App.Name, Release: r.App.Release, Stopped: r.App.Stopped, State: r.State().Word(),
 		Placement: append([]string{}, r.App.Placement...), Processes: []proc{}}
 	for _, p := range r.Processes {
 		jp := proc{Type: p.Type, Command: p.Command, Desired: p.Desired, Running: p.Running(), Instances: []inst{}, Crashes: p.Crashes}
@@ -196,7 +196,7 @@ func (h psCommands) psReportText(ctx context.Context, c Call, name string) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "=== %s: %s", name, r.App.State().Phrase())
+	fmt.Fprintf(c.Stdout, "=== %s: %s", name, r.State().Phrase())
 	if r.App.Release > 0 {
 		fmt.Fprintf(c.Stdout, ", release v%d", r.App.Release)
 	}
