@@ -20,7 +20,7 @@ var mayImport = map[string][]string{
 	"pier/sshd":            {"pier/app", "pier/appdirs", "pier/sshd/commands"},
 	"pier/sshd/commands":   {"pier/app"},
 	"pier/runtime":         {"pier/app", "pier/appdirs", "pier/logstore"},
-	"pier/builder":         {"pier/app", "pier/runtime"},
+	"pier/builder":         {"pier/app", "pier/runtime", "pier/scripts"},
 	"pier/logstore":        {"pier/app", "pier/appdirs"},
 	"pier/appdirs":         {"pier/app"},
 	"pier/ratelimit":       {},

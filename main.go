@@ -367,7 +367,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Store: desired, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt, Images: images, Peers: cl,
 		Log: log.With("component", "node"),
 	})
-	metrics.MustRegister(act.Metrics())
+	metrics.MustRegister(appMetrics{census: act.Census, log: log})
 	crn := cron.New(cron.Deps{Store: desired, Runs: st, OneOffs: cl, Lock: act.Lock, Log: log.With("component", "cron"),
 		Seconds: cfg.CronSeconds, Leads: cl.Leads})
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
@@ -383,6 +383,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	svc = app.New(set, deps)
 	uc := useCases{Service: svc, Routing: app.NewRouting(set, deps), Auth: auth, Shells: app.NewShells(set, deps), Cron: crn}
 	rtr.OnWake(act.Wake)
+	rtr.OnExplain(svc.Unavailable)
 	var certs commands.Certs
 	if cfg.HTTPSAddr != "" {
 		roots, err := loadRoots(cfg.ACMERoots)

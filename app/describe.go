@@ -5,7 +5,10 @@ package app
 // hosts. The SSH commands and the dashboard both say these things; they
 // take the words from here so that the two never disagree.
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // AppState is what an app is doing, as pier reports it: the one reading of
 // App's Release, Stopped, Static and Asleep fields.
@@ -148,3 +151,38 @@ func HostCertificates(ctx context.Context, certs CertSource, hosts []string) []C
 
 // StateOf is a's state with what this machine knows of its crashes.
 func (s *Service) StateOf(a App) AppState { return a.StateWith(Crashing(s.node, a)) }
+
+// Unavailable says why name's web requests have nothing to answer them:
+// a status and a page's title and text for the router, or status 0 when
+// there is no reason to give but "not answering right now".
+func (s *Service) Unavailable(ctx context.Context, name string) (status int, title, text string) {
+	if ValidName(name) != nil {
+		return 0, "", ""
+	}
+	a, err := s.store.App(ctx, name)
+	if err != nil {
+		return 0, "", ""
+	}
+	const notFound, down = 404, 503 // HTTP's statuses
+	switch {
+	case a.Release == 0:
+		return notFound, name + " is not deployed yet", "Nothing has been pushed to it yet: a git push deploys it."
+	case a.Stopped:
+		return down, name + " is stopped", "Its owner stopped it; ps:start " + name + " starts it again."
+	}
+	rel, err := s.store.Release(ctx, name, a.Release)
+	if err != nil {
+		return 0, "", ""
+	}
+	switch {
+	case rel.Static == "" && rel.Processes["web"] == "":
+		return down, name + " has no web process", "It runs " + strings.Join(processTypes(rel), ", ") +
+			", but nothing that answers web requests: its Procfile has no web: line."
+	case FormationFor(a, rel)["web"] == 0:
+		return down, name + " is scaled to zero", "No web process of it runs; ps:scale " + name + " web=1 starts one."
+	}
+	if _, ok := s.node.Crash(name, "web"); ok {
+		return down, name + " is crashing", "Its web process keeps exiting and is being restarted; its owner can see why with: logs " + name
+	}
+	return 0, "", ""
+}

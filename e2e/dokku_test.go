@@ -215,6 +215,28 @@ func TestDokkuApps(t *testing.T) {
 		})
 	})
 
+	t.Run("the router's page says why an app does not answer", func(t *testing.T) {
+		page := func(app string, wantCode int, want string) {
+			t.Helper()
+			code, body, err := d.get(app, "/")
+			if err != nil || code != wantCode || !strings.Contains(body, want) {
+				t.Errorf("GET %s: %d %v\n%s\nwant %d and %q", app, code, err, body, wantCode, want)
+			}
+		}
+		d.mustPier("apps:create", "notyet")
+		page("notyet", 404, "notyet is not deployed yet")
+		page("nosuchapp", 404, "No app here")
+		d.mustPier("ps:scale", name, "web=0")
+		page(name, 503, name+" is scaled to zero")
+		d.mustPier("ps:scale", name, "web=1")
+		d.mustPier("ps:stop", name)
+		page(name, 503, "ps:start "+name+" starts it again")
+		d.mustPier("ps:start", name)
+		if got := d.mustGet(name); !strings.HasPrefix(got, "predeploy=True") {
+			t.Errorf("after ps:start: %q", got)
+		}
+	})
+
 	t.Run("an interactive shell follows window resizes", func(t *testing.T) {
 		sess := d.sshSession(t)
 		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {

@@ -32,7 +32,10 @@ const statusClientClosed = 499
 func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string, err error) {
 	rec, _ := w.(*recorder)
 	if errors.Is(err, errUnknownHost) {
-		writePage(w, http.StatusNotFound, notFoundPage)
+		// An app that exists but has no route (not deployed yet) says so.
+		if name, ok := r.appName(normalHost(req.Host)); !ok || !r.explained(w, req, name) {
+			writePage(w, http.StatusNotFound, notFoundPage)
+		}
 		return
 	}
 	if rec != nil {
@@ -69,6 +72,9 @@ func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string
 	if errors.As(err, &we) {
 		w.Header().Set("Retry-After", "10")
 		writePage(w, http.StatusServiceUnavailable, failingPage(app))
+		return
+	}
+	if errors.Is(err, errNoBackends) && r.explained(w, req, app) {
 		return
 	}
 	writePage(w, http.StatusBadGateway, unavailablePage(app))

@@ -92,6 +92,7 @@ type Router struct {
 	inflight sync.Map // backend address -> *atomic.Int64, requests in flight
 
 	wakeState
+	explain Explainer // see OnExplain
 	metrics metrics
 
 	gzipCache *gzipCache // static sites' compressed files
