@@ -405,7 +405,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	dash := web.New(web.Config{Platform: uc, Log: log, URL: rtr.URL, Certs: certs, Memory: act.Memory, Version: version,
 		Tokens: tokens, Cluster: cl})
 	rtr.SetDashboard(dash)
-	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs,
+	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs, Sources: sshd.Sources{GitDir: gitDir},
 		Dashboard: dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin), Cluster: cl})
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -234,6 +235,31 @@ func TestDokkuApps(t *testing.T) {
 		d.mustPier("ps:start", name)
 		if got := d.mustGet(name); !strings.HasPrefix(got, "predeploy=True") {
 			t.Errorf("after ps:start: %q", got)
+		}
+	})
+
+	t.Run("a slow start shows progress; ps:rebuild builds it again", func(t *testing.T) {
+		commit(t, repo, map[string]string{"Procfile": strings.Replace(dokkuApp()["Procfile"], "web: python3 app.py", "web: sleep 6 && python3 app.py", 1)})
+		out, ok := d.push(repo, name, d.key)
+		if !ok || !strings.Contains(out, "web is not answering yet after 5s") {
+			t.Errorf("push of a release slow to listen (ok=%v) shows no progress:\n%s", ok, out)
+		}
+		m := regexp.MustCompile(`Released v(\d+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("push output names no release:\n%s", out)
+		}
+		before, _ := strconv.Atoi(m[1])
+		out = d.mustPier("ps:rebuild", name)
+		for _, want := range []string{"Rebuilding " + name, "Running predeploy", fmt.Sprintf("Released v%d", before+1)} {
+			if !strings.Contains(out, want) {
+				t.Errorf("ps:rebuild output lacks %q:\n%s", want, out)
+			}
+		}
+		if got := d.mustGet(name); !strings.HasPrefix(got, "predeploy=True") {
+			t.Errorf("after ps:rebuild: %q", got)
+		}
+		if out, code := d.pier(nil, "ps:rebuild", "notyet"); code == 0 || !strings.Contains(out, "not been deployed") {
+			t.Errorf("ps:rebuild of an app never pushed: exit %d, %q", code, out)
 		}
 	})
 

@@ -258,7 +258,7 @@ func (n *Actuator) converge(ctx context.Context, a app.App, m mode) error {
 			continue
 		}
 		for i := 0; i < missing; i++ {
-			in, err := n.startInstance(ctx, a, rel, proc)
+			in, err := n.startInstance(ctx, a, rel, proc, nil)
 			if err != nil {
 				if m == modeHeal {
 					n.recordCrash(a.Name, proc, []string{err.Error()})

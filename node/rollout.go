@@ -90,7 +90,7 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 		}
 		if desc := app.DescribeFormation(formation, rel); desc != "" || rel.Static == "" {
 			fmt.Fprintf(out, "-----> Starting v%d: %s\n", rel.Version, desc)
-			started, err = n.startAll(ctx, a, rel, formation)
+			started, err = n.startAll(ctx, a, rel, formation, out)
 			if err != nil {
 				undo()
 				return err
@@ -153,7 +153,7 @@ func (n *Actuator) restartType(ctx context.Context, a app.App, rel app.Release, 
 		return nil
 	}
 	fmt.Fprintf(out, "-----> Starting %s\n", app.DescribeFormation(map[string]int{proc: count}, rel))
-	started, err := n.startAll(ctx, a, rel, map[string]int{proc: count})
+	started, err := n.startAll(ctx, a, rel, map[string]int{proc: count}, out)
 	if err != nil {
 		for _, in := range started {
 			n.stop(in.ID)
@@ -170,7 +170,7 @@ func (n *Actuator) restartType(ctx context.Context, a app.App, rel app.Release, 
 // startAll starts every instance of the formation, concurrently, and
 // returns once all run and every web instance passed its checks. On error it
 // returns what it started, for the caller to stop.
-func (n *Actuator) startAll(ctx context.Context, a app.App, rel app.Release, formation map[string]int) ([]app.Instance, error) {
+func (n *Actuator) startAll(ctx context.Context, a app.App, rel app.Release, formation map[string]int, out io.Writer) ([]app.Instance, error) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -185,7 +185,7 @@ func (n *Actuator) startAll(ctx context.Context, a app.App, rel app.Release, for
 			wg.Add(1)
 			go func(proc string) {
 				defer wg.Done()
-				in, err := n.startInstance(ctx, a, rel, proc)
+				in, err := n.startInstance(ctx, a, rel, proc, out)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -205,9 +205,10 @@ func (n *Actuator) startAll(ctx context.Context, a app.App, rel app.Release, for
 }
 
 // startInstance starts one instance of proc and, for web, waits until it
-// passes its checks. On failure the instance is gone and the error carries
+// passes its checks, telling out (nil: nobody) every few seconds what
+// the checks saw while it does not answer yet. On failure the instance is gone and the error carries
 // the end of its output.
-func (n *Actuator) startInstance(ctx context.Context, a app.App, rel app.Release, proc string) (app.Instance, error) {
+func (n *Actuator) startInstance(ctx context.Context, a app.App, rel app.Release, proc string, out io.Writer) (app.Instance, error) {
 	in := app.Instance{
 		ID: instanceID(rel.App), App: rel.App, Release: rel.Version, Process: proc,
 		Image: rel.Image, Command: rel.Processes[proc], Env: app.EnvList(rel.Config),
@@ -225,7 +226,7 @@ func (n *Actuator) startInstance(ctx context.Context, a app.App, rel app.Release
 	if proc != "web" {
 		return in, nil
 	}
-	if err := n.waitHealthy(ctx, in, rel.Manifest.Healthchecks["web"]); err != nil {
+	if err := n.waitHealthy(ctx, in, rel.Manifest.Healthchecks["web"], out); err != nil {
 		tail := n.runtime.Tail(rel.App, in.ID, 20)
 		n.stop(in.ID)
 		msg := fmt.Sprintf("v%d did not become ready: %v", rel.Version, err)

@@ -164,3 +164,20 @@ func writeHook(dir, binary string) error {
 	}
 	return f.CloseAtomicallyReplace()
 }
+
+// Sources exports the trees of pushed revisions from the repositories
+// under GitDir: ps:rebuild builds one again without a push.
+type Sources struct{ GitDir string }
+
+// Export writes the tree of app's revision rev into dir.
+func (s Sources) Export(ctx context.Context, app, rev string, dir string) error {
+	repo := appdirs.Dirs{Dir: s.GitDir, Suffix: ".git"}.Path(app)
+	if _, err := os.Stat(repo); err != nil {
+		return fmt.Errorf("%s has no repository on this machine: push it again (or run ps:rebuild on the machine it was pushed to)", app)
+	}
+	var stderr strings.Builder
+	if err := exportTree(ctx, repo, rev, dir, &stderr); err != nil {
+		return fmt.Errorf("export %.12s of %s: %v %s", rev, app, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}

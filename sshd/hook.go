@@ -80,7 +80,7 @@ func deployRev(ctx context.Context, rev, appName, user, socket, tmp string, stdo
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := exportTree(ctx, rev, dir, stderr); err != nil {
+	if err := exportTree(ctx, "", rev, dir, stderr); err != nil {
 		fmt.Fprintf(stderr, "pier: export %s: %v\n", rev, err)
 		return 1
 	}
@@ -92,13 +92,15 @@ func deployRev(ctx context.Context, rev, appName, user, socket, tmp string, stdo
 	return code
 }
 
-// exportTree writes the tree of rev into dir: git archive | tar -x.
-func exportTree(ctx context.Context, rev, dir string, stderr io.Writer) error {
+// exportTree writes the tree of rev of the repository repo (the working
+// directory's if "") into dir: git archive | tar -x.
+func exportTree(ctx context.Context, repo, rev, dir string, stderr io.Writer) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
 	archive := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev)
+	archive.Dir = repo
 	archive.Stdout = w
 	archive.Stderr = stderr
 	untar := exec.CommandContext(ctx, "tar", "-x", "-f", "-", "-C", dir)

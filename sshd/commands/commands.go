@@ -77,6 +77,8 @@ type Info struct {
 	// Certs reports certificates and exports pier's CA; nil when HTTPS is
 	// disabled.
 	Certs Certs
+	// Sources exports pushed revisions for ps:rebuild; nil: none here.
+	Sources Sources
 	// Cluster founds, joins and reports the cluster of pier machines; nil
 	// means this pier was built without clustering, and the cluster:* and
 	// nodes:* commands say so.
@@ -148,7 +150,7 @@ func New(p Platform, info Info) *Table {
 		access   = accessCommands{p: p}
 		storage  = storageCommands{p: p}
 		keys     = keysCommands{p: p}
-		receive  = receiveCommands{p: p, url: info.URL}
+		receive  = receiveCommands{p: p, url: info.URL, src: info.Sources}
 		cluster  = clusterCommands{p: info.Cluster}
 	)
 	if info.Cluster == nil {
@@ -193,6 +195,8 @@ func New(p Platform, info Info) *Table {
 			example: "ps:scale hello web=2 worker=1", run: ps.psScale},
 		{name: "ps:restart", args: "APP [TYPE]", summary: "replace every process (or those of one type) with a fresh one, with zero downtime",
 			example: "ps:restart hello", run: ps.psRestart},
+		{name: "ps:rebuild", args: "APP", summary: "build the running release's source again and deploy it, as a push of it would",
+			example: "ps:rebuild hello", run: receive.rebuild},
 		{name: "ps:stop", args: "APP", summary: "stop every process; the app stays stopped until ps:start",
 			example: "ps:stop hello", run: ps.psStop},
 		{name: "ps:start", args: "APP", summary: "start a stopped app's processes",

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"pier/app"
@@ -13,12 +14,20 @@ import (
 type deployBackend interface {
 	Deploy(ctx context.Context, req app.DeployRequest) (app.Release, error)
 	Record(ctx context.Context, e app.Event)
+	App(ctx context.Context, name string) (app.App, error)
+	Release(ctx context.Context, name string, version int) (app.Release, error)
 }
 
-// receiveCommands is receive.
+// Sources exports the tree of a pushed revision (sshd.Sources).
+type Sources interface {
+	Export(ctx context.Context, app, rev, dir string) error
+}
+
+// receiveCommands are receive and ps:rebuild.
 type receiveCommands struct {
 	p   deployBackend
 	url func(app string) string // Info.URL; nil leaves the URL out
+	src Sources                 // nil: no sources here
 }
 
 // receive deploys a pushed revision. Only the pre-receive hook calls it, over
@@ -51,6 +60,45 @@ func (h receiveCommands) receive(ctx context.Context, c Call, args []string) err
 		fmt.Fprintf(c.Stdout, "-----> %s\n", h.url(name))
 	}
 	return nil
+}
+
+// rebuild builds the source of an app's running release again, as a push
+// of the same revision would, and deploys it: ps:rebuild APP.
+func (h receiveCommands) rebuild(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error {
+		a, err := h.p.App(ctx, name)
+		if err != nil {
+			return err
+		}
+		if a.Release == 0 {
+			return fmt.Errorf("%s has not been deployed yet: push it first", name)
+		}
+		rel, err := h.p.Release(ctx, name, a.Release)
+		if err != nil {
+			return err
+		}
+		if rel.Commit == "" || h.src == nil {
+			return fmt.Errorf("v%d of %s has no pushed source here to rebuild: push it again", rel.Version, name)
+		}
+		dir, err := os.MkdirTemp("", "pier-rebuild-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := h.src.Export(ctx, name, rel.Commit, dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "-----> Rebuilding %s from %.12s (v%d)\n", name, rel.Commit, rel.Version)
+		next, err := h.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rel.Commit, User: c.User.Name, Out: c.Stdout})
+		if err != nil {
+			return fmt.Errorf("rebuild %s: %w", name, err)
+		}
+		h.p.Record(ctx, app.Event{Who: c.User.Name, App: name, Action: "ps:rebuild", Detail: fmt.Sprintf("v%d %s", next.Version, rel.Commit)})
+		if h.url != nil {
+			fmt.Fprintf(c.Stdout, "-----> %s\n", h.url(name))
+		}
+		return nil
+	})
 }
 
 // isObjectID reports whether s is a full SHA-1 or SHA-256 git object id.
