@@ -78,6 +78,29 @@ type App struct {
 	// started before the last one is replaced, on every machine that runs
 	// the app.
 	Restarts int
+	// Checks says how a deploy checks new processes, by type ("*": every
+	// type): CheckSkip, CheckDisabled; absent, they are checked.
+	Checks map[string]string
+}
+
+// How a deploy checks a process type's new instances (checks:*).
+const (
+	// CheckSkip starts them next to the old ones and routes to them at
+	// once, without waiting for their checks (checks:skip).
+	CheckSkip = "skip"
+	// CheckDisabled stops the old ones first, then starts them without
+	// checks: a moment of downtime, for apps that cannot run twice
+	// (checks:disable).
+	CheckDisabled = "disabled"
+)
+
+// CheckMode is how a's deploys check proc's instances: "", CheckSkip or
+// CheckDisabled.
+func (a App) CheckMode(proc string) string {
+	if m, ok := a.Checks[proc]; ok {
+		return m
+	}
+	return a.Checks["*"]
 }
 
 // PlacedElsewhere returns the machines that run a, when self (this

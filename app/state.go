@@ -30,6 +30,12 @@ type SetFormation struct {
 	Formation map[string]int
 }
 
+// SetChecks replaces how an app's deploys check new processes (App.Checks).
+type SetChecks struct {
+	App    string
+	Checks map[string]string
+}
+
 // SetStopped records ps:stop (true) or ps:start (false).
 type SetStopped struct {
 	App     string
@@ -113,6 +119,7 @@ func (RemoveKey) isChange()  {}
 func (SetConfig) isChange()      {}
 func (SetFormation) isChange()   {}
 func (SetStopped) isChange()     {}
+func (SetChecks) isChange()      {}
 func (SetVolumes) isChange()     {}
 func (DeleteReleases) isChange() {}
 func (SetSleepPolicy) isChange() {}

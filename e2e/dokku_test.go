@@ -263,6 +263,28 @@ func TestDokkuApps(t *testing.T) {
 		}
 	})
 
+	t.Run("checks:skip and checks:disable change how a restart waits", func(t *testing.T) {
+		// web sleeps 6 s before it listens (the previous test).
+		d.mustPier("checks:skip", name, "web")
+		if out := d.mustPier("ps:restart", name); strings.Contains(out, "not answering yet") {
+			t.Errorf("a restart with checks skipped waited for the checks:\n%s", out)
+		}
+		d.mustPier("checks:disable", name)
+		if out := d.mustPier("ps:restart", name, "web"); !strings.Contains(out, "Stopping web") || !strings.Contains(out, "its checks are disabled") {
+			t.Errorf("a restart with checks disabled did not stop the old web first:\n%s", out)
+		}
+		if out := d.mustPier("checks:report", name); !strings.Contains(out, "every type: disabled") || strings.Contains(out, "web:") {
+			t.Errorf("checks:report:\n%s", out)
+		}
+		d.mustPier("checks:enable", name)
+		if out := d.mustPier("ps:restart", name); !strings.Contains(out, "not answering yet") {
+			t.Errorf("a restart with checks enabled did not wait for them:\n%s", out)
+		}
+		if got := d.mustGet(name); !strings.HasPrefix(got, "predeploy=True") {
+			t.Errorf("after the restarts: %q", got)
+		}
+	})
+
 	t.Run("an interactive shell follows window resizes", func(t *testing.T) {
 		sess := d.sshSession(t)
 		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {

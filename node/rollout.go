@@ -89,10 +89,12 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 			fmt.Fprintf(out, "-----> Serving v%d as a static site: the router serves its files, no container runs for web\n", rel.Version)
 		}
 		if desc := app.DescribeFormation(formation, rel); desc != "" || rel.Static == "" {
+			old = n.stopUnchecked(ctx, a, formation, old, out)
 			fmt.Fprintf(out, "-----> Starting v%d: %s\n", rel.Version, desc)
 			started, err = n.startAll(ctx, a, rel, formation, out)
 			if err != nil {
 				undo()
+				n.convergeLater(context.WithoutCancel(ctx), a.Name) // what stopUnchecked stopped
 				return err
 			}
 		}
@@ -144,6 +146,22 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 	return nil
 }
 
+// stopUnchecked stops the old instances of the types whose checks are
+// disabled (checks:disable), before their new ones start, and returns
+// the rest of old.
+func (n *Actuator) stopUnchecked(ctx context.Context, a app.App, formation map[string]int, old []app.Instance, out io.Writer) []app.Instance {
+	var keep []app.Instance
+	for _, in := range old {
+		if _, ok := formation[in.Process]; ok && a.CheckMode(in.Process) == app.CheckDisabled {
+			fmt.Fprintf(out, "-----> Stopping %s %s first: its checks are disabled (checks:enable %s)\n", in.Process, in.ID, a.Name)
+			n.stop(in.ID)
+			continue
+		}
+		keep = append(keep, in)
+	}
+	return keep
+}
+
 // restartType replaces the instances of one process type of a's running
 // release rel with count fresh ones, with zero downtime for web.
 func (n *Actuator) restartType(ctx context.Context, a app.App, rel app.Release, proc string, count int, out io.Writer) error {
@@ -152,6 +170,7 @@ func (n *Actuator) restartType(ctx context.Context, a app.App, rel app.Release, 
 	if count == 0 {
 		return nil
 	}
+	old = n.stopUnchecked(ctx, a, map[string]int{proc: count}, old, out)
 	fmt.Fprintf(out, "-----> Starting %s\n", app.DescribeFormation(map[string]int{proc: count}, rel))
 	started, err := n.startAll(ctx, a, rel, map[string]int{proc: count}, out)
 	if err != nil {
@@ -223,7 +242,7 @@ func (n *Actuator) startInstance(ctx context.Context, a app.App, rel app.Release
 		n.stop(in.ID)
 		return app.Instance{}, fmt.Errorf("start %s of v%d: %w", proc, rel.Version, err)
 	}
-	if proc != "web" {
+	if proc != "web" || a.CheckMode(proc) != "" { // checks:skip, checks:disable
 		return in, nil
 	}
 	if err := n.waitHealthy(ctx, in, rel.Manifest.Healthchecks["web"], out); err != nil {

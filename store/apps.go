@@ -103,7 +103,7 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 	return apps, nil
 }
 
-const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access, placement, restarts,
+const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access, placement, restarts, checks,
 	(SELECT json_group_array(domain) FROM (SELECT domain FROM domains WHERE app = apps.name ORDER BY domain)),
 	COALESCE((SELECT static != '' FROM releases WHERE app = apps.name AND version = apps.release), 0)`
 
@@ -112,9 +112,9 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	var (
 		a                                                  app.App
 		created, config, formation, volume, policy, limits string
-		domains, access, placement                         string
+		domains, access, placement, checks                 string
 	)
-	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &placement, &a.Restarts, &domains, &a.Static); err != nil {
+	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &placement, &a.Restarts, &checks, &domains, &a.Static); err != nil {
 		return app.App{}, err
 	}
 	if policy != "" {
@@ -131,7 +131,7 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	for _, f := range []struct {
 		src string
 		dst any
-	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}, {limits, &a.Limits}, {domains, &a.Domains}, {access, &a.Access}, {placement, &a.Placement}} {
+	}{{config, &a.Config}, {formation, &a.Formation}, {volume, &a.Volumes}, {limits, &a.Limits}, {domains, &a.Domains}, {access, &a.Access}, {placement, &a.Placement}, {checks, &a.Checks}} {
 		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 			return app.App{}, fmt.Errorf("app %s: decode: %w", a.Name, err)
 		}
@@ -141,6 +141,9 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 	}
 	if len(a.Placement) == 0 {
 		a.Placement = nil
+	}
+	if len(a.Checks) == 0 {
+		a.Checks = nil
 	}
 	return a, nil
 }

@@ -54,6 +54,7 @@ type Platform interface {
 	releasesBackend
 	runBackend
 	enterBackend
+	checksBackend
 	cronBackend
 	domainsBackend
 	accessBackend
@@ -145,6 +146,7 @@ func New(p Platform, info Info) *Table {
 		releases = releasesCommands{p: p}
 		oneOff   = runCommands{p: p}
 		shells   = enterCommands{p: p}
+		checks   = checksCommands{p: p}
 		cron     = cronCommands{p: p}
 		domains  = domainsCommands{p: p, certs: info.Certs}
 		access   = accessCommands{p: p}
@@ -195,6 +197,14 @@ func New(p Platform, info Info) *Table {
 			example: "ps:scale hello web=2 worker=1", run: ps.psScale},
 		{name: "ps:restart", args: "APP [TYPE]", summary: "replace every process (or those of one type) with a fresh one, with zero downtime",
 			example: "ps:restart hello", run: ps.psRestart},
+		{name: "checks:report", args: "APP", summary: "show how deploys check the app's new processes",
+			example: "checks:report hello", run: checks.checksReport},
+		{name: "checks:enable", args: "APP [TYPE,...]", summary: "check new processes before they take traffic (the default)",
+			example: "checks:enable hello web", run: checks.checksSet("")},
+		{name: "checks:skip", args: "APP [TYPE,...]", summary: "route to new processes at once, without waiting for their checks",
+			example: "checks:skip hello web", run: checks.checksSet(app.CheckSkip)},
+		{name: "checks:disable", args: "APP [TYPE,...]", summary: "stop old processes before new ones start, unchecked (for apps that cannot run twice)",
+			example: "checks:disable hello worker", run: checks.checksSet(app.CheckDisabled)},
 		{name: "ps:rebuild", args: "APP", summary: "build the running release's source again and deploy it, as a push of it would",
 			example: "ps:rebuild hello", run: receive.rebuild},
 		{name: "ps:stop", args: "APP", summary: "stop every process; the app stays stopped until ps:start",

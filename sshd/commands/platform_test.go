@@ -147,6 +147,14 @@ func (p *platform) Volumes(_ context.Context, name string) ([]app.Volume, error)
 	return nil, nil
 }
 
+func (p *platform) SetCheckMode(_ context.Context, name string, types []string, mode string) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("SetCheckMode %s %v %q", name, types, mode)
+	return nil
+}
+
 func (p *platform) Enter(_ context.Context, r app.EnterRequest) (int, error) {
 	if err := p.known(r.App); err != nil {
 		return -1, err
