@@ -327,6 +327,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		CABundle: rt.CABundle(), Log: log,
 	}, rt)
 	gitDir := filepath.Join(cfg.DataDir, "git")
+	failedDeploys := appdirs.NewTexts(filepath.Join(cfg.DataDir, "failed-deploys"))
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log, AccessLog: os.Stderr,
@@ -377,7 +378,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		// What runs under an app's name: its schedule, its processes.
 		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.
-		Files: []app.Files{rt, appdirs.Dirs{Dir: cacheDir}, appdirs.Dirs{Dir: gitDir, Suffix: ".git"}},
+		Files: []app.Files{rt, appdirs.Dirs{Dir: cacheDir}, appdirs.Dirs{Dir: gitDir, Suffix: ".git"}, failedDeploys},
 	}
 	auth := app.NewAuth(deps)
 	svc = app.New(set, deps)
@@ -406,7 +407,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Tokens: tokens, Cluster: cl})
 	rtr.SetDashboard(dash)
 	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs, Sources: sshd.Sources{GitDir: gitDir},
-		Dashboard: dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin), Cluster: cl})
+		FailedDeploys: failedDeploys,
+		Dashboard:     dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin), Cluster: cl})
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
 		SocketPath: cfg.Socket, GitDir: gitDir, Binary: self,

@@ -5,9 +5,13 @@ package appdirs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/google/renameio/v2"
 
 	"pier/app"
 )
@@ -53,3 +57,43 @@ func (d Dirs) RemoveFiles(name string) error {
 	}
 	return nil
 }
+
+// Texts keeps one text per app in the file <Dir>/<app>.log, such as the
+// output of its last failed deploy; it moves and goes with the app.
+type Texts struct{ Dirs }
+
+// NewTexts returns the Texts kept in dir.
+func NewTexts(dir string) Texts { return Texts{Dirs{Dir: dir, Suffix: ".log"}} }
+
+// Save replaces name's text with b, whole or not at all.
+func (t Texts) Save(name string, b []byte) error {
+	if err := app.ValidName(name); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
+		return err
+	}
+	return renameio.WriteFile(t.Path(name), b, 0o600)
+}
+
+// Load returns name's text and when it was saved; fs.ErrNotExist if
+// there is none.
+func (t Texts) Load(name string) ([]byte, time.Time, error) {
+	if err := app.ValidName(name); err != nil {
+		return nil, time.Time{}, err
+	}
+	f, err := os.Open(t.Path(name))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxText))
+	return b, fi.ModTime(), err
+}
+
+// maxText bounds what Load reads of a text.
+const maxText = 1 << 20

@@ -285,6 +285,22 @@ func TestDokkuApps(t *testing.T) {
 		}
 	})
 
+	t.Run("logs:failed shows the last failed deploy", func(t *testing.T) {
+		if out := d.mustPier("logs:failed", name); !strings.Contains(out, "no failed deploy") {
+			t.Errorf("logs:failed before any failure: %q", out)
+		}
+		commit(t, repo, map[string]string{"app.json": `{"cron": [{"schedule": "61 * * * *", "command": "true"}]}`})
+		if out, ok := d.push(repo, name, d.key); ok {
+			t.Fatalf("a push with a bad cron line succeeded:\n%s", out)
+		}
+		out := d.mustPier("logs:failed", name)
+		for _, want := range []string{"the deploy that failed at", "pier: deploy " + name + ":", "61"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("logs:failed lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
 	t.Run("an interactive shell follows window resizes", func(t *testing.T) {
 		sess := d.sshSession(t)
 		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {

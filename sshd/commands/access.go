@@ -34,7 +34,7 @@ var forAppKeys = map[string]bool{
 	"releases:info": true, "storage:list": true, "sleep:report": true,
 	"cron:list": true, "cron:runs": true, "events": true, "domains:report": true,
 	"http-auth:report":  true,
-	"releases:rollback": true, "ps:restart": true, "ps:rebuild": true, "apps:exists": true,
+	"releases:rollback": true, "ps:restart": true, "ps:rebuild": true, "logs:failed": true, "apps:exists": true,
 }
 
 // permitted reports whether user may run cmd with args, and why not.

@@ -80,6 +80,9 @@ type Info struct {
 	Certs Certs
 	// Sources exports pushed revisions for ps:rebuild; nil: none here.
 	Sources Sources
+	// FailedDeploys keeps failed deploys' output for logs:failed; nil:
+	// it is not kept.
+	FailedDeploys FailedDeploys
 	// Cluster founds, joins and reports the cluster of pier machines; nil
 	// means this pier was built without clustering, and the cluster:* and
 	// nodes:* commands say so.
@@ -152,7 +155,7 @@ func New(p Platform, info Info) *Table {
 		access   = accessCommands{p: p}
 		storage  = storageCommands{p: p}
 		keys     = keysCommands{p: p}
-		receive  = receiveCommands{p: p, url: info.URL, src: info.Sources}
+		receive  = receiveCommands{p: p, url: info.URL, src: info.Sources, failed: info.FailedDeploys}
 		cluster  = clusterCommands{p: info.Cluster}
 	)
 	if info.Cluster == nil {
@@ -215,6 +218,8 @@ func New(p Platform, info Info) *Table {
 			example: "ps:report hello", run: ps.psReport},
 		{name: "logs", args: "APP [-t] [-p TYPE] [-n N]", summary: "show the last N (100) lines of an app's output; -t follows it, -p picks a process type",
 			example: "logs hello -t -p web -n 20", run: logs.logs},
+		{name: "logs:failed", args: "APP", summary: "show the output of the app's last failed deploy",
+			example: "logs:failed hello", run: receive.logsFailed},
 		{name: "sleep:set", args: "APP after=DURATION [stop_after=DURATION] | APP never", summary: "when an idle app is frozen, then stopped",
 			example: "sleep:set hello after=5m stop_after=1h", run: sleep.sleepSet},
 		{name: "sleep:disable", args: "APP", summary: "keep an app awake",

@@ -2,9 +2,13 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"pier/app"
 )
@@ -23,11 +27,82 @@ type Sources interface {
 	Export(ctx context.Context, app, rev, dir string) error
 }
 
-// receiveCommands are receive and ps:rebuild.
+// FailedDeploys keeps the output of each app's last failed deploy
+// (appdirs.Texts): logs:failed shows it.
+type FailedDeploys interface {
+	Save(app string, output []byte) error
+	Load(app string) ([]byte, time.Time, error)
+}
+
+// receiveCommands are receive, ps:rebuild and logs:failed.
 type receiveCommands struct {
-	p   deployBackend
-	url func(app string) string // Info.URL; nil leaves the URL out
-	src Sources                 // nil: no sources here
+	p      deployBackend
+	url    func(app string) string // Info.URL; nil leaves the URL out
+	src    Sources                 // nil: no sources here
+	failed FailedDeploys           // nil: failed deploys are not kept
+}
+
+// maxFailedOutput is how much of a failed deploy's output is kept: its
+// end, where the reason is.
+const maxFailedOutput = 256 << 10
+
+// deploy runs req with its output also kept, and saved if it fails.
+func (h receiveCommands) deploy(ctx context.Context, req app.DeployRequest) (app.Release, error) {
+	kept := &tailBuffer{max: maxFailedOutput}
+	out := req.Out
+	if out == nil {
+		out = io.Discard
+	}
+	req.Out = io.MultiWriter(out, kept)
+	rel, err := h.p.Deploy(ctx, req)
+	if err != nil && h.failed != nil {
+		fmt.Fprintf(kept, "pier: deploy %s: %v\n", req.App, err)
+		if serr := h.failed.Save(req.App, kept.Bytes()); serr != nil {
+			fmt.Fprintf(out, " !     the output of this failed deploy was not kept: %v\n", serr)
+		}
+	}
+	return rel, err
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Bytes() []byte { return t.b }
+
+// logsFailed shows the output of an app's last failed deploy.
+func (h receiveCommands) logsFailed(ctx context.Context, c Call, args []string) error {
+	return oneApp(args, func(name string) error {
+		if _, err := h.p.App(ctx, name); err != nil {
+			return err
+		}
+		var b []byte
+		var at time.Time
+		err := fs.ErrNotExist
+		if h.failed != nil {
+			b, at, err = h.failed.Load(name)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(c.Stdout, "no failed deploy of %s is kept on this machine\n", name)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "=== %s: the deploy that failed at %s\n", name, at.UTC().Format(time.RFC3339))
+		_, err = c.Stdout.Write(b)
+		return err
+	})
 }
 
 // receive deploys a pushed revision. Only the pre-receive hook calls it, over
@@ -51,7 +126,7 @@ func (h receiveCommands) receive(ctx context.Context, c Call, args []string) err
 	if pusher == "" {
 		return badUsage("pusher is empty")
 	}
-	rel, err := h.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rev, User: pusher, Out: c.Stdout})
+	rel, err := h.deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rev, User: pusher, Out: c.Stdout})
 	if err != nil {
 		return about("app", name, fmt.Errorf("deploy %s: %w", name, err))
 	}
@@ -89,7 +164,7 @@ func (h receiveCommands) rebuild(ctx context.Context, c Call, args []string) err
 			return err
 		}
 		fmt.Fprintf(c.Stdout, "-----> Rebuilding %s from %.12s (v%d)\n", name, rel.Commit, rel.Version)
-		next, err := h.p.Deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rel.Commit, User: c.User.Name, Out: c.Stdout})
+		next, err := h.deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rel.Commit, User: c.User.Name, Out: c.Stdout})
 		if err != nil {
 			return fmt.Errorf("rebuild %s: %w", name, err)
 		}
