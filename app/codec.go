@@ -13,7 +13,7 @@ var changeTypes = byName(
 	SetConfig{}, SetFormation{}, SetStopped{}, SetVolumes{}, DeleteReleases{},
 	SetSleepPolicy{}, SetSleepState{}, SetLimits{}, DestroyApp{}, RenameApp{},
 	AddDomain{}, RemoveDomain{}, SetAccess{}, SetCronSuspended{}, SetSetting{},
-	AddJoinToken{}, UseJoinToken{}, SetPlacement{}, RestartApp{}, SetChecks{},
+	AddJoinToken{}, UseJoinToken{}, SetPlacement{}, RestartApp{}, SetChecks{}, SetAppCert{},
 	PutCertValue{}, DeleteCertValue{}, TakeCertLock{}, ReleaseCertLock{},
 )
 

@@ -23,6 +23,8 @@ type Store interface {
 	// Setting returns an installation-wide setting (SetSetting);
 	// ErrNotFound if it was never set.
 	Setting(ctx context.Context, key string) (string, error)
+	// AppCert is the certificate an app's owner brought, if any.
+	AppCert(ctx context.Context, app string) (AppCert, bool, error)
 }
 
 // Watcher streams applied changes: what reacts to desired state (this

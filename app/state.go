@@ -1,5 +1,7 @@
 package app
 
+import "time"
+
 // Change is one change to desired state. Every change pier makes passes
 // through Store.Apply as one of these values, so that a replicated log can
 // later carry them without touching the callers.
@@ -34,6 +36,21 @@ type SetFormation struct {
 type SetChecks struct {
 	App    string
 	Checks map[string]string
+}
+
+// AppCert is a certificate an app's owner brought (certs:add), PEM: the
+// chain, leaf first, and its private key.
+type AppCert struct {
+	CertPEM string `json:"cert"`
+	KeyPEM  string `json:"key"`
+}
+
+// SetAppCert records an app's own certificate (certs:add), or removes it
+// (an empty Cert: certs:remove).
+type SetAppCert struct {
+	App  string
+	Cert AppCert
+	At   time.Time
 }
 
 // SetStopped records ps:stop (true) or ps:start (false).
@@ -120,6 +137,7 @@ func (SetConfig) isChange()      {}
 func (SetFormation) isChange()   {}
 func (SetStopped) isChange()     {}
 func (SetChecks) isChange()      {}
+func (SetAppCert) isChange()     {}
 func (SetVolumes) isChange()     {}
 func (DeleteReleases) isChange() {}
 func (SetSleepPolicy) isChange() {}

@@ -1,11 +1,18 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"regexp"
@@ -129,6 +136,33 @@ func TestHTTPSWithInternalCA(t *testing.T) {
 			}
 		}
 
+		t.Run("an app's own certificate", func(t *testing.T) {
+			// It also names another app's host: that one never gets it.
+			cert, key := selfSigned(t, "www.hello.internal", "other.localhost")
+			if out, code := d.pier(bytes.NewReader(append(cert, key...)), "certs:add", "hello"); code != 0 || !strings.Contains(out, "for www.hello.internal") {
+				t.Fatalf("certs:add exit %d: %s", code, out)
+			}
+			own := x509.NewCertPool()
+			own.AppendCertsFromPEM(cert)
+			if resp, err := getRetry(httpsTo(httpsAddr, own), "https://www.hello.internal/"); err != nil || resp.StatusCode != 200 {
+				t.Errorf("https://www.hello.internal/ with the app's own certificate: %v %v", resp, err)
+			}
+			if _, err := getRetry(c, "https://hello.localhost/"); err != nil {
+				t.Errorf("hello.localhost, which it does not cover, lost pier's certificate: %v", err)
+			}
+			if out := d.mustPier("certs:report", "hello"); !strings.Contains(out, "brought with certs:add") {
+				t.Errorf("certs:report:\n%s", out)
+			}
+			wrong, wkey := selfSigned(t, "elsewhere.example")
+			if out, code := d.pier(bytes.NewReader(append(wrong, wkey...)), "certs:add", "hello"); code == 0 || !strings.Contains(out, "the certificate is for elsewhere.example") {
+				t.Errorf("certs:add of a certificate for none of its hosts: exit %d, %q", code, out)
+			}
+			d.mustPier("certs:remove", "hello")
+			if resp, err := getRetry(c, "https://www.hello.internal/"); err != nil || resp.StatusCode != 200 {
+				t.Errorf("after certs:remove, pier's own certificate: %v %v", resp, err)
+			}
+		})
+
 		if out, code := d.pier(nil, "domains:remove", "hello", "www.hello.internal"); code != 0 {
 			t.Fatalf("domains:remove exit %d: %s", code, out)
 		}
@@ -136,6 +170,29 @@ func TestHTTPSWithInternalCA(t *testing.T) {
 			t.Errorf("a removed domain answers %d, want 404", code)
 		}
 	})
+}
+
+// selfSigned returns a PEM certificate for names, signed by itself, and
+// its PEM key.
+func selfSigned(t *testing.T, names ...string) (cert, key []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "pier test " + names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
 
 // getRetry GETs url until it answers 200 or 15 s pass.

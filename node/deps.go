@@ -15,6 +15,8 @@ type Store interface {
 	App(ctx context.Context, name string) (app.App, error)
 	Apps(ctx context.Context) ([]app.App, error)
 	Release(ctx context.Context, app string, version int) (app.Release, error)
+	// AppCert is the certificate an app's owner brought, if any.
+	AppCert(ctx context.Context, app string) (app.AppCert, bool, error)
 	// AppliedIndex is the index of the last change applied.
 	AppliedIndex(ctx context.Context) (uint64, error)
 }
@@ -90,6 +92,9 @@ type Routes interface {
 	SetDomains(app string, domains []string)
 	// SetAccess replaces the access rules of app's requests.
 	SetAccess(app string, rules app.AccessRules)
+	// SetCertificate serves c for app's hosts it covers, instead of an
+	// obtained certificate (an empty c: none).
+	SetCertificate(app string, c app.AppCert) error
 	// SetRemote routes the app's requests to the other machines of the
 	// cluster named nodes, which run it.
 	SetRemote(app string, nodes []string)

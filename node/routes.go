@@ -27,6 +27,19 @@ func (n *Actuator) publish(ctx context.Context, name string) {
 func (n *Actuator) publishApp(ctx context.Context, a app.App) {
 	n.routes.SetDomains(a.Name, a.Domains)
 	n.routes.SetAccess(a.Name, n.accessRules(ctx, a))
+	n.publishCert(ctx, a.Name)
+}
+
+// publishCert hands the router the certificate app's owner brought.
+func (n *Actuator) publishCert(ctx context.Context, name string) {
+	c, _, err := n.store.AppCert(ctx, name)
+	if err != nil {
+		n.log.Warn("read certificate", "app", name, "err", err)
+		return
+	}
+	if err := n.routes.SetCertificate(name, c); err != nil {
+		n.log.Warn("certificate not served", "app", name, "err", err)
+	}
 }
 
 // accessRules combines an app's rules with its current release's app.json.

@@ -59,6 +59,8 @@ func (n *Actuator) react(ctx context.Context, c app.Applied) {
 		n.publish(ctx, c.App)
 	case app.SetAccess:
 		n.publish(ctx, c.App)
+	case app.SetAppCert:
+		n.publishCert(ctx, c.App)
 	case app.PutRelease: // app.json's access rules may have changed
 		n.publish(ctx, c.Release.App)
 		n.convergeLater(ctx, c.Release.App)
@@ -75,11 +77,13 @@ func (n *Actuator) react(ctx context.Context, c app.Applied) {
 	case app.SetStopped:
 		n.convergeLater(ctx, c.App)
 	case app.DestroyApp:
+		n.routes.SetCertificate(c.Name, app.AppCert{})
 		n.routes.SetDomains(c.Name, nil)
 		n.routes.SetAccess(c.Name, app.AccessRules{})
 		n.forget(c.Name, "")
 		n.convergeLater(ctx, c.Name)
 	case app.RenameApp:
+		n.routes.SetCertificate(c.From, app.AppCert{})
 		n.routes.SetDomains(c.From, nil)
 		n.routes.SetAccess(c.From, app.AccessRules{})
 		n.publish(ctx, c.To)

@@ -93,6 +93,8 @@ type Router struct {
 
 	wakeState
 	explain Explainer // see OnExplain
+	ownMu   sync.Mutex
+	own     atomic.Pointer[ownCerts] // see SetCertificate
 	metrics metrics
 
 	gzipCache *gzipCache // static sites' compressed files

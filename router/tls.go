@@ -76,6 +76,7 @@ type certs struct {
 	ca                         *internalCA
 	port                       int // HTTPS port of redirect URLs; 443 is left out
 	catchUp                    func(context.Context) error
+	own                        func(host string) *tls.Certificate // Router.ownCertificate
 	log                        *slog.Logger
 
 	mu     sync.Mutex // serializes writes of secure
@@ -101,7 +102,7 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 	if err != nil {
 		r.log.Warn("internal CA not ready yet: made when first used", "err", err)
 	}
-	c := &certs{ca: ca, port: cfg.HTTPSPort, catchUp: cfg.CatchUp, log: r.log.With("component", "certs")}
+	c := &certs{ca: ca, port: cfg.HTTPSPort, catchUp: cfg.CatchUp, own: r.ownCertificate, log: r.log.With("component", "certs")}
 	c.secure.Store(&map[string]bool{})
 	zlog := zapToSlog(c.log, zapcore.WarnLevel)
 	c.cache = certmagic.NewCache(certmagic.CacheOptions{
@@ -173,6 +174,9 @@ func (c *certs) configFor(name string) *certmagic.Config {
 // manage starts obtaining (or loading from storage) and renewing a
 // certificate for host, in the background, now.
 func (c *certs) manage(host string) {
+	if c.own(host) != nil {
+		return // its app's owner brought one
+	}
 	cfg := c.eagerPublic
 	if isInternal(host) {
 		cfg = c.eagerInternal
@@ -193,6 +197,8 @@ func (c *certs) unmanage(host string) {
 func (c *certs) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if slices.Contains(hello.SupportedProtos, acmez.ACMETLS1Protocol) {
 		c.catchUpFor(hello.Context())
+	} else if cert := c.own(hello.ServerName); cert != nil {
+		return cert, nil
 	}
 	return c.configFor(hello.ServerName).GetCertificate(hello)
 }
@@ -286,7 +292,7 @@ func (c *certs) redirect(w http.ResponseWriter, req *http.Request) bool {
 		return false
 	}
 	host := hostOnly(req.Host)
-	if !(*c.secure.Load())[host] {
+	if !(*c.secure.Load())[host] && (isInternal(host) || c.own(host) == nil) {
 		return false
 	}
 	u := "https://" + host
@@ -317,6 +323,12 @@ func (r *Router) Certificate(ctx context.Context, host string) app.CertStatus {
 	info := app.CertStatus{Host: host, Status: "none"}
 	if r.tls == nil {
 		info.Status = "https disabled"
+		return info
+	}
+	if own := r.ownCertificate(host); own != nil {
+		info.NotAfter = own.Leaf.NotAfter.UTC()
+		info.Issuer = own.Leaf.Issuer.CommonName + " (brought with certs:add)"
+		info.Status = "valid"
 		return info
 	}
 	var leaf *x509.Certificate

@@ -11,7 +11,7 @@ import (
 // appColumnsOf are the tables whose app column names an app: a rename
 // carries them all along. The audit log follows the app too, so that
 // `events NEW` shows its whole history.
-var appColumnsOf = []string{"releases", "cron_suspended", "cron_runs", "domains", "events", "ssh_keys"}
+var appColumnsOf = []string{"releases", "cron_suspended", "cron_runs", "domains", "events", "ssh_keys", "app_certs"}
 
 // renameApp gives app from the name to in every table, in one transaction.
 // app.ErrNotFound if from does not exist, app.ErrExists if to does. The

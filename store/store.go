@@ -147,6 +147,8 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, c app.Change) error {
 		return s.updateApp(ctx, tx, "set stopped", c.App, "stopped", c.Stopped)
 	case app.RestartApp:
 		return s.restartApp(ctx, tx, c.App)
+	case app.SetAppCert:
+		return s.setAppCert(ctx, tx, c)
 	case app.SetChecks:
 		return s.setJSON(ctx, tx, "set checks", c.App, "checks", c.Checks, "{}")
 	case app.SetPlacement:

@@ -36,6 +36,7 @@ type Local interface {
 	app.Watcher
 	App(ctx context.Context, name string) (app.App, error)
 	Apps(ctx context.Context) ([]app.App, error)
+	AppCert(ctx context.Context, app string) (app.AppCert, bool, error)
 	Release(ctx context.Context, app string, version int) (app.Release, error)
 	Releases(ctx context.Context, app string) ([]app.Release, error)
 	Keys(ctx context.Context) ([]app.Key, error)

@@ -102,6 +102,10 @@ func (s *Store) App(ctx context.Context, name string) (app.App, error) {
 
 func (s *Store) Apps(ctx context.Context) ([]app.App, error) { return s.c.store.Apps(ctx) }
 
+func (s *Store) AppCert(ctx context.Context, name string) (app.AppCert, bool, error) {
+	return s.c.store.AppCert(ctx, name)
+}
+
 func (s *Store) Release(ctx context.Context, name string, version int) (app.Release, error) {
 	return s.c.store.Release(ctx, name, version)
 }

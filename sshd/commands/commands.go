@@ -55,6 +55,7 @@ type Platform interface {
 	runBackend
 	enterBackend
 	checksBackend
+	certsBackend
 	cronBackend
 	domainsBackend
 	accessBackend
@@ -150,6 +151,7 @@ func New(p Platform, info Info) *Table {
 		oneOff   = runCommands{p: p}
 		shells   = enterCommands{p: p}
 		checks   = checksCommands{p: p}
+		ownCerts = certsCommands{p: p}
 		cron     = cronCommands{p: p}
 		domains  = domainsCommands{p: p, certs: info.Certs}
 		access   = accessCommands{p: p}
@@ -260,6 +262,10 @@ func New(p Platform, info Info) *Table {
 			example: "domains:clear hello", run: domains.domainsClear},
 		{name: "domains:report", args: "APP [--format json]", summary: "an app's hosts with their certificates' status and expiry",
 			example: "domains:report hello", run: domains.domainsReport},
+		{name: "certs:add", args: "APP < CERT-AND-KEY", summary: "serve your own certificate (PEM chain and key, or a tar of them, on stdin) for the app's hosts it covers",
+			example: "certs:add hello < server.pem", run: ownCerts.certsAdd},
+		{name: "certs:remove", args: "APP", summary: "stop serving the app's own certificate; pier obtains its certificates again",
+			example: "certs:remove hello", run: ownCerts.certsRemove},
 		{name: "http-auth:enable", args: "APP [USER PASSWORD]", summary: "require a user's password (HTTP basic auth) for an app's requests",
 			example: "http-auth:enable hello alice s3cret", run: access.httpAuthEnable},
 		{name: "http-auth:disable", args: "APP", summary: "stop requiring a password (users and allowed networks are kept)",

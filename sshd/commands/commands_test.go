@@ -390,7 +390,7 @@ func TestDokkuNames(t *testing.T) {
 		want string
 	}{
 		{[]string{"letsencrypt:enable", "hello"}, `pier: pier has no "letsencrypt:enable": certificates are automatic in pier`},
-		{[]string{"certs:add", "hello"}, `pier: pier has no "certs:add": pier obtains every certificate itself`},
+		{[]string{"nginx:build-config", "hello"}, `pier: pier has no "nginx:build-config": pier has no nginx`},
 		{[]string{"proxy:ports-add", "hello", "http:80:5000"}, `pier: pier has no "proxy:ports-add": pier's router serves every app`},
 		{[]string{"apps:lst"}, `pier: unknown command "apps:lst"; did you mean "apps:list"? run "help" for the list`},
 		{[]string{"cofig:set", "hello", "A=1"}, `pier: unknown command "cofig:set"; did you mean "config:set"?`},

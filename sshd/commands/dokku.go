@@ -27,7 +27,6 @@ var dokkuAliases = map[string]string{
 // have, by the command's name or its plugin (the part before the colon).
 var dokkuInstead = map[string]string{
 	"letsencrypt":    "certificates are automatic in pier: every app's host and custom domain gets one when it is routed, and renewals run in the background; domains:report shows them",
-	"certs:add":      "pier obtains every certificate itself (Let's Encrypt for public names, its own CA for .localhost and .internal ones); domains:report shows them",
 	"proxy":          "pier's router serves every app on the HTTP and HTTPS ports itself; the app listens on $PORT",
 	"nginx":          "pier has no nginx: its own router routes, terminates TLS and serves static sites",
 	"plugin":         "pier has no plugins: what Dokku's plugins do is built in (help lists it)",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"pier/app"
 )
@@ -152,6 +153,22 @@ func (p *platform) SetCheckMode(_ context.Context, name string, types []string, 
 		return err
 	}
 	p.record("SetCheckMode %s %v %q", name, types, mode)
+	return nil
+}
+
+func (p *platform) AddCert(_ context.Context, name string, c app.AppCert) ([]string, error) {
+	if err := p.known(name); err != nil {
+		return nil, err
+	}
+	p.record("AddCert %s cert=%d key=%d", name, strings.Count(c.CertPEM, "BEGIN CERTIFICATE"), strings.Count(c.KeyPEM, "-----BEGIN"))
+	return []string{name + ".example.com"}, nil
+}
+
+func (p *platform) RemoveCert(_ context.Context, name string) error {
+	if err := p.known(name); err != nil {
+		return err
+	}
+	p.record("RemoveCert %s", name)
 	return nil
 }
 
