@@ -3,6 +3,7 @@ package commands
 // Argument parsing that several commands share.
 
 import (
+	"slices"
 	"strings"
 
 	"pier/app"
@@ -96,7 +97,7 @@ func splitFlags(args []string, withValue ...string) ([]string, map[string]string
 	var pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if !strings.HasPrefix(a, "--") {
+		if !strings.HasPrefix(a, "--") && !slices.Contains(withValue, a) { // "-n" is a short flag
 			pos = append(pos, a)
 			continue
 		}
