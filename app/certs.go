@@ -5,11 +5,14 @@ import "time"
 // CertStatus is what pier knows of one host's TLS certificate.
 type CertStatus struct {
 	Host string `json:"host"`
-	// Status is "valid", "expired", "none" (not obtained yet) or "https
-	// disabled".
-	Status   string    `json:"status"`
-	Issuer   string    `json:"issuer,omitempty"` // the issuing CA's name
-	NotAfter time.Time `json:"not_after,omitzero"`
+	// Status is "valid", "expired", "none" (not obtained yet), "failing"
+	// (the CA refused it: LastError says why, NextTry when it is asked
+	// again) or "https disabled".
+	Status    string    `json:"status"`
+	Issuer    string    `json:"issuer,omitempty"` // the issuing CA's name
+	NotAfter  time.Time `json:"not_after,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	NextTry   time.Time `json:"next_try,omitzero"`
 }
 
 // The certificate storage's changes: what certmagic keeps (certificates,

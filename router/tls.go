@@ -79,8 +79,9 @@ type certs struct {
 	own                        func(host string) *tls.Certificate // Router.ownCertificate
 	log                        *slog.Logger
 
-	mu     sync.Mutex // serializes writes of secure
-	secure atomic.Pointer[map[string]bool]
+	mu       sync.Mutex // serializes writes of secure and failures
+	secure   atomic.Pointer[map[string]bool]
+	failures atomic.Pointer[map[string]certFailure]
 }
 
 // EnableTLS sets up HTTPS: certificates are obtained for every host the
@@ -199,6 +200,11 @@ func (c *certs) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 		c.catchUpFor(hello.Context())
 	} else if cert := c.own(hello.ServerName); cert != nil {
 		return cert, nil
+	} else if f, next, failed := c.failure(hello.ServerName); failed && time.Now().Before(next) &&
+		len(c.cache.AllMatchingCertificates(hello.ServerName)) == 0 {
+		// Fail fast: obtaining it on demand would hold the handshake
+		// for as long as the CA takes to refuse again.
+		return nil, fmt.Errorf("no certificate for %s yet: %s (next try about %s)", hello.ServerName, f.err, next.UTC().Format(time.TimeOnly))
 	}
 	return c.configFor(hello.ServerName).GetCertificate(hello)
 }
@@ -250,10 +256,12 @@ func (r *Router) certEvent(ctx context.Context, event string, data map[string]an
 		if event == "cert_failed" {
 			result = "failed"
 			r.log.Warn("certificate not obtained", "name", name, "err", data["error"])
+			r.tls.certFailed(strings.ToLower(name), data["error"])
 		} else {
 			renewal, _ := data["renewal"].(bool)
 			r.log.Info("certificate obtained", "name", name, "issuer", issuer, "renewal", renewal)
 			r.tls.markSecure(name)
+			r.tls.certObtained(strings.ToLower(name))
 		}
 		r.metrics.certs.WithLabelValues(issuer, result).Inc()
 	case "cached_managed_cert":
@@ -343,6 +351,9 @@ func (r *Router) Certificate(ctx context.Context, host string) app.CertStatus {
 		}
 	}
 	if leaf == nil {
+		if f, next, ok := r.tls.failure(host); ok {
+			info.Status, info.LastError, info.NextTry = "failing", f.err, next.UTC()
+		}
 		return info
 	}
 	info.NotAfter = leaf.NotAfter.UTC()

@@ -520,3 +520,43 @@ func TestInternalCAMadeWhenChangesCanBe(t *testing.T) {
 		t.Fatal("no CA root once changes can be made")
 	}
 }
+
+// A certificate the CA refuses is reported with why and when it is
+// asked again, and a handshake for it fails at once rather than waiting
+// for the CA to refuse again.
+func TestRefusedCertificateFailsFast(t *testing.T) {
+	// Pebble checks challenges on ports where nothing answers.
+	p := startValidatingPebble(t, freeLoopbackPort(t), freeLoopbackPort(t))
+	r, _, httpsAddr, _ := tlsRouter(t, "example.com", p, nil)
+	r.Set("hello", []string{namedBackend(t, "hello")})
+	var st app.CertStatus
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if st = r.Certificate(context.Background(), "hello.example.com"); st.Status == "failing" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure reported: %+v", st)
+		}
+	}
+	if st.LastError == "" || len(st.LastError) > maxCertError+3 || !st.NextTry.After(time.Now()) {
+		t.Errorf("failure: %+v", st)
+	}
+	start := time.Now()
+	_, err := httpsClient(httpsAddr, x509.NewCertPool()).Get("https://hello.example.com/")
+	if err == nil {
+		t.Fatal("a handshake for a refused certificate succeeded")
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("the handshake took %s to fail", took)
+	}
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -104,5 +104,13 @@ func (h domainsCommands) domainsReport(ctx context.Context, c Call, args []strin
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Host, r.Status, expires, orDash(r.Issuer))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.Status == "failing" {
+			fmt.Fprintf(c.Stdout, "%s: %s (next try about %s UTC)\n", r.Host, r.LastError, r.NextTry.Format(time.DateTime))
+		}
+	}
+	return nil
 }
