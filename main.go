@@ -374,7 +374,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{
 		Store: desired, Builder: bld, Node: act, Placer: cl, Remote: cl, Logs: rt, Log: log.With("component", "app"), Audit: st,
-		Exec: rt,
+		Exec: rt, Volumes: rt,
 		// What runs under an app's name: its schedule, its processes.
 		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.

@@ -77,7 +77,7 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 	}
 	fmt.Fprintf(out, "-----> Destroyed %s", name)
 	if len(a.Volumes) > 0 {
-		fmt.Fprintf(out, " (its %d volume(s) stay on disk)", len(a.Volumes))
+		fmt.Fprintf(out, " (its %d volume(s) stay on disk, set aside: storage:list --orphans shows them, storage:purge deletes them)", len(a.Volumes))
 	}
 	fmt.Fprintln(out)
 	return nil

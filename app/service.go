@@ -58,6 +58,8 @@ type Deps struct {
 	Remote Remote
 	// Exec runs commands in running instances (enter).
 	Exec Execer
+	// Volumes keeps destroyed apps' volumes until they are purged.
+	Volumes VolumeKeeper
 
 	// Occupants run something under an app's name and let go of it
 	// before a rename or a destroy (the node, cron).
@@ -83,6 +85,7 @@ type Service struct {
 	cronp     CronParser
 	placer    Placer
 	remote    Remote
+	volumes   VolumeKeeper
 }
 
 // New returns a Service over deps.
@@ -90,7 +93,7 @@ func New(set Settings, d Deps) *Service {
 	return &Service{
 		core:    newCore(set, d),
 		builder: d.Builder, logs: d.Logs, audit: d.Audit, files: d.Files, occupants: d.Occupants,
-		cronp: CronParser{Seconds: set.CronSeconds}, placer: d.Placer, remote: d.Remote,
+		cronp: CronParser{Seconds: set.CronSeconds}, placer: d.Placer, remote: d.Remote, volumes: d.Volumes,
 	}
 }
 

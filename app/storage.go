@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 )
 
 var volumeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -79,4 +80,59 @@ func (s *Service) Volumes(ctx context.Context, name string) ([]Volume, error) {
 		return nil, err
 	}
 	return a.Volumes, nil
+}
+
+// OrphanVolumes are the volumes of an app that no longer exists: set
+// aside when it was destroyed (Destroyed), or left from before pier set
+// them aside (Destroyed zero).
+type OrphanVolumes struct {
+	ID        string    `json:"id"` // what storage:purge takes
+	App       string    `json:"app"`
+	Destroyed time.Time `json:"destroyed,omitzero"`
+	Path      string    `json:"path"`
+	Volumes   []string  `json:"volumes"`
+	Bytes     int64     `json:"bytes"` // negative: at least that much (too many files to count)
+}
+
+// VolumeKeeper keeps the volumes of destroyed apps on disk (the runtime).
+type VolumeKeeper interface {
+	OrphanVolumes(exists func(app string) bool) ([]OrphanVolumes, error)
+	RemoveOrphanVolumes(id string, exists func(app string) bool) error
+}
+
+// Orphans lists the volumes no app uses any more.
+func (s *Service) Orphans(ctx context.Context) ([]OrphanVolumes, error) {
+	if s.volumes == nil {
+		return nil, nil
+	}
+	exists, err := s.appExists(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.volumes.OrphanVolumes(exists)
+}
+
+// PurgeOrphan deletes the orphaned volumes id names, with their data.
+func (s *Service) PurgeOrphan(ctx context.Context, id string) error {
+	if s.volumes == nil {
+		return fmt.Errorf("no orphaned volumes %q: %w", id, ErrNotFound)
+	}
+	exists, err := s.appExists(ctx)
+	if err != nil {
+		return err
+	}
+	return s.volumes.RemoveOrphanVolumes(id, exists)
+}
+
+// appExists returns whether an app of a name exists now.
+func (s *Service) appExists(ctx context.Context) (func(string) bool, error) {
+	apps, err := s.store.Apps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, a := range apps {
+		names[a.Name] = true
+	}
+	return func(n string) bool { return names[n] }, nil
 }

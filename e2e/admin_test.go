@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -179,6 +180,29 @@ func TestAdmin(t *testing.T) {
 		commit(t, repo, map[string]string{"README": "renamed\n"})
 		if out, ok := d.push(repo, "greeter", d.key); !ok || !strings.Contains(out, fmt.Sprintf("Released v%d of greeter", version+1)) {
 			t.Fatalf("push to the new name:\n%s", out)
+		}
+	})
+
+	t.Run("a destroyed app's volumes are set aside: a new app of its name starts empty", func(t *testing.T) {
+		d.mustPier("apps:destroy", "greeter", "--force")
+		out := d.mustPier("storage:list", "--orphans")
+		m := regexp.MustCompile(`(?m)^(greeter\.\S+)\s+greeter\s+\S+ \S+ UTC\s+data\s`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("storage:list --orphans:\n%s", out)
+		}
+		if out, ok := d.push(repo, "greeter", d.key); !ok {
+			t.Fatalf("push of a new greeter:\n%s", out)
+		}
+		d.mustPier("storage:mount", "greeter", "data:/data")
+		if out, code := d.pier(nil, "run", "greeter", "--", "cat", "/data/note"); code == 0 || strings.Contains(out, "kept") {
+			t.Errorf("the new greeter found the old one's data: exit %d, %q", code, out)
+		}
+		d.mustPier("storage:purge", m[1])
+		if out := d.mustPier("storage:list", "--orphans"); strings.Contains(out, m[1]) {
+			t.Errorf("purged volumes still listed:\n%s", out)
+		}
+		if out, code := d.pier(nil, "storage:purge", "greeter"); code == 0 {
+			t.Errorf("storage:purge of a live app's volumes succeeded: %s", out)
 		}
 	})
 }

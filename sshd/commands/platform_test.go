@@ -172,6 +172,15 @@ func (p *platform) RemoveCert(_ context.Context, name string) error {
 	return nil
 }
 
+func (p *platform) Orphans(context.Context) ([]app.OrphanVolumes, error) {
+	return []app.OrphanVolumes{{ID: "old.20261203T065800.000000000Z", App: "old", Volumes: []string{"data"}, Bytes: 2048}}, nil
+}
+
+func (p *platform) PurgeOrphan(_ context.Context, id string) error {
+	p.record("PurgeOrphan %s", id)
+	return nil
+}
+
 func (p *platform) Enter(_ context.Context, r app.EnterRequest) (int, error) {
 	if err := p.known(r.App); err != nil {
 		return -1, err

@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"pier/app"
 )
@@ -12,6 +14,8 @@ type storageBackend interface {
 	Volumes(ctx context.Context, name string) ([]app.Volume, error)
 	Mount(ctx context.Context, name string, v app.Volume) error
 	Unmount(ctx context.Context, name, volume string) error
+	Orphans(ctx context.Context) ([]app.OrphanVolumes, error)
+	PurgeOrphan(ctx context.Context, id string) error
 }
 
 // storageCommands are storage:mount, unmount and list.
@@ -51,6 +55,9 @@ func (h storageCommands) storageUnmount(ctx context.Context, c Call, args []stri
 }
 
 func (h storageCommands) storageList(ctx context.Context, c Call, args []string) error {
+	if len(args) > 0 && args[0] == "--orphans" {
+		return h.orphans(ctx, c, args[1:])
+	}
 	name, asJSON, err := appListing(args)
 	if err != nil {
 		return err
@@ -75,4 +82,63 @@ func (h storageCommands) storageList(ctx context.Context, c Call, args []string)
 		fmt.Fprintf(tw, "%s\t%s\n", v.Name, v.Path)
 	}
 	return tw.Flush()
+}
+
+// orphans lists the volumes of destroyed apps: storage:list --orphans.
+func (h storageCommands) orphans(ctx context.Context, c Call, args []string) error {
+	_, flags, err := splitFlags(args, "--format")
+	if err != nil {
+		return err
+	}
+	asJSON, err := formatFlag(flags)
+	if err != nil {
+		return err
+	}
+	if len(args) != 0 && len(flags) == 0 {
+		return badUsage("")
+	}
+	orphans, err := h.p.Orphans(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if orphans == nil {
+			orphans = []app.OrphanVolumes{}
+		}
+		return writeJSON(c.Stdout, orphans)
+	}
+	if len(orphans) == 0 {
+		fmt.Fprintln(c.Stdout, "no orphaned volumes: every volume belongs to an app")
+		return nil
+	}
+	tw := columns(c.Stdout)
+	fmt.Fprintln(tw, "ID\tAPP\tDESTROYED\tVOLUMES\tSIZE")
+	for _, o := range orphans {
+		when := "-"
+		if !o.Destroyed.IsZero() {
+			when = o.Destroyed.Format(time.DateTime) + " UTC"
+		}
+		size := humanBytes(o.Bytes)
+		if o.Bytes < 0 {
+			size = "≥" + humanBytes(-o.Bytes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.ID, o.App, when, orDash(strings.Join(o.Volumes, ", ")), size)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.Stdout, "storage:purge ID deletes one, with its data")
+	return nil
+}
+
+// storagePurge deletes orphaned volumes: storage:purge ID.
+func (h storageCommands) storagePurge(ctx context.Context, c Call, args []string) error {
+	if len(args) != 1 {
+		return badUsage("")
+	}
+	if err := h.p.PurgeOrphan(ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "-----> Deleted the orphaned volumes %s\n", args[0])
+	return nil
 }
