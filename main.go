@@ -404,6 +404,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	tokens := &web.LoginTokens{}
 	dash := web.New(web.Config{Platform: uc, Log: log, URL: rtr.URL, Certs: certs, Memory: act.Memory, Version: version,
+		SSHPort: port(cfg.SSHAddr), DefaultMemory: int64(cfg.MemoryMiB) << 20,
 		Tokens: tokens, Cluster: cl})
 	rtr.SetDashboard(dash)
 	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs, Sources: sshd.Sources{GitDir: gitDir},

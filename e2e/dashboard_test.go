@@ -203,8 +203,20 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Errorf("ps:report after scaling:\n%s", out)
 		}
 
+		step("roll back asks first",
+			submit("#rollback-v1"),
+			waitText("h1", "Roll hello back to v1?"),
+			shot("confirm-rollback"),
+			submit("#cancel"),
+			waitText("#releases", "v2 (current)"),
+		)
+		if got := d.body("hello", "/"); got != "v2" {
+			t.Errorf("after a cancelled rollback hello answers %q, want v2", got)
+		}
 		step("roll back",
 			submit("#rollback-v1"),
+			waitText("h1", "Roll hello back to v1?"),
+			submit("#confirm"),
 			waitText(".flash", "Rolled back to v1."),
 			waitText("#releases", "v3 (current)"),
 			shot("app-rolled-back"),
@@ -244,6 +256,49 @@ func TestDashboardInBrowser(t *testing.T) {
 		step("sleep now", submit("#sleep-now"), waitText(".flash", "Frozen"), waitText("h1", "frozen"), shot("app-frozen"))
 		if got := d.body("hello", "/"); got != "v1" {
 			t.Errorf("a request to the frozen app: %q, want v1", got)
+		}
+
+		step("unset asks first", submit("#unset-GREETING"), waitText("h1", "Unset GREETING of hello?"),
+			submit("#confirm"), waitText(".flash", "Unset GREETING"))
+		if out, code := d.pier(nil, "config:get", "hello", "GREETING"); code == 0 {
+			t.Errorf("GREETING after the unset: %q", out)
+		}
+		step("stop asks first", submit("#stop"), waitText("h1", "Stop hello?"), submit("#confirm"),
+			waitText(".flash", "Stopped"), waitText("h1", "stopped"))
+		if code, body, _ := d.get("hello", "/"); code != 503 || !strings.Contains(body, "hello is stopped") {
+			t.Errorf("the stopped app answers %d %q", code, body)
+		}
+		step("start", submit("#start"), waitText(".flash", "Started"))
+		if got := d.body("hello", "/"); got != "v1" {
+			t.Errorf("after start: %q", got)
+		}
+	})
+
+	t.Run("the app page shows its git remote, limits and volumes; destroy wants the name", func(t *testing.T) {
+		d.mustPier("storage:mount", "hello", "data:/data")
+		step("open the app", chromedp.Navigate(base+"/apps/hello"), chromedp.WaitVisible(chromedp.CSS("#setup")))
+		if got := text("#git-remote"); got != fmt.Sprintf("ssh://pier@pier.localhost:%d/hello", d.sshPort) {
+			t.Errorf("git remote %q", got)
+		}
+		if got := text("#limits"); !strings.Contains(got, "256.0 MiB (the default)") {
+			t.Errorf("limits %q", got)
+		}
+		if got := text("#volumes"); !strings.Contains(got, "data:/data") {
+			t.Errorf("volumes %q", got)
+		}
+		if out, ok := d.push(gitRepo(t, loggingApp("doomed")), "doomed", d.key); !ok {
+			t.Fatalf("push doomed:\n%s", out)
+		}
+		step("destroy with the wrong name", chromedp.Navigate(base+"/apps/doomed"), submit("#destroy"),
+			waitText("h1", "Destroy doomed?"), chromedp.SendKeys(chromedp.CSS("#confirm-name"), "hello"),
+			submit("#confirm"), waitText(".flash", "nothing was removed"))
+		if code, _, _ := d.get("doomed", "/"); code != 200 {
+			t.Errorf("doomed after a refused destroy answers %d", code)
+		}
+		step("destroy", submit("#destroy"), waitText("h1", "Destroy doomed?"), shot("confirm-destroy"),
+			chromedp.SendKeys(chromedp.CSS("#confirm-name"), "doomed"), submit("#confirm"), waitText(".flash", "Destroyed doomed."))
+		if out, code := d.pier(nil, "apps:exists", "doomed"); code == 0 {
+			t.Errorf("doomed exists after its destroy: %s", out)
 		}
 	})
 
@@ -319,6 +374,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
 			t.Fatalf("after 6 wrong passwords: %d, Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+		}
+	})
+
+	t.Run("the events page pages", func(t *testing.T) {
+		for i := 0; i < 60; i++ {
+			d.mustPier("config:set", "hello", "--no-restart", fmt.Sprintf("N=%d", i))
+		}
+		step("events", chromedp.Navigate(base+"/events"), chromedp.WaitVisible(chromedp.CSS("#older")), submit("#older"),
+			chromedp.WaitVisible(chromedp.CSS("#newer")))
+		if got := text("table.events"); !strings.Contains(got, "releases:rollback hello v1") {
+			t.Errorf("the second page of events:\n%s", got)
 		}
 	})
 }

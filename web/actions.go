@@ -23,6 +23,9 @@ type changeBackend interface {
 	ChangeConfig(ctx context.Context, c app.ConfigChange) error
 	StartCronJob(ctx context.Context, name, id string) error
 	SleepNow(ctx context.Context, name string, deep bool) error
+	Stop(ctx context.Context, name string) error
+	Start(ctx context.Context, name string) error
+	Destroy(ctx context.Context, name string, out io.Writer) error
 	Record(ctx context.Context, e app.Event)
 }
 
@@ -93,6 +96,12 @@ func (d *Dashboard) rollback(c echo.Context) error {
 	if err != nil || n < 1 {
 		return echo.NewHTTPError(http.StatusBadRequest, "version: want a release number such as v3")
 	}
+	name := c.Param("app")
+	if ok, err := d.confirmed(c, fmt.Sprintf("Roll %s back to v%d?", name, n),
+		fmt.Sprintf("v%d's code and config run again as a new release, with zero downtime; the current release stays in the list to roll forward to.", n),
+		fmt.Sprintf("Roll back to v%d", n), false); !ok {
+		return err
+	}
 	return d.act(c, "releases:rollback", "v"+v, fmt.Sprintf("Rolled back to v%d.", n), func(ctx context.Context, name string) error {
 		_, err := d.change.Rollback(ctx, name, n, who, nil)
 		return err
@@ -112,9 +121,59 @@ func (d *Dashboard) configSet(c echo.Context) error {
 
 func (d *Dashboard) configUnset(c echo.Context) error {
 	key := c.FormValue("key")
+	if ok, err := d.confirmed(c, fmt.Sprintf("Unset %s of %s?", key, c.Param("app")),
+		"Its value is gone (an earlier release still has it), and the app restarts without it in a new release.",
+		"Unset "+key, false); !ok {
+		return err
+	}
 	return d.act(c, "config:unset", key, "Unset "+key+": a new release is out.", func(ctx context.Context, name string) error {
 		return d.change.ChangeConfig(ctx, app.ConfigChange{App: name, Unset: []string{key}, User: who})
 	})
+}
+
+func (d *Dashboard) stop(c echo.Context) error {
+	name := c.Param("app")
+	if ok, err := d.confirmed(c, "Stop "+name+"?",
+		"Its processes stop and it answers with a page saying it is stopped until it is started again; deploys and restarts keep it stopped.",
+		"Stop "+name, false); !ok {
+		return err
+	}
+	return d.act(c, "ps:stop", "", "Stopped: Start starts it again.", func(ctx context.Context, name string) error {
+		return d.change.Stop(ctx, name)
+	})
+}
+
+func (d *Dashboard) start(c echo.Context) error {
+	return d.act(c, "ps:start", "", "Started.", func(ctx context.Context, name string) error {
+		return d.change.Start(ctx, name)
+	})
+}
+
+// destroy removes the app once its name is typed again, as apps:destroy
+// asks for it.
+func (d *Dashboard) destroy(c echo.Context) error {
+	name := c.Param("app")
+	if err := app.ValidName(name); err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, err.Error())
+	}
+	if ok, err := d.confirmed(c, "Destroy "+name+"?",
+		"Its releases, config, domains, logs, build cache and git repository are removed and it stops answering; its volumes are set aside on disk (storage:list --orphans). This cannot be undone.",
+		"Destroy "+name, true); !ok {
+		return err
+	}
+	s := sessionOf(c)
+	if !nameTyped(c) {
+		s.setFlash("The name typed was not "+name+": nothing was removed.", true)
+		return c.Redirect(http.StatusSeeOther, "/apps/"+name)
+	}
+	ctx := c.Request().Context()
+	if err := d.change.Destroy(ctx, name, io.Discard); err != nil {
+		s.setFlash(fmt.Sprintf("apps:destroy %s failed: %v", name, err), true)
+		return c.Redirect(http.StatusSeeOther, "/apps/"+name)
+	}
+	d.change.Record(ctx, app.Event{Who: who, App: name, Action: "apps:destroy", Detail: name})
+	s.setFlash("Destroyed "+name+".", false)
+	return c.Redirect(http.StatusSeeOther, "/")
 }
 
 // cronRun starts a cron entry now. The run goes on after the response;

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"html/template"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -39,7 +41,7 @@ func parsePages() map[string]*template.Template {
 	}
 	layout := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"apps", "app", "keys", "events", "nodes", "login", "error"} {
+	for _, name := range []string{"apps", "app", "keys", "events", "nodes", "login", "error", "confirm"} {
 		t := template.Must(layout.Clone())
 		pages[name] = template.Must(t.ParseFS(templateFiles, "templates/"+name+".html"))
 	}
@@ -110,10 +112,18 @@ func (d *Dashboard) appPage(c echo.Context) error {
 		return err
 	}
 	config := r.App.Config
+	limits := app.LimitsFor(r.App, r.Release)
+	memLimit := "default"
+	if limits.MemoryMiB > 0 {
+		memLimit = humanBytes(int64(limits.MemoryMiB) << 20)
+	} else if d.cfg.DefaultMemory > 0 {
+		memLimit = humanBytes(d.cfg.DefaultMemory) + " (the default)"
+	}
 	return d.render(c, http.StatusOK, "app", map[string]any{
 		"Title": name, "App": r.App, "Report": r, "URL": d.url(name), "State": r.State().Label(),
 		"Memory": d.memory(c, name), "Releases": rels, "ConfigKeys": slices.Sorted(maps.Keys(config)),
 		"Config": config, "Cron": jobs, "Sleep": pol, "Domains": domains, "Access": access,
+		"GitRemote": d.gitRemote(c, name), "Limits": limits, "MemoryLimit": memLimit,
 	})
 }
 
@@ -132,12 +142,62 @@ func (d *Dashboard) eventsPage(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusNotFound, err.Error())
 		}
 	}
-	evs, err := d.view.Events(c.Request().Context(), name, 200)
+	page := 1
+	if p := c.QueryParam("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > maxEventPages {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("page: want a number from 1 to %d", maxEventPages))
+		}
+		page = n
+	}
+	evs, err := d.view.Events(c.Request().Context(), name, page*eventsPerPage+1)
 	if err != nil {
 		return err
 	}
-	return d.render(c, http.StatusOK, "events", map[string]any{"Title": "Events", "Events": evs, "App": name})
+	older := len(evs) > page*eventsPerPage
+	evs = evs[min((page-1)*eventsPerPage, len(evs)):min(page*eventsPerPage, len(evs))]
+	link := func(p int) string {
+		q := url.Values{"page": {strconv.Itoa(p)}}
+		if name != "" {
+			q.Set("app", name)
+		}
+		return "/events?" + q.Encode()
+	}
+	data := map[string]any{"Title": "Events", "Events": evs, "App": name, "Page": page}
+	if older {
+		data["Older"] = link(page + 1)
+	}
+	if page > 1 {
+		data["Newer"] = link(page - 1)
+	}
+	return d.render(c, http.StatusOK, "events", data)
 }
+
+// gitRemote is the URL to push app to, on the host the dashboard was
+// reached at; "" without an SSH port.
+func (d *Dashboard) gitRemote(c echo.Context, name string) string {
+	if d.cfg.SSHPort == 0 {
+		return ""
+	}
+	host := c.Request().Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "" || strings.ContainsAny(host, "/@ ") {
+		return ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("ssh://pier@%s:%d/%s", host, d.cfg.SSHPort, name)
+}
+
+// The events page shows eventsPerPage events a page, as far back as
+// maxEventPages pages.
+const (
+	eventsPerPage = 50
+	maxEventPages = 200
+)
 
 // hosts lists the hosts app answers at.
 func (d *Dashboard) hosts(ctx context.Context, name string) ([]string, error) {

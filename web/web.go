@@ -59,6 +59,11 @@ type Config struct {
 	Memory func(ctx context.Context, app string) (int64, bool)
 	// Version is shown in the footer.
 	Version string
+	// SSHPort is where pushes go: the app page shows its git remote on
+	// it; 0 shows none.
+	SSHPort int
+	// DefaultMemory is the memory limit of apps that set none, in bytes.
+	DefaultMemory int64
 	// SessionTTL is how long a login lasts. Default 12h.
 	SessionTTL time.Duration
 	// Tokens are the login links admin:login hands out; nil: the
@@ -158,6 +163,9 @@ func (d *Dashboard) routes() {
 	g.POST("/apps/:app/config/unset", d.configUnset)
 	g.POST("/apps/:app/cron/run", d.cronRun)
 	g.POST("/apps/:app/sleep", d.sleepNow)
+	g.POST("/apps/:app/stop", d.stop)
+	g.POST("/apps/:app/start", d.start)
+	g.POST("/apps/:app/destroy", d.destroy)
 }
 
 func cacheFor(d time.Duration, h http.Handler) http.Handler {
