@@ -405,8 +405,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	tokens := &web.LoginTokens{}
 	dash := web.New(web.Config{Platform: uc, Log: log, URL: rtr.URL, Certs: certs, Memory: act.Memory, Version: version,
 		SSHPort: port(cfg.SSHAddr), DefaultMemory: int64(cfg.MemoryMiB) << 20,
+		Traffic: func(app string) web.Traffic { return web.Traffic(rtr.Traffic(app)) },
 		Tokens: tokens, Cluster: cl})
 	rtr.SetDashboard(dash)
+	go dash.Run(ctx)
 	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs, Sources: sshd.Sources{GitDir: gitDir},
 		FailedDeploys: failedDeploys,
 		Dashboard:     dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin), Cluster: cl})

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -286,6 +287,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		if got := text("#volumes"); !strings.Contains(got, "data:/data") {
 			t.Errorf("volumes %q", got)
 		}
+		d.body("hello", "/")
+		step("charts", chromedp.Navigate(base+"/apps/hello"), chromedp.WaitVisible(chromedp.CSS("#charts svg.chart.requests polyline")), shot("app-charts"))
+		if n, err := strconv.Atoi(text("#requests-now")); err != nil || n < 1 {
+			t.Errorf("requests this minute: %q", text("#requests-now"))
+		}
+		step("the list's charts", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("table.apps svg.chart.requests")))
 		if out, ok := d.push(gitRepo(t, loggingApp("doomed")), "doomed", d.key); !ok {
 			t.Fatalf("push doomed:\n%s", out)
 		}

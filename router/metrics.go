@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,26 @@ type requestMetrics struct {
 type appMetrics struct {
 	byClass [6]prometheus.Counter // by status / 100; [0] for anything else
 	seconds prometheus.Observer
+	// The same, summed for Traffic.
+	requests, errors, nanos atomic.Int64
+}
+
+// Traffic is what the router counted of an app's requests since it
+// started: how many, how many answered 5xx, and their summed duration.
+type Traffic struct {
+	Requests, Errors int64
+	Total            time.Duration
+}
+
+// Traffic returns app's request counts so far; zero for an app that had
+// none.
+func (r *Router) Traffic(app string) Traffic {
+	v, ok := r.requests.apps.Load(app)
+	if !ok {
+		return Traffic{}
+	}
+	a := v.(*appMetrics)
+	return Traffic{Requests: a.requests.Load(), Errors: a.errors.Load(), Total: time.Duration(a.nanos.Load())}
 }
 
 func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
@@ -66,7 +87,13 @@ func (m *requestMetrics) observe(app string, w *recorder, start time.Time) {
 		class = 0
 	}
 	a.byClass[class].Inc()
-	a.seconds.Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	a.seconds.Observe(took.Seconds())
+	a.requests.Add(1)
+	a.nanos.Add(int64(took))
+	if class == 5 {
+		a.errors.Add(1)
+	}
 }
 
 // forget drops a deleted app's series.

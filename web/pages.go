@@ -55,6 +55,7 @@ type appRow struct {
 	Deployed         time.Time
 	Running, Desired int
 	Memory           string
+	Charts           charts
 }
 
 func (d *Dashboard) appsPage(c echo.Context) error {
@@ -70,7 +71,7 @@ func (d *Dashboard) appsPage(c echo.Context) error {
 			return err
 		}
 		row := appRow{Name: a.Name, URL: d.url(a.Name), State: r.State().Label(), Release: a.Release,
-			Deployed: r.Release.CreatedAt, Memory: d.memory(c, a.Name)}
+			Deployed: r.Release.CreatedAt, Memory: d.memory(c, a.Name), Charts: d.hist.chartsOf(a.Name)}
 		row.Running = r.Running()
 		for _, p := range r.Processes {
 			row.Desired += p.Desired
@@ -124,6 +125,7 @@ func (d *Dashboard) appPage(c echo.Context) error {
 		"Memory": d.memory(c, name), "Releases": rels, "ConfigKeys": slices.Sorted(maps.Keys(config)),
 		"Config": config, "Cron": jobs, "Sleep": pol, "Domains": domains, "Access": access,
 		"GitRemote": d.gitRemote(c, name), "Limits": limits, "MemoryLimit": memLimit,
+		"Charts": d.hist.chartsOf(name), "HasCharts": d.hist != nil,
 	})
 }
 

@@ -59,6 +59,11 @@ type Config struct {
 	Memory func(ctx context.Context, app string) (int64, bool)
 	// Version is shown in the footer.
 	Version string
+	// Traffic reports an app's request counts (the router's); with it,
+	// the app list and app page chart the last hour. SampleEvery is how
+	// often they are sampled (default a minute).
+	Traffic     func(app string) Traffic
+	SampleEvery time.Duration
 	// SSHPort is where pushes go: the app page shows its git remote on
 	// it; 0 shows none.
 	SSHPort int
@@ -96,6 +101,7 @@ type Dashboard struct {
 	sessions *sessions
 	limiter  *ratelimit.Attempts
 	tokens   *LoginTokens
+	hist     *history // nil without Config.Traffic
 }
 
 //go:embed templates/*.html
@@ -130,8 +136,41 @@ func New(cfg Config) *Dashboard {
 	if d.tokens == nil {
 		d.tokens = &LoginTokens{}
 	}
+	if cfg.Traffic != nil {
+		d.hist = &history{traffic: cfg.Traffic, memory: d.memoryOf, apps: d.appNames, every: cfg.SampleEvery}
+		if d.hist.every == 0 {
+			d.hist.every = time.Minute
+		}
+	}
 	d.routes()
 	return d
+}
+
+// Run samples what the charts show until ctx ends; without
+// Config.Traffic it returns at once.
+func (d *Dashboard) Run(ctx context.Context) {
+	if d.hist != nil {
+		d.hist.run(ctx)
+	}
+}
+
+func (d *Dashboard) memoryOf(ctx context.Context, name string) (int64, bool) {
+	if d.cfg.Memory == nil {
+		return 0, false
+	}
+	return d.cfg.Memory(ctx, name)
+}
+
+func (d *Dashboard) appNames(ctx context.Context) ([]string, error) {
+	apps, err := d.view.Apps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(apps))
+	for i, a := range apps {
+		names[i] = a.Name
+	}
+	return names, nil
 }
 
 // ServeHTTP serves the dashboard.
