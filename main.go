@@ -88,6 +88,7 @@ type useCases struct {
 	*app.Auth
 	*app.Shells
 	*cron.Cron
+	deploys deployMetrics
 }
 
 // dashboardAdmin sets the dashboard's password and issues its login links.
@@ -369,7 +370,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Log: log.With("component", "node"),
 	})
 	metrics.MustRegister(appMetrics{census: act.Census, log: log})
-	crn := cron.New(cron.Deps{Store: desired, Runs: st, OneOffs: cl, Lock: act.Lock, Log: log.With("component", "cron"),
+	crn := cron.New(cron.Deps{Store: desired, Runs: newCountedRuns(st, metrics), OneOffs: cl, Lock: act.Lock, Log: log.With("component", "cron"),
 		Seconds: cfg.CronSeconds, Leads: cl.Leads})
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{
@@ -382,7 +383,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	auth := app.NewAuth(deps)
 	svc = app.New(set, deps)
-	uc := useCases{Service: svc, Routing: app.NewRouting(set, deps), Auth: auth, Shells: app.NewShells(set, deps), Cron: crn}
+	uc := useCases{Service: svc, Routing: app.NewRouting(set, deps), Auth: auth, Shells: app.NewShells(set, deps), Cron: crn,
+		deploys: newDeployMetrics(metrics)}
 	rtr.OnWake(act.Wake)
 	rtr.OnExplain(svc.Unavailable)
 	var certs commands.Certs
@@ -406,7 +408,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	dash := web.New(web.Config{Platform: uc, Log: log, URL: rtr.URL, Certs: certs, Memory: act.Memory, Version: version,
 		SSHPort: port(cfg.SSHAddr), DefaultMemory: int64(cfg.MemoryMiB) << 20,
 		Traffic: func(app string) web.Traffic { return web.Traffic(rtr.Traffic(app)) },
-		Tokens: tokens, Cluster: cl})
+		Tokens:  tokens, Cluster: cl})
 	rtr.SetDashboard(dash)
 	go dash.Run(ctx)
 	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs, Sources: sshd.Sources{GitDir: gitDir},

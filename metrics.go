@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"pier/app"
 	"pier/node"
 )
 
@@ -53,4 +54,81 @@ func (m appMetrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(appCrashesDesc, prometheus.GaugeValue, float64(a.Crashes[proc]), a.App, proc)
 		}
 	}
+}
+
+// deployMetrics count deploys (pushes and ps:rebuild) and their time.
+type deployMetrics struct {
+	count   *prometheus.CounterVec
+	seconds prometheus.Histogram
+}
+
+func newDeployMetrics(reg prometheus.Registerer) deployMetrics {
+	m := deployMetrics{
+		count: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pier_deploys_total", Help: "Deploys of an app (pushes, ps:rebuild), by result: released or failed.",
+		}, []string{"app", "result"}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pier_deploy_seconds", Help: "Time from a push's source to its release answering, or to its failure.",
+			Buckets: []float64{.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 900},
+		}),
+	}
+	reg.MustRegister(m.count, m.seconds)
+	return m
+}
+
+func (m deployMetrics) observe(app string, took time.Duration, err error) {
+	result := "released"
+	if err != nil {
+		result = "failed"
+	}
+	m.count.WithLabelValues(app, result).Inc()
+	m.seconds.Observe(took.Seconds())
+}
+
+// Deploy is the use-case's, counted.
+func (u useCases) Deploy(ctx context.Context, req app.DeployRequest) (app.Release, error) {
+	start := time.Now()
+	rel, err := u.Service.Deploy(ctx, req)
+	if u.deploys.count != nil && app.ValidName(req.App) == nil {
+		u.deploys.observe(req.App, time.Since(start), err)
+	}
+	return rel, err
+}
+
+// countedRuns counts cron runs by app and result as they are recorded.
+type countedRuns struct {
+	inner app.CronRuns
+	runs  *prometheus.CounterVec
+}
+
+func newCountedRuns(runs app.CronRuns, reg prometheus.Registerer) countedRuns {
+	c := countedRuns{inner: runs, runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pier_cron_runs_total", Help: "Cron runs by app and result (succeeded, failed, timed-out, skipped...).",
+	}, []string{"app", "result"})}
+	reg.MustRegister(c.runs)
+	return c
+}
+
+func (c countedRuns) StartCronRun(ctx context.Context, r app.CronRun) (int64, error) {
+	id, err := c.inner.StartCronRun(ctx, r)
+	if err == nil && r.Status != app.RunRunning {
+		c.runs.WithLabelValues(r.App, r.Status).Inc()
+	}
+	return id, err
+}
+
+func (c countedRuns) FinishCronRun(ctx context.Context, r app.CronRun) error {
+	err := c.inner.FinishCronRun(ctx, r)
+	if err == nil {
+		c.runs.WithLabelValues(r.App, r.Status).Inc()
+	}
+	return err
+}
+
+func (c countedRuns) CronRuns(ctx context.Context, appName, entry string, limit int) ([]app.CronRun, error) {
+	return c.inner.CronRuns(ctx, appName, entry, limit)
+}
+
+func (c countedRuns) InterruptCronRuns(ctx context.Context, at time.Time) (int, error) {
+	return c.inner.InterruptCronRuns(ctx, at)
 }

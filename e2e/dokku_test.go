@@ -301,6 +301,25 @@ func TestDokkuApps(t *testing.T) {
 		}
 	})
 
+	t.Run("/metrics counts deploys and cron runs", func(t *testing.T) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", adminPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, re := range []string{
+			`pier_deploys_total\{app="` + name + `",result="released"\} [2-9]`,
+			`pier_deploys_total\{app="` + name + `",result="failed"\} 1`,
+			`pier_deploy_seconds_count [3-9]`,
+			`pier_cron_runs_total\{app="` + name + `",result="succeeded"\} 1`,
+		} {
+			if !regexp.MustCompile(re).Match(body) {
+				t.Errorf("/metrics lacks %s:\n%s", re, grepLines(string(body), "pier_deploy")+"\n"+grepLines(string(body), "pier_cron"))
+			}
+		}
+	})
+
 	t.Run("an interactive shell follows window resizes", func(t *testing.T) {
 		sess := d.sshSession(t)
 		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -101,4 +102,23 @@ func (m *requestMetrics) forget(app string) {
 	m.apps.Delete(app)
 	m.requests.DeletePartialMatch(prometheus.Labels{"app": app})
 	m.seconds.DeletePartialMatch(prometheus.Labels{"app": app})
+}
+
+// certExpiry reports when each served host's certificate expires, read
+// at every scrape.
+type certExpiry struct{ r *Router }
+
+var certExpiryDesc = prometheus.NewDesc("pier_certificate_expiry_timestamp_seconds",
+	"When the certificate of a host pier serves expires (Unix time); hosts without one are left out.", []string{"host"}, nil)
+
+func (certExpiry) Describe(ch chan<- *prometheus.Desc) { ch <- certExpiryDesc }
+
+func (e certExpiry) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, host := range e.r.hosts() {
+		if st := e.r.Certificate(ctx, host); !st.NotAfter.IsZero() {
+			ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(st.NotAfter.Unix()), host)
+		}
+	}
 }

@@ -96,6 +96,7 @@ type Router struct {
 	ownMu   sync.Mutex
 	own     atomic.Pointer[ownCerts] // see SetCertificate
 	metrics metrics
+	reg     prometheus.Registerer // Config.Metrics
 
 	gzipCache *gzipCache // static sites' compressed files
 
@@ -126,6 +127,7 @@ func New(cfg Config) *Router {
 		transport: newBackendTransport(newTransport()),
 		probe:     newProbeClient(),
 		metrics:   newMetrics(cfg.Metrics),
+		reg:       cfg.Metrics,
 		requests:  newRequestMetrics(cfg.Metrics),
 		authFails: ratelimit.NewAttempts(maxAuthFailures, authFailureWindow),
 		gzipCache: newGzipCache(gzipCacheBytes),

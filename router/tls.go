@@ -154,6 +154,9 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 	c.eagerInternal = certmagic.New(c.cache, eager)
 	c.eagerInternal.Issuers = c.internal.Issuers
 	r.tls = c
+	if r.reg != nil {
+		r.reg.MustRegister(certExpiry{r})
+	}
 	go func() {
 		<-ctx.Done()
 		c.cache.Stop()

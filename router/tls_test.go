@@ -270,7 +270,7 @@ func TestACMERenewal(t *testing.T) {
 // Internal names get certificates from pier's own CA, which verify against
 // the root CARoot returns, and keep answering plain HTTP.
 func TestInternalCA(t *testing.T) {
-	r, httpAddr, httpsAddr, _ := tlsRouter(t, "localhost", nil, nil)
+	r, httpAddr, httpsAddr, reg := tlsRouter(t, "localhost", nil, nil)
 	r.Set("hello", []string{namedBackend(t, "hello")})
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(r.CARoot()) {
@@ -285,6 +285,23 @@ func TestInternalCA(t *testing.T) {
 	}
 	if n := counterValue(r.metrics.certs.WithLabelValues("internal", "obtained")); n < 1 {
 		t.Errorf("pier_certificates_total{issuer=internal,result=obtained} = %v", n)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expiry float64
+	for _, f := range families {
+		if f.GetName() == "pier_certificate_expiry_timestamp_seconds" {
+			for _, m := range f.Metric {
+				if m.Label[0].GetValue() == "hello.localhost" {
+					expiry = m.Gauge.GetValue()
+				}
+			}
+		}
+	}
+	if at := time.Unix(int64(expiry), 0); at.Before(time.Now().Add(24 * time.Hour)) {
+		t.Errorf("pier_certificate_expiry_timestamp_seconds{host=hello.localhost} = %v", expiry)
 	}
 }
 
