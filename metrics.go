@@ -27,12 +27,16 @@ var (
 		"Instances of a process type running on this machine.", []string{"app", "process"}, nil)
 	appCrashesDesc = prometheus.NewDesc("pier_app_crashes",
 		"Recent deaths of a process type on this machine (0 once it ran stable a while).", []string{"app", "process"}, nil)
+	appMemoryDesc = prometheus.NewDesc("pier_app_memory_bytes",
+		"Memory an app's running instances on this machine use, as their cgroups count it.", []string{"app"}, nil)
+	appCPUDesc = prometheus.NewDesc("pier_app_cpu_seconds",
+		"CPU time an app's running instances on this machine used (it starts afresh as instances are replaced).", []string{"app"}, nil)
 	appRestartsDesc = prometheus.NewDesc("pier_app_restarts_total",
 		"Restarts of an app asked for (ps:restart), over its life.", []string{"app"}, nil)
 )
 
 func (appMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{appStateDesc, appWantedDesc, appRunningDesc, appCrashesDesc, appRestartsDesc} {
+	for _, d := range []*prometheus.Desc{appStateDesc, appWantedDesc, appRunningDesc, appCrashesDesc, appRestartsDesc, appMemoryDesc, appCPUDesc} {
 		ch <- d
 	}
 }
@@ -48,6 +52,10 @@ func (m appMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range apps {
 		ch <- prometheus.MustNewConstMetric(appStateDesc, prometheus.GaugeValue, 1, a.App, a.State.Word())
 		ch <- prometheus.MustNewConstMetric(appRestartsDesc, prometheus.CounterValue, float64(a.Restarts), a.App)
+		if a.UsageKnown {
+			ch <- prometheus.MustNewConstMetric(appMemoryDesc, prometheus.GaugeValue, float64(a.Memory), a.App)
+			ch <- prometheus.MustNewConstMetric(appCPUDesc, prometheus.GaugeValue, a.CPUSeconds, a.App)
+		}
 		for proc, n := range a.Wanted {
 			ch <- prometheus.MustNewConstMetric(appWantedDesc, prometheus.GaugeValue, float64(n), a.App, proc)
 			ch <- prometheus.MustNewConstMetric(appRunningDesc, prometheus.GaugeValue, float64(a.Running[proc]), a.App, proc)

@@ -202,6 +202,9 @@ type Usage interface {
 	// InstanceMemory returns the memory (bytes) an instance's processes
 	// use now; ok is false if it is not known (e.g. not running).
 	InstanceMemory(id string) (bytes int64, ok bool)
+	// InstanceCPU returns the CPU time an instance's processes used so
+	// far; ok is false if it is not known.
+	InstanceCPU(id string) (seconds float64, ok bool)
 }
 
 // Placer chooses the machines of a cluster that run an app with the given

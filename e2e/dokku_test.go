@@ -313,9 +313,11 @@ func TestDokkuApps(t *testing.T) {
 			`pier_deploys_total\{app="` + name + `",result="failed"\} 1`,
 			`pier_deploy_seconds_count [3-9]`,
 			`pier_cron_runs_total\{app="` + name + `",result="succeeded"\} 1`,
+			`pier_app_memory_bytes\{app="` + name + `"\} [1-9]`,
+			`pier_app_cpu_seconds\{app="` + name + `"\} \d`,
 		} {
 			if !regexp.MustCompile(re).Match(body) {
-				t.Errorf("/metrics lacks %s:\n%s", re, grepLines(string(body), "pier_deploy")+"\n"+grepLines(string(body), "pier_cron"))
+				t.Errorf("/metrics lacks %s:\n%s", re, grepLines(string(body), name))
 			}
 		}
 	})
