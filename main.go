@@ -128,6 +128,7 @@ type Config struct {
 	Bridge     string // CNI bridge device
 	Subnet     string // CNI subnet
 	MemoryMiB  int    // default memory limit per app process
+	Settle     time.Duration
 	// CronSeconds lets cron schedules take a leading seconds field. For
 	// tests only: production schedules have 5 fields.
 	CronSeconds bool
@@ -166,6 +167,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Bridge, "bridge", "pier0", "CNI bridge for app containers")
 	fs.StringVar(&c.Subnet, "subnet", "10.77.0.0/16", "CNI subnet for app containers")
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
+	fs.DurationVar(&c.Settle, "settle", 1500*time.Millisecond, "how long after a deploy began its new processes are watched for an early crash, which the push reports (0: not watched)")
 	fs.BoolVar(&c.CronSeconds, "cron-seconds", false, "for tests: cron schedules may start with a seconds field")
 	fs.StringVar(&c.Admin, "admin", "127.0.0.1:9180", "admin listener: /metrics and the dashboard (empty to disable)")
 	fs.DurationVar(&c.SleepAfter, "sleep-after", 15*time.Minute, "freeze apps idle this long (app.json pier.sleep and sleep:set override)")
@@ -365,7 +367,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Log: log.With("component", "ship")}
 	desired := desiredState{st, cl}
 	sleep := app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter}
-	act = node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20, Self: cl.Self}, node.Deps{
+	act = node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20, Self: cl.Self, Settle: cfg.Settle}, node.Deps{
 		Store: desired, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt, Images: images, Peers: cl,
 		Log: log.With("component", "node"),
 	})

@@ -61,7 +61,7 @@ http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever(
 
 func TestDokkuApps(t *testing.T) {
 	adminPort := freePort(t)
-	d := startDaemon(t, "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort))
+	d := startDaemon(t, "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort), "--settle", "3s")
 	const name = "dokkuapp"
 	repo := gitRepo(t, dokkuApp())
 	out, ok := d.push(repo, name, d.key)
@@ -299,6 +299,24 @@ func TestDokkuApps(t *testing.T) {
 				t.Errorf("logs:failed lacks %q:\n%s", want, out)
 			}
 		}
+	})
+
+	t.Run("a release that passes its check and then crashes makes the push say so", func(t *testing.T) {
+		crashy := map[string]string{
+			"Procfile": "web: python3 -c 'import http.server, os, threading, sys; " +
+				"s = http.server.HTTPServer((\"\", int(os.environ[\"PORT\"])), http.server.SimpleHTTPRequestHandler); " +
+				"threading.Timer(0.5, lambda: (print(\"giving up\", flush=True), os._exit(3))).start(); s.serve_forever()'\n",
+		}
+		out, ok := d.push(gitRepo(t, crashy), "crashy", d.key)
+		if !ok {
+			t.Fatalf("push:\n%s", out)
+		}
+		for _, want := range []string{"passed its checks, then its web process exited", "releases:rollback crashy"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("push output lacks %q:\n%s", want, out)
+			}
+		}
+		d.mustPier("apps:destroy", "crashy", "--force")
 	})
 
 	t.Run("/metrics counts deploys and cron runs", func(t *testing.T) {

@@ -121,6 +121,9 @@ func (d *daemon) runtimeFlags() []string {
 		"--containerd", d.env.Address,
 		"--namespace", d.env.Namespace(), "--bridge", d.env.Network.Bridge, "--subnet", d.env.Network.Subnet,
 		"--http", d.addr(d.httpPort), "--https", "",
+		// Watching each release for an early crash would add a second
+		// to every deploy; TestDokkuApps turns it on.
+		"--settle", "0",
 	}
 }
 

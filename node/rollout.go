@@ -28,6 +28,7 @@ type Activation = app.Activation
 // before the route moves, what was started or mounted for rel is removed
 // and the previous release keeps serving. The caller holds the app's lock.
 func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act Activation) error {
+	began := time.Now()
 	out := act.Out
 	if out == nil {
 		out = io.Discard
@@ -135,6 +136,7 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 	}
 	go n.retire(old)
 	n.retireSitesLater(a.Name, otherThan(rel))
+	n.settle(ctx, rel, started, began, out)
 
 	if cmd := rel.Manifest.Scripts.Postdeploy; cmd != "" && !a.Stopped {
 		fmt.Fprintf(out, "-----> Running postdeploy: %s\n", cmd)
@@ -144,6 +146,32 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 		}
 	}
 	return nil
+}
+
+// settle watches the instances a release started until Settle after
+// began, and tells out of any that exited: it passed its checks and then
+// crashed, which heal's restarts would otherwise hide.
+func (n *Actuator) settle(ctx context.Context, rel app.Release, started []app.Instance, began time.Time, out io.Writer) {
+	if n.set.Settle <= 0 || len(started) == 0 {
+		return
+	}
+	until := began.Add(n.set.Settle)
+	for time.Now().Before(until) {
+		if sleep(ctx, min(100*time.Millisecond, time.Until(until))) != nil {
+			return
+		}
+		for _, in := range started {
+			if ok, err := n.runtime.Running(ctx, in.ID); err == nil && !ok {
+				fmt.Fprintf(out, " !     v%d passed its checks, then its %s process exited %.1fs after the deploy began; it is restarted with growing delays\n",
+					rel.Version, in.Process, time.Since(began).Seconds())
+				if tail := n.runtime.Tail(rel.App, in.ID, 10); len(tail) > 0 {
+					fmt.Fprintf(out, "       last output of %s:\n           %s\n", in.Process, strings.Join(tail, "\n           "))
+				}
+				fmt.Fprintf(out, "       logs %s shows more; releases:rollback %s goes back to the release before\n", rel.App, rel.App)
+				return
+			}
+		}
+	}
 }
 
 // stopUnchecked stops the old instances of the types whose checks are
