@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -42,8 +43,8 @@ func (s *Service) Events(ctx context.Context, app string, limit int) ([]Event, e
 }
 
 // Destroy removes an app: its processes, route, images, releases, config,
-// cron entries and history, logs, build cache and git repository. Its
-// volumes' data stays on disk.
+// cron entries and history, logs, build cache, git repository and the SSH
+// keys limited to it. Its volumes' data stays on disk, set aside.
 func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error {
 	a, unlock, err := s.locked(ctx, name)
 	if err != nil {
@@ -56,6 +57,16 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 	rs, err := s.store.Releases(ctx, name)
 	if err != nil {
 		return err
+	}
+	keys, err := s.store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	var limited []string
+	for _, k := range keys {
+		if k.App == name {
+			limited = append(limited, k.Name)
+		}
 	}
 	if err := s.apply(ctx, DestroyApp{Name: name}); err != nil {
 		return err
@@ -74,6 +85,9 @@ func (s *Service) Destroy(ctx context.Context, name string, out io.Writer) error
 			images[r.Image] = true
 			s.removeImage(r.Image)
 		}
+	}
+	if len(limited) > 0 {
+		fmt.Fprintf(out, "-----> Removed the keys limited to %s: %s\n", name, strings.Join(limited, ", "))
 	}
 	fmt.Fprintf(out, "-----> Destroyed %s", name)
 	if len(a.Volumes) > 0 {

@@ -86,8 +86,20 @@ func TestAdmin(t *testing.T) {
 		if got := d.body("world", "/"); got != "awake" {
 			t.Fatalf("world after a refused destroy: %q", got)
 		}
-		if out, code := d.pier(strings.NewReader("world\n"), "apps:destroy", "world"); code != 0 {
+		worldKey := filepath.Join(t.TempDir(), "ci-world")
+		sh(t, "", nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", worldKey)
+		wpub, _ := os.ReadFile(worldKey + ".pub")
+		d.mustPierIn(string(wpub), "ssh-keys:add", "ci-world", "--app", "world")
+		out, code := d.pier(strings.NewReader("world\n"), "apps:destroy", "world")
+		if code != 0 || !strings.Contains(out, "Removed the keys limited to world: ci-world") {
 			t.Fatalf("destroy: %d %s", code, out)
+		}
+		// Its key must not bring it back.
+		if out, ok := d.push(repo, "world", worldKey); ok || !strings.Contains(out, "not registered") {
+			t.Errorf("a destroyed app's key pushed it again: ok=%v\n%s", ok, out)
+		}
+		if out := d.mustPier("ssh-keys:list"); strings.Contains(out, "ci-world") {
+			t.Errorf("the destroyed app's key is still listed:\n%s", out)
 		}
 		if code, _, _ := d.get("world", "/"); code != 404 {
 			t.Errorf("a destroyed app answers %d, want 404", code)
@@ -205,4 +217,14 @@ func TestAdmin(t *testing.T) {
 			t.Errorf("storage:purge of a live app's volumes succeeded: %s", out)
 		}
 	})
+}
+
+// mustPierIn runs a command with stdin, failing the test if it fails.
+func (d *daemon) mustPierIn(stdin string, args ...string) string {
+	d.t.Helper()
+	out, code := d.pier(strings.NewReader(stdin), args...)
+	if code != 0 {
+		d.t.Fatalf("pier %v: exit %d\n%s", args, code, out)
+	}
+	return out
 }

@@ -20,6 +20,11 @@ func (s *Store) destroyApp(ctx context.Context, tx *sql.Tx, name string) error {
 	} else if n == 0 {
 		return fmt.Errorf("app %s: %w", name, app.ErrNotFound)
 	}
+	// A key limited to the app goes with it: it must not create an app
+	// of the same name later.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM ssh_keys WHERE app = ?`, name); err != nil {
+		return mapErr("delete the app's keys", err)
+	}
 	return nil
 }
 
