@@ -174,7 +174,16 @@ type AccessReport struct {
 	// current release's app.json pier.access.allow adds.
 	Allow         []string `json:"allow"`
 	AllowManifest []string `json:"allow_app_json"`
+	// ManifestIgnored says AllowManifest does not apply: an admin set
+	// rules (ManifestAccessApplies).
+	ManifestIgnored bool `json:"app_json_ignored,omitempty"`
 }
+
+// ManifestAccessApplies reports whether the networks an app's own
+// app.json allows (pier.access.allow) apply: only while an admin set no
+// rules. Pushed by anyone with a deploy key, they may restrict an open
+// app, never let anyone past an admin's password or allowlist.
+func ManifestAccessApplies(a App) bool { return !a.Access.Auth && len(a.Access.Allow) == 0 }
 
 // AccessOf reports an app's access rules.
 func (s *Routing) AccessOf(ctx context.Context, name string) (AccessReport, error) {
@@ -186,6 +195,7 @@ func (s *Routing) AccessOf(ctx context.Context, name string) (AccessReport, erro
 		Allow: slices.Clone(a.Access.Allow)}
 	if m := s.manifestAccess(ctx, a); m != nil {
 		rep.AllowManifest = m.Allow
+		rep.ManifestIgnored = len(m.Allow) > 0 && !ManifestAccessApplies(a)
 	}
 	return rep, nil
 }

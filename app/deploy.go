@@ -62,6 +62,9 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 	if created {
 		fmt.Fprintf(out, "-----> Created app %s\n", req.App)
 	}
+	if m := manifest.Pier.Access; m != nil && len(m.Allow) > 0 && !ManifestAccessApplies(a) {
+		fmt.Fprintf(out, " !     app.json: pier.access.allow is ignored: an admin set %s's access rules (http-auth:report %s)\n", req.App, req.App)
+	}
 	config, err := configFor(a, manifest)
 	if err != nil {
 		return Release{}, err

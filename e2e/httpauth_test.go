@@ -58,7 +58,7 @@ func TestHTTPAuth(t *testing.T) {
 		}
 	}
 	out, _ := d.pier(nil, "http-auth:report", "hello")
-	for _, want := range []string{"on, users: alice", "127.0.0.2/32, 127.0.0.3/32 (app.json)"} {
+	for _, want := range []string{"on, users: alice", "127.0.0.2/32, 127.0.0.3/32 (app.json, ignored"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("http-auth:report lacks %q:\n%s", want, out)
 		}
@@ -75,7 +75,8 @@ func TestHTTPAuth(t *testing.T) {
 		{"wrong password", "127.0.0.1", "alice", "nope", 401},
 		{"missing auth", "127.0.0.1", "", "", 401},
 		{"allowed address", "127.0.0.2", "", "", 200},
-		{"app.json's address", "127.0.0.3", "", "", 200},
+		// A deploy key's app.json cannot let anyone past an admin's rules.
+		{"app.json's address", "127.0.0.3", "", "", 401},
 	} {
 		code, h, body := d.getAs("hello", tc.src, tc.user, tc.pass)
 		if code != tc.want || code == 200 && body != "private" || code == 401 && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic ") {

@@ -50,7 +50,7 @@ func (n *Actuator) accessRules(ctx context.Context, a app.App) app.AccessRules {
 		rel, err := n.store.Release(ctx, a.Name, a.Release)
 		if err != nil {
 			n.log.Warn("read release for access rules", "app", a.Name, "err", err)
-		} else if m := rel.Manifest.Pier.Access; m != nil {
+		} else if m := rel.Manifest.Pier.Access; m != nil && app.ManifestAccessApplies(a) {
 			allow = append(allow, m.Allow...)
 		}
 	}

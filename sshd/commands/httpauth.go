@@ -140,7 +140,11 @@ func (h accessCommands) httpAuthShow(ctx context.Context, c Call, name string) e
 	}
 	allowed := slices.Clone(rep.Allow)
 	for _, n := range rep.AllowManifest {
-		allowed = append(allowed, n+" (app.json)")
+		if rep.ManifestIgnored {
+			allowed = append(allowed, n+" (app.json, ignored: the rules above are an admin's)")
+		} else {
+			allowed = append(allowed, n+" (app.json)")
+		}
 	}
 	auth := "off"
 	if rep.Auth {
