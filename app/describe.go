@@ -90,14 +90,9 @@ func (s AppState) Label() string { return stateWords[s].label }
 // (asleep)".
 func (s AppState) Phrase() string { return stateWords[s].phrase }
 
-// MaskValue hides a config value, keeping only whether it is short and,
-// of a long one, the first three bytes: "********" or "abc********".
-func MaskValue(v string) string {
-	if len(v) < 12 {
-		return "********"
-	}
-	return v[:3] + "********"
-}
+// MaskValue hides a config value whole: no character of a secret, not
+// even its length, shows on a screen or in a screenshot.
+func MaskValue(string) string { return "********" }
 
 // Running counts p's instances that are running.
 func (p ProcessReport) Running() int {

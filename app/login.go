@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -55,6 +57,21 @@ var dummyHash = sync.OnceValue(func() []byte {
 	h, _ := bcrypt.GenerateFromPassword([]byte("pier-no-password-set"), bcrypt.DefaultCost)
 	return h
 })
+
+// AdminPasswordStamp names the admin password now set (a digest of its
+// hash; "" if none): a session begun under another stamp ends, so that a
+// password change logs everyone out.
+func (s *Auth) AdminPasswordStamp(ctx context.Context) (string, error) {
+	hash, err := s.store.Setting(ctx, settingAdminPassword)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(hash))
+	return hex.EncodeToString(sum[:8]), nil
+}
 
 // CheckAdminPassword returns nil if password is the admin password,
 // ErrWrongPassword if not, ErrNoPassword if none is set. The comparison is

@@ -3,6 +3,7 @@
 package ratelimit
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -25,6 +26,69 @@ func NewAttempts(max int, window time.Duration) *Attempts {
 	return &Attempts{max: max, window: window, fails: map[string][]time.Time{}}
 }
 
+// Attempt reserves one attempt for addr, checking and counting it at
+// once so that concurrent attempts cannot outrun the limit: it returns
+// how long addr must wait (and counts nothing) if it used its attempts
+// up, else 0, and the attempt counts as failed until Succeeded takes it
+// back.
+func (l *Attempts) Attempt(addr string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	recent := l.recent(addr, now)
+	if len(recent) >= l.max {
+		return time.Until(recent[len(recent)-l.max].Add(l.window))
+	}
+	l.bound(now)
+	l.fails[addr] = append(recent, now)
+	return 0
+}
+
+// Succeeded takes back addr's last attempt: it was right.
+func (l *Attempts) Succeeded(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f := l.fails[addr]; len(f) > 0 {
+		if f = f[:len(f)-1]; len(f) == 0 {
+			delete(l.fails, addr)
+		} else {
+			l.fails[addr] = f
+		}
+	}
+}
+
+// maxTracked bounds the addresses kept: past it, stale ones go, then any.
+const maxTracked = 10000
+
+// bound keeps the map under maxTracked. The caller holds mu.
+func (l *Attempts) bound(now time.Time) {
+	if len(l.fails) < maxTracked {
+		return
+	}
+	for k := range l.fails {
+		l.recent(k, now)
+	}
+	// Still full: a tenth goes at once, so that a flood of addresses
+	// costs a scan every thousand attempts, not every one.
+	for k := range l.fails {
+		if len(l.fails) < maxTracked*9/10 {
+			break
+		}
+		delete(l.fails, k)
+	}
+}
+
+// Key is the address attempts are counted by: an IPv4 address whole, an
+// IPv6 one by its /64, which one client typically holds whole.
+func Key(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
 // Wait returns how long addr must wait before it may try again; 0 if it
 // may now.
 func (l *Attempts) Wait(addr string) time.Duration {
@@ -42,11 +106,7 @@ func (l *Attempts) Fail(addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	if len(l.fails) > 10000 {
-		for k := range l.fails {
-			l.recent(k, now)
-		}
-	}
+	l.bound(now)
 	l.fails[addr] = append(l.recent(addr, now), now)
 }
 

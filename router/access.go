@@ -156,15 +156,28 @@ func (a *accessRules) check(req *http.Request, fails *ratelimit.Attempts) error 
 		return nil
 	}
 	a.mu.Unlock()
-	client := ip.String()
-	if wait := fails.Wait(client); wait > 0 {
-		return &tooManyAttempts{wait: wait}
+	client := ratelimit.Key(ip)
+	type outcome struct {
+		passed bool
+		wait   time.Duration
 	}
-	passed, _, _ := a.checks.Do(string(key[:]), func() (any, error) {
-		return a.verify(req, key), nil
+	// Requests with the same header share one check, counted once; the
+	// attempt counts before bcrypt runs, so concurrent guesses cannot
+	// outrun the limit.
+	v, _, _ := a.checks.Do(string(key[:]), func() (any, error) {
+		if wait := fails.Attempt(client); wait > 0 {
+			return outcome{wait: wait}, nil
+		}
+		if !a.verify(req, key) {
+			return outcome{}, nil
+		}
+		fails.Succeeded(client)
+		return outcome{passed: true}, nil
 	})
-	if !passed.(bool) {
-		fails.Fail(client)
+	switch o := v.(outcome); {
+	case o.wait > 0:
+		return &tooManyAttempts{wait: o.wait}
+	case !o.passed:
 		return errAuthRequired
 	}
 	return nil

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -247,5 +248,35 @@ func TestWrongPasswordsAreLimited(t *testing.T) {
 	}
 	if code, _ := getFrom(t, front, "hello.localhost", "127.0.0.1", "", "", nil); code != 401 {
 		t.Errorf("no credentials from the limited address: got %d, want 401", code)
+	}
+}
+
+// Concurrent wrong passwords from one address cannot outrun the limit:
+// each guess counts before its bcrypt check runs.
+func TestConcurrentGuessesAreLimited(t *testing.T) {
+	r := newRouter(t)
+	front := serve(t, r)
+	r.Set("hello", []string{namedBackend(t, "hello")})
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "secret")}})
+	var wg sync.WaitGroup
+	codes := make(chan int, 60)
+	for i := range 60 {
+		wg.Go(func() {
+			code, _ := getFrom(t, front, "hello.localhost", "127.0.0.1", "alice", fmt.Sprintf("guess-%d", i), nil)
+			codes <- code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for c := range codes {
+		if c == 401 {
+			checked++
+		} else if c != 429 {
+			t.Errorf("a guess got %d", c)
+		}
+	}
+	if checked > maxAuthFailures {
+		t.Errorf("%d of 60 concurrent guesses were checked, want at most %d", checked, maxAuthFailures)
 	}
 }

@@ -7,17 +7,20 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"pier/app"
+	"pier/ratelimit"
 )
 
 // authBackend is what logging in checks: the admin password and one-time
 // login links; and the audit log that records each login.
 type authBackend interface {
 	CheckAdminPassword(ctx context.Context, password string) error
+	AdminPasswordStamp(ctx context.Context) (string, error)
 	Record(ctx context.Context, e app.Event)
 }
 
@@ -74,15 +77,17 @@ func (d *Dashboard) login(c echo.Context) error {
 	err := d.auth.CheckAdminPassword(c.Request().Context(), c.FormValue("password"))
 	switch {
 	case errors.Is(err, app.ErrWrongPassword):
-		d.limiter.Fail(ip)
 		d.log.Warn("dashboard login refused: wrong password", "client", ip)
 		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in",
 			"Error": "Wrong password."})
 	case errors.Is(err, app.ErrNoPassword):
+		d.limiter.Succeeded(limitKey(ip))
 		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in", "Error": err.Error()})
 	case err != nil:
+		d.limiter.Succeeded(limitKey(ip))
 		return err
 	}
+	d.limiter.Succeeded(limitKey(ip))
 	return d.startAdmin(c, "password", ip)
 }
 
@@ -93,17 +98,26 @@ func (d *Dashboard) loginLink(c echo.Context) error {
 		return err
 	}
 	if !d.tokens.RedeemLoginToken(c.FormValue("token")) {
-		d.limiter.Fail(ip)
 		d.log.Warn("dashboard login refused: unknown or used login link", "client", ip)
 		return d.render(c, http.StatusUnauthorized, "login", map[string]any{"Title": "Log in",
 			"Error": "This login link is unknown, used or expired: run pier admin:login for a new one."})
 	}
+	d.limiter.Succeeded(limitKey(ip))
 	return d.startAdmin(c, "login link", ip)
 }
 
-// limited answers 429 if ip failed too often lately.
+// limitKey is what failed logins from ip are counted by.
+func limitKey(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		return ratelimit.Key(a)
+	}
+	return ip
+}
+
+// limited answers 429 if ip failed too often lately; else it counts this
+// attempt as failed until the caller says it succeeded.
 func (d *Dashboard) limited(c echo.Context, ip string) error {
-	wait := d.limiter.Wait(ip)
+	wait := d.limiter.Attempt(limitKey(ip))
 	if wait <= 0 {
 		return nil
 	}
@@ -118,7 +132,13 @@ func (d *Dashboard) startAdmin(c echo.Context, how, ip string) error {
 	if s := sessionOf(c); s != nil {
 		d.sessions.delete(s)
 	}
-	_, id := d.sessions.create(true)
+	ns, id := d.sessions.create(true)
+	stamp, err := d.auth.AdminPasswordStamp(c.Request().Context())
+	if err != nil {
+		d.sessions.delete(ns)
+		return err
+	}
+	ns.stamp = stamp
 	setCookie(c, id, d.cfg.SessionTTL)
 	d.auth.Record(c.Request().Context(), app.Event{Who: who, Action: "login", Detail: how + " from " + ip})
 	return c.Redirect(http.StatusSeeOther, "/")

@@ -38,6 +38,7 @@ type session struct {
 	csrf    string
 	admin   bool
 	expires time.Time
+	stamp   string // the admin password's when an admin session began
 
 	mu       sync.Mutex
 	flash    string
@@ -175,7 +176,15 @@ func sessionOf(c echo.Context) *session {
 func (d *Dashboard) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s := sessionOf(c); s != nil && s.admin {
-			return next(c)
+			// A password changed since the login ends the session.
+			stamp, err := d.auth.AdminPasswordStamp(c.Request().Context())
+			if err != nil {
+				return err
+			}
+			if stamp == s.stamp {
+				return next(c)
+			}
+			d.sessions.delete(s)
 		}
 		if c.Request().Method == http.MethodGet && c.Request().Header.Get("Accept") != "text/event-stream" {
 			return c.Redirect(http.StatusSeeOther, "/login")

@@ -213,6 +213,21 @@ func TestLogin(t *testing.T) {
 		}
 	})
 
+	t.Run("a password change ends every session", func(t *testing.T) {
+		b := newBrowser(t, srv)
+		b.login()
+		if code, _, _ := b.get("/"); code != http.StatusOK {
+			t.Fatalf("apps page: %d", code)
+		}
+		if err := svc.SetAdminPassword(context.Background(), "another long password"); err != nil {
+			t.Fatal(err)
+		}
+		defer svc.SetAdminPassword(context.Background(), password)
+		if code, _, h := b.get("/"); code != http.StatusSeeOther || h.Get("Location") != "/login" {
+			t.Errorf("apps page after the password changed: %d to %q, want 303 to /login", code, h.Get("Location"))
+		}
+	})
+
 	t.Run("logging out ends the session", func(t *testing.T) {
 		b := newBrowser(t, srv)
 		b.login()
@@ -237,7 +252,7 @@ func TestPagesAndActions(t *testing.T) {
 		not  []string
 	}{
 		{"/", []string{"hello", "http://hello.example.test", "running", "v2", "0/1 running"}, nil},
-		{"/apps/hello", []string{"node server.js", "Roll back to v1", "SECRET_KEY", "ver********", "cron1", "python3 report.py",
+		{"/apps/hello", []string{"node server.js", "Roll back to v1", "SECRET_KEY", "********", "cron1", "python3 report.py",
 			"Frozen after 15m0s", `name="scale.web"`, "/apps/hello/logs", "hello.localhost", "https disabled",
 			"HTTP basic auth for <code>alice</code>", "<code>10.0.0.0/8</code>",
 			`Runs on <a href="/nodes#node-node1">node1</a>, <a href="/nodes#node-node2">node2</a>`}, []string{"very-secret-value"}},

@@ -20,7 +20,7 @@ func TestOperations(t *testing.T) {
 		{"config:set PORT", []string{"config:set", "hello", "PORT=1"}, 2, "", "", "set by pier"},
 		{"config:set unknown flag", []string{"config:set", "hello", "--force", "A=1"}, 2, "", "", "unknown flag"},
 		{"config:unset", []string{"config:unset", "hello", "A", "B"}, 0, "ChangeConfig hello set=map[] unset=[A B] norestart=false", "", ""},
-		{"config:show masks", []string{"config:show", "hello"}, 0, "", "LONG_SECRET:  012********", ""},
+		{"config:show masks", []string{"config:show", "hello"}, 0, "", "LONG_SECRET:  ********", ""},
 		{"config:show --reveal", []string{"config:show", "hello", "--reveal"}, 0, "", "0123456789abcdef", ""},
 		{"config:show json", []string{"config:show", "hello", "--format", "json"}, 0, "", `"SHORT": "********"`, ""},
 		{"config:show bad format", []string{"config:show", "hello", "--format", "xml"}, 2, "", "", "only format is json"},
