@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -37,6 +38,11 @@ type Config struct {
 	// pre-receive hook runs "<Binary> hook pre-receive".
 	Binary string
 	Log    *slog.Logger // default: discard
+	// HandshakeTimeout bounds how long a connection may take to open its
+	// first session (default 20s); IdleTimeout ends one that sent and
+	// received nothing for that long (default 30m: a quiet build is quiet
+	// for minutes).
+	HandshakeTimeout, IdleTimeout time.Duration
 }
 
 func (c *Config) validate() error {
@@ -45,6 +51,12 @@ func (c *Config) validate() error {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 20 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 30 * time.Minute
 	}
 	switch {
 	case c.HostKeyPath == "":
@@ -92,6 +104,7 @@ type Server struct {
 	closing  bool
 	conns    map[net.Conn]struct{} // raw connections, handshaking or not
 	handlers sync.WaitGroup        // running session handlers
+	perAddr  perAddr
 }
 
 // New checks cfg and loads (or on first start creates) the host key.
@@ -225,9 +238,16 @@ func (s *Server) sshServer(root bool) *ssh.Server {
 		Version:     "pier",
 		HostSigners: []ssh.Signer{s.signer},
 		Handler:     s.handler(root),
-		ConnCallback: func(_ ssh.Context, c net.Conn) net.Conn {
-			return s.track(c)
+		IdleTimeout: s.cfg.IdleTimeout,
+		ConnCallback: func(ctx ssh.Context, c net.Conn) net.Conn {
+			tc := s.track(c)
+			if tc != nil {
+				ctx.SetValue(connKey{}, tc)
+				return tc
+			}
+			return nil
 		},
+		ChannelHandlers: map[string]ssh.ChannelHandler{"session": sessionChannels},
 	}
 	if !root {
 		srv.ServerConfigCallback = publicKeyConfig
@@ -239,21 +259,40 @@ func (s *Server) sshServer(root bool) *ssh.Server {
 }
 
 // track registers a raw connection so shutdown can close it, or returns nil
-// (gliderlabs then drops it) once shutdown began.
-func (s *Server) track(c net.Conn) net.Conn {
+// (gliderlabs then drops it) once shutdown began or its address holds too
+// many. A connection that opened no session within HandshakeTimeout is
+// closed.
+func (s *Server) track(c net.Conn) *trackedConn {
+	host := hostOf(c)
+	if host != "" && !s.perAddr.take(host) {
+		s.log.Warn("connection refused: too many from one address", "remote", host, "max", maxConnsPerAddr)
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
+		if host != "" {
+			s.perAddr.release(host)
+		}
 		return nil
 	}
 	s.conns[c] = struct{}{}
-	return &trackedConn{Conn: c, s: s}
+	tc := &trackedConn{Conn: c, s: s, host: host}
+	time.AfterFunc(s.cfg.HandshakeTimeout, func() {
+		if !tc.opened.Load() {
+			tc.Close()
+		}
+	})
+	return tc
 }
 
 type trackedConn struct {
 	net.Conn
-	s    *Server
-	once sync.Once
+	s        *Server
+	host     string // counted in perAddr; "" for the socket
+	once     sync.Once
+	opened   atomic.Bool  // a session was opened: the handshake is over
+	channels atomic.Int32 // sessions open now
 }
 
 func (c *trackedConn) Close() error {
@@ -261,6 +300,9 @@ func (c *trackedConn) Close() error {
 		c.s.mu.Lock()
 		delete(c.s.conns, c.Conn)
 		c.s.mu.Unlock()
+		if c.host != "" {
+			c.s.perAddr.release(c.host)
+		}
 	})
 	return c.Conn.Close()
 }

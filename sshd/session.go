@@ -29,6 +29,10 @@ func (s *Server) handler(root bool) ssh.Handler {
 		s.log.Info("session", "user", user, "command", name, "exit", code,
 			"remote", sess.RemoteAddr(), "duration", time.Since(start).Round(time.Millisecond))
 		sess.Exit(code)
+		if user == "" && !root {
+			// A key pier does not know gets its answer and nothing more.
+			closeConn(sess.Context())
+		}
 	}
 }
 

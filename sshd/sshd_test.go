@@ -139,7 +139,7 @@ type testServer struct {
 
 // start runs a Server on 127.0.0.1:0 and a socket in a short temp dir
 // (unix socket paths are limited to ~108 bytes) until the test ends.
-func start(t *testing.T, k Keys, c Commands) *testServer {
+func start(t *testing.T, k Keys, c Commands, tune ...func(*Config)) *testServer {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -151,13 +151,17 @@ func start(t *testing.T, k Keys, c Commands) *testServer {
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	dir := t.TempDir()
-	s, err := New(Config{
+	cfg := Config{
 		Addr:        "127.0.0.1:0",
 		HostKeyPath: filepath.Join(dir, "keys", "host_ed25519"),
 		SocketPath:  filepath.Join(sockDir, "run", "pier.sock"),
 		GitDir:      filepath.Join(dir, "git"),
 		Binary:      exe,
-	}, k, c)
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	s, err := New(cfg, k, c)
 	if err != nil {
 		t.Fatal(err)
 	}
