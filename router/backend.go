@@ -45,6 +45,7 @@ func newBackendTransport(next *http.Transport) *backendTransport {
 type backendConn struct {
 	addr      string
 	c         net.Conn
+	head      *headBudget // under br: bounds what a response head reads
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
@@ -60,7 +61,7 @@ func fast(req *http.Request) bool {
 // RoundTrip implements http.RoundTripper.
 func (t *backendTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !fast(req) {
-		return t.next.RoundTrip(req)
+		return t.slow(req)
 	}
 	for attempt := 0; ; attempt++ {
 		bc, reused, err := t.get(req.Context(), req.URL.Host)
@@ -92,7 +93,8 @@ func (t *backendTransport) get(ctx context.Context, addr string) (*backendConn, 
 	if err != nil {
 		return nil, false, err
 	}
-	return &backendConn{addr: addr, c: c, br: bufio.NewReaderSize(c, readBufferSize), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
+	head := &headBudget{r: c, left: -1}
+	return &backendConn{addr: addr, c: c, head: head, br: bufio.NewReaderSize(head, readBufferSize), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
 }
 
 // put keeps bc for the next request to its address, or closes it.
@@ -184,14 +186,29 @@ func (bc *backendConn) roundTrip(req *http.Request, t *backendTransport) (resp *
 		return nil, false, err
 	}
 	trace := httptrace.ContextClientTrace(req.Context())
-	for {
+	for n1xx := 0; ; n1xx++ {
 		if _, err := bc.br.Peek(1); err != nil {
 			stop()
 			return nil, resp != nil, err // after an early hint, not sent again
 		}
+		if n1xx == max1xxResponses {
+			stop()
+			return nil, true, fmt.Errorf("backend sent more than %d informational responses", max1xxResponses)
+		}
+		// The head has its bounds from its first byte on.
+		bc.head.left = maxResponseHeaderBytes - int64(bc.br.Buffered())
+		bc.c.SetReadDeadline(time.Now().Add(responseHeadTimeout))
 		resp, err = http.ReadResponse(bc.br, req)
+		bc.head.left = -1
+		bc.c.SetReadDeadline(time.Time{})
+		if req.Context().Err() != nil { // cancelled meanwhile: unblock for good
+			bc.c.SetDeadline(time.Unix(1, 0))
+		}
 		if err != nil {
 			stop()
+			if errors.Is(err, errHeadTooLarge) {
+				err = fmt.Errorf("backend's response head is larger than %d bytes", maxResponseHeaderBytes)
+			}
 			return nil, true, err
 		}
 		if resp.StatusCode >= 200 {
@@ -210,6 +227,79 @@ func (bc *backendConn) roundTrip(req *http.Request, t *backendTransport) (resp *
 	}
 	resp.Body = &backendBody{r: resp.Body, bc: bc, t: t, stop: stop, reuse: !resp.Close}
 	return resp, true, nil
+}
+
+// errHeadTooLarge is a response head over maxResponseHeaderBytes.
+var errHeadTooLarge = errors.New("response head too large")
+
+// headBudget reads r, at most left bytes while left >= 0 (a response head
+// being read), without limit while it is negative.
+type headBudget struct {
+	r    io.Reader
+	left int64
+}
+
+func (h *headBudget) Read(p []byte) (int, error) {
+	if h.left == 0 {
+		return 0, errHeadTooLarge
+	}
+	if h.left > 0 && int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.r.Read(p)
+	if h.left > 0 {
+		h.left -= int64(n)
+	}
+	return n, err
+}
+
+// slow sends req through next, with a response head due within
+// responseHeadTimeout of its first byte (next bounds its size and
+// informational responses).
+func (t *backendTransport) slow(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	var (
+		mu    sync.Mutex
+		timer *time.Timer
+	)
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if timer == nil {
+			timer = time.AfterFunc(responseHeadTimeout, func() { cancel(errHeadTimeout) })
+		}
+	}})
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	mu.Lock()
+	if timer != nil {
+		timer.Stop()
+	}
+	mu.Unlock()
+	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errHeadTimeout) {
+			err = cause
+		}
+		cancel(nil)
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols { // an upgrade's body is its connection
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	}
+	return resp, nil
+}
+
+var errHeadTimeout = errors.New("backend's response head took too long")
+
+// cancelOnClose ends a request's context with its body.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelCauseFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel(nil)
+	return err
 }
 
 // backendBody is a response body that gives its connection back once read

@@ -21,6 +21,17 @@ const (
 	readBufferSize      = 16 << 10 // a small response's header and body in one read
 )
 
+// An app's response head is bounded on every path: maxResponseHeaderBytes
+// in all, done within responseHeadTimeout of its first byte, after at
+// most max1xxResponses informational responses. Past either bound the
+// client gets a 502 and the connection to the app is closed.
+const (
+	maxResponseHeaderBytes = 1 << 20
+	max1xxResponses        = 8
+)
+
+var responseHeadTimeout = 10 * time.Second // a variable for the tests
+
 // newTransport returns the Transport every backend's proxy shares for what
 // backendTransport leaves to it (requests with bodies, upgrades).
 func newTransport() *http.Transport {
@@ -34,8 +45,9 @@ func newTransport() *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
 		// Pass Accept-Encoding and compressed bodies through untouched.
-		DisableCompression: true,
-		ReadBufferSize:     readBufferSize,
+		DisableCompression:     true,
+		ReadBufferSize:         readBufferSize,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 }
 
