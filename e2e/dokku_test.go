@@ -93,6 +93,18 @@ func TestDokkuApps(t *testing.T) {
 		}
 	})
 
+	t.Run("app processes have a seccomp filter and no capability", func(t *testing.T) {
+		st := d.mustPier("run", name, "--", "grep", "-E", "^(CapBnd|CapEff|CapPrm|Seccomp|NoNewPrivs):", "/proc/self/status")
+		for _, want := range []string{"CapBnd:\t0000000000000000", "CapEff:\t0000000000000000", "Seccomp:\t2", "NoNewPrivs:\t1"} {
+			if !strings.Contains(st, want) {
+				t.Errorf("/proc/self/status of a one-off lacks %q:\n%s", want, st)
+			}
+		}
+		if st := d.mustPier("enter", name, "--", "grep", "-E", "^(CapBnd|Seccomp):", "/proc/self/status"); !strings.Contains(st, "CapBnd:\t0000000000000000") || !strings.Contains(st, "Seccomp:\t2") {
+			t.Errorf("/proc/self/status in the web process:\n%s", st)
+		}
+	})
+
 	t.Run("a Procfile process name is a command for run and cron", func(t *testing.T) {
 		if got := d.mustPier("run", name, "console"); !strings.Contains(got, "console says hello") {
 			t.Errorf("run %s console: %q", name, got)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -182,13 +183,19 @@ func (s stdio) resize(ctx context.Context, p interface {
 // and so, rarely and under load, did a shim-written file.
 func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writer, cleanSnapshot bool, std stdio,
 	opts func(nsPath, output string) []containerd.NewContainerOpts) (int, error) {
-	logFile, err := os.CreateTemp("", "pier-run-*.log")
+	// The process writes its output file as whatever user it runs as,
+	// without a capability to override permissions: the file is open to
+	// all, in a directory only root can enter.
+	outDir, err := os.MkdirTemp("", "pier-run-")
 	if err != nil {
 		return -1, err
 	}
-	defer os.Remove(logFile.Name())
-	// The process may run as the app user; nobody else may read its output.
-	err = logFile.Chown(AppUID, AppGID)
+	defer os.RemoveAll(outDir)
+	logFile, err := os.OpenFile(filepath.Join(outDir, "output"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return -1, fmt.Errorf("output file: %w", err)
+	}
+	err = logFile.Chmod(0o666)
 	if cerr := logFile.Close(); err == nil {
 		err = cerr
 	}

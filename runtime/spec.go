@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/containerd/containerd/containers"
+	"github.com/containerd/containerd/contrib/seccomp"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -84,6 +85,12 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 		withNoSwap(p.Memory),
 		oci.WithPidsLimit(c.cfg.PidsLimit),
 		oci.WithNoNewPrivileges,
+		// containerd's default seccomp profile (Docker's), and no
+		// capability at all, bounding set included: app processes and
+		// builds run as the app user and need none, and a setuid binary
+		// in a base or an app cannot give them one back.
+		seccomp.WithDefaultProfile(),
+		oci.WithCapabilities(nil),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: p.Netns}),
 	}
 	if p.CPU > 0 {
