@@ -72,19 +72,32 @@ type sseWriter struct {
 	mu     sync.Mutex // the heartbeat and the log share the response
 }
 
+// maxSSELine bounds a line the stream holds back waiting for its end.
+const maxSSELine = 64 << 10
+
 func (w *sseWriter) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
 	var out bytes.Buffer
 	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
+		i, next := bytes.IndexByte(w.buf, '\n'), 0
+		switch {
+		case i >= 0:
+			next = i + 1
+		case len(w.buf) < maxSSELine:
+		default:
+			i, next = maxSSELine, maxSSELine // an endless line goes out in pieces
+		}
+		if next == 0 {
 			break
 		}
 		line := bytes.TrimRight(w.buf[:i], "\r")
+		// A CR ends an SSE line too: one inside an app's line would
+		// start a field of the app's choosing (event:, id:).
+		line = bytes.ReplaceAll(line, []byte("\r"), []byte(" "))
 		out.WriteString("data: ")
 		out.Write(line)
 		out.WriteString("\n\n")
-		w.buf = w.buf[i+1:]
+		w.buf = w.buf[next:]
 	}
 	if out.Len() > 0 {
 		if err := w.send(out.Bytes()); err != nil {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"pier/app"
 )
@@ -27,7 +29,7 @@ func (h logsCommands) logs(ctx context.Context, c Call, args []string) error {
 	if err != nil {
 		return err
 	}
-	return about("app", name, h.p.Logs(ctx, name, q, c.Stdout))
+	return about("app", name, h.p.Logs(ctx, name, q, &printable{w: c.Stdout}))
 }
 
 // logsArgs parses "APP [-t|--tail] [-p|--process TYPE] [-n|--num N]",
@@ -91,4 +93,36 @@ func logsArgs(args []string) (name string, q app.LogQuery, err error) {
 		return "", q, badUsage("%v", err)
 	}
 	return name, q, nil
+}
+
+// printable passes text on with terminal control sequences defused: an
+// app's output must not move a user's cursor, retitle the window or
+// answer for it. Control characters other than tab and newline, C1
+// controls included, become "?".
+type printable struct {
+	w    io.Writer
+	part []byte // an incomplete UTF-8 sequence at the end of the last write
+}
+
+func (p *printable) Write(b []byte) (int, error) {
+	data := append(p.part, b...)
+	p.part = nil
+	out := make([]byte, 0, len(data))
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 && !utf8.FullRune(data[i:]) && len(data)-i < utf8.UTFMax {
+			p.part = append([]byte{}, data[i:]...)
+			break
+		}
+		if r == utf8.RuneError && size == 1 || r != '\t' && r != '\n' && unicode.IsControl(r) {
+			out = append(out, '?')
+		} else {
+			out = append(out, data[i:i+size]...)
+		}
+		i += size
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -114,3 +114,18 @@ func TestLogsBadUsage(t *testing.T) {
 		})
 	}
 }
+
+// An app's output reaches a terminal without control sequences: no
+// escape, no C1 control, no stray byte; text, tabs and newlines stay.
+func TestLogsDefuseTerminalSequences(t *testing.T) {
+	var b strings.Builder
+	w := &printable{w: &b}
+	in := "ok\tline é\n\x1b]0;owned\x07\x1b[2J\u009b6n\xff\r\n"
+	// Written a byte at a time, so UTF-8 sequences arrive split.
+	for i := range len(in) {
+		w.Write([]byte{in[i]})
+	}
+	if got, want := b.String(), "ok\tline é\n?]0;owned??[2J?6n??\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
