@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -333,7 +334,12 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	failedDeploys := appdirs.NewTexts(filepath.Join(cfg.DataDir, "failed-deploys"))
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	appNet, err := netip.ParsePrefix(cfg.Subnet)
+	if err != nil {
+		return fmt.Errorf("--subnet %q: %w", cfg.Subnet, err)
+	}
 	rtr := router.New(router.Config{Domain: cfg.Domain, PublicPort: cfg.PublicPort, Log: log, AccessLog: os.Stderr,
+		AppNetworks: []netip.Prefix{appNet.Masked()},
 		WakeTimeout: cfg.WakeTimeout, Metrics: metrics, MaxBodyBytes: cfg.maxBodyBytes()})
 	labels, err := app.ParseNodeLabels(cfg.NodeLabels)
 	if err != nil {

@@ -118,18 +118,33 @@ func (r *Router) denied(appName string, req *http.Request) error {
 	if a == nil {
 		return nil
 	}
+	if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {
+		ip := ap.Addr().Unmap()
+		for _, p := range r.appNets {
+			if p.Contains(ip) {
+				// An app's own container is no trusted network, even
+				// inside an allowlist that covers it.
+				return a.checkAs(req, r.authFails, false)
+			}
+		}
+	}
 	return a.check(req, r.authFails)
 }
 
 // check applies the rules to req; fails limits wrong credentials.
 func (a *accessRules) check(req *http.Request, fails *ratelimit.Attempts) error {
+	return a.checkAs(req, fails, true)
+}
+
+// checkAs is check; the allowlist applies only if allowlisted.
+func (a *accessRules) checkAs(req *http.Request, fails *ratelimit.Attempts, allowlisted bool) error {
 	// The TCP peer: X-Forwarded-For and the like are the client's to forge.
 	var ip netip.Addr
 	if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {
 		ip = ap.Addr().Unmap()
 	}
 	if len(a.allow) > 0 {
-		if ip.IsValid() {
+		if ip.IsValid() && allowlisted {
 			for _, p := range a.allow {
 				if p.Contains(ip) {
 					return nil

@@ -280,3 +280,28 @@ func TestConcurrentGuessesAreLimited(t *testing.T) {
 		t.Errorf("%d of 60 concurrent guesses were checked, want at most %d", checked, maxAuthFailures)
 	}
 }
+
+// A request from an app's container does not pass an allowlist that
+// covers the container network: apps cannot reach another app's
+// protected pages through the router as if from the admin's LAN.
+func TestAppNetworksAreNotAllowlisted(t *testing.T) {
+	r := New(Config{Log: testLog(t), AppNetworks: []netip.Prefix{netip.MustParsePrefix("10.77.0.0/16")}})
+	r.Set("hello", []string{namedBackend(t, "hello")})
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "secret")},
+		Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	for _, tc := range []struct {
+		from string
+		want int
+	}{
+		{"10.1.2.3:40000", 200},  // the LAN the allowlist is for
+		{"10.77.0.9:40000", 401}, // an app's container, inside 10.0.0.0/8
+	} {
+		req := httptest.NewRequest("GET", "http://hello.localhost/", nil)
+		req.RemoteAddr = tc.from
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != tc.want {
+			t.Errorf("from %s: %d, want %d", tc.from, w.Code, tc.want)
+		}
+	}
+}

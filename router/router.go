@@ -14,6 +14,7 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,11 @@ type Config struct {
 	// WakeTimeout bounds how long requests for a sleeping app are held while
 	// it wakes; then they get a 503 page. Default 30s.
 	WakeTimeout time.Duration
+	// AppNetworks are the networks app containers have addresses in:
+	// a request from there never passes an allowlist (http-auth's
+	// allowed networks) as coming from an allowed network, even one that
+	// covers it, such as 10.0.0.0/8.
+	AppNetworks []netip.Prefix
 	// Metrics registers the router's Prometheus metrics; nil for none.
 	Metrics prometheus.Registerer
 	// MaxBodyBytes is the largest request body the router passes to an app.
@@ -97,6 +103,7 @@ type Router struct {
 	own     atomic.Pointer[ownCerts] // see SetCertificate
 	metrics metrics
 	reg     prometheus.Registerer // Config.Metrics
+	appNets []netip.Prefix        // Config.AppNetworks
 
 	gzipCache *gzipCache // static sites' compressed files
 
@@ -131,6 +138,7 @@ func New(cfg Config) *Router {
 		requests:  newRequestMetrics(cfg.Metrics),
 		authFails: ratelimit.NewAttempts(maxAuthFailures, authFailureWindow),
 		gzipCache: newGzipCache(gzipCacheBytes),
+		appNets:   cfg.AppNetworks,
 	}
 	r.accessLog = lg
 	if cfg.AccessLog != nil {
