@@ -49,6 +49,9 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 		return Release{}, err
 	}
 	cron, manifest.Cron = append(cron, manifest.Cron...), nil
+	if len(cron) > MaxCronEntries {
+		return Release{}, fmt.Errorf("%d cron entries in the Procfile and app.json: at most %d", len(cron), MaxCronEntries)
+	}
 	if err := s.cronp.Validate(cron); err != nil {
 		return Release{}, err
 	}

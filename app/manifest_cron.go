@@ -23,6 +23,9 @@ func (p *manifestParser) cron(raw json.RawMessage) ([]CronEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(list) > MaxCronEntries {
+		return nil, manifestError("cron", "%d entries: at most %d", len(list), MaxCronEntries)
+	}
 	var out []CronEntry
 	for i, item := range list {
 		path := fmt.Sprintf("cron[%d]", i)

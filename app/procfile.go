@@ -18,6 +18,14 @@ func ParseProcfile(r io.Reader) (map[string]string, error) {
 	return procs, err
 }
 
+// An app has at most MaxProcessTypes process types and MaxCronEntries cron
+// entries (Procfile and app.json together): each type and entry costs
+// pier a schedule, containers and state.
+const (
+	MaxProcessTypes = 32
+	MaxCronEntries  = 64
+)
+
 // parseProcfile is ParseProcfile that also returns Piku's cron lines: a key
 // starting with "cron" whose value starts with a schedule
 // ("cron1: */5 * * * * python3 batch.py", "cron-daily: @daily ./cleanup")
@@ -48,10 +56,15 @@ func parseProcfile(r io.Reader) (map[string]string, []CronEntry, error) {
 		}
 		seen[name] = true
 		if e, ok := procfileCron(name, cmd); ok {
-			crons = append(crons, e)
+			if crons = append(crons, e); len(crons) > MaxCronEntries {
+				return nil, nil, fmt.Errorf("Procfile line %d: more than %d cron entries", n, MaxCronEntries)
+			}
 			continue
 		}
 		procs[name] = cmd
+		if len(procs) > MaxProcessTypes {
+			return nil, nil, fmt.Errorf("Procfile line %d: more than %d process types; run the others from one process, or as cron entries", n, MaxProcessTypes)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, fmt.Errorf("Procfile: %w", err)

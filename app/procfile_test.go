@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -58,5 +59,23 @@ func TestReadProcfileLinkOut(t *testing.T) {
 	procs, _, err := readProcfile(dir)
 	if err == nil || strings.Contains(err.Error(), "SECRET") || len(procs) != 0 {
 		t.Fatalf("got %v, %v; want an error without the target's content", procs, err)
+	}
+}
+
+// A Procfile cannot declare process types or cron lines without bound.
+func TestProcfileBounded(t *testing.T) {
+	var b strings.Builder
+	for i := range MaxProcessTypes + 1 {
+		fmt.Fprintf(&b, "p%d: sleep 1\n", i)
+	}
+	if _, _, err := parseProcfile(strings.NewReader(b.String())); err == nil || !strings.Contains(err.Error(), "more than 32 process types") {
+		t.Errorf("%d process types: %v", MaxProcessTypes+1, err)
+	}
+	b.Reset()
+	for i := range MaxCronEntries + 2 {
+		fmt.Fprintf(&b, "cron%d: @daily true\n", i)
+	}
+	if _, _, err := parseProcfile(strings.NewReader(b.String())); err == nil || !strings.Contains(err.Error(), "more than 64 cron entries") {
+		t.Errorf("%d cron lines: %v", MaxCronEntries+2, err)
 	}
 }

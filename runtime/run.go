@@ -230,7 +230,6 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	if err != nil {
 		return -1, fmt.Errorf("create task: %w", err)
 	}
-	end.set(func() { _ = task.CloseIO(cleanup, containerd.WithStdinCloser) })
 	defer task.Delete(cleanup, containerd.WithProcessKill)
 	if _, err := c.net.attach(ctx, id, nsPath); err != nil {
 		return -1, err
@@ -242,6 +241,8 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	if err := task.Start(ctx); err != nil {
 		return -1, fmt.Errorf("start: %w", err)
 	}
+	// Once started: closing a terminal's input before would stop it.
+	end.set(func() { _ = task.CloseIO(cleanup, containerd.WithStdinCloser) })
 	stop := make(chan struct{})
 	tailed := make(chan error, 1)
 	go func() { tailed <- tail(logFile.Name(), out, stop) }()
@@ -362,7 +363,6 @@ func (c *Containerd) Exec(ctx context.Context, id string, o app.OneOff) (int, er
 	if err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", id, err)
 	}
-	end.set(func() { _ = proc.CloseIO(cleanup, containerd.WithStdinCloser) })
 	defer proc.Delete(cleanup, containerd.WithProcessKill)
 	exited, err := proc.Wait(ctx)
 	if err != nil {
@@ -371,6 +371,7 @@ func (c *Containerd) Exec(ctx context.Context, id string, o app.OneOff) (int, er
 	if err := proc.Start(ctx); err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", id, err)
 	}
+	end.set(func() { _ = proc.CloseIO(cleanup, containerd.WithStdinCloser) })
 	done := make(chan struct{})
 	defer close(done)
 	go std.resize(cleanup, proc, done)
