@@ -62,12 +62,16 @@ func (a App) StateWith(crashing bool) AppState {
 	return StateCrashing
 }
 
+// crashLoop is how many recent crashes of a process type make its app
+// crashing: one killed process, restarted at once, is not a loop.
+const crashLoop = 2
+
 // Crashing reports whether one of a's running process types keeps
 // crashing on this machine.
 func Crashing(o Observer, a App) bool {
 	for proc, n := range a.Formation {
 		if n > 0 {
-			if _, ok := o.Crash(a.Name, proc); ok {
+			if c, ok := o.Crash(a.Name, proc); ok && c.Count >= crashLoop {
 				return true
 			}
 		}
@@ -110,7 +114,7 @@ func (p ProcessReport) Running() int {
 func (r Report) State() AppState {
 	crashing := false
 	for _, p := range r.Processes {
-		crashing = crashing || p.Desired > 0 && p.Crashes > 0
+		crashing = crashing || p.Desired > 0 && p.Crashes >= crashLoop
 	}
 	return r.App.StateWith(crashing)
 }
@@ -176,7 +180,7 @@ func (s *Service) Unavailable(ctx context.Context, name string) (status int, tit
 	case FormationFor(a, rel)["web"] == 0:
 		return down, name + " is scaled to zero", "No web process of it runs; ps:scale " + name + " web=1 starts one."
 	}
-	if _, ok := s.node.Crash(name, "web"); ok {
+	if c, ok := s.node.Crash(name, "web"); ok && c.Count >= crashLoop {
 		return down, name + " is crashing", "Its web process keeps exiting and is being restarted; its owner can see why with: logs " + name
 	}
 	return 0, "", ""
