@@ -168,7 +168,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Bridge, "bridge", "pier0", "CNI bridge for app containers")
 	fs.StringVar(&c.Subnet, "subnet", "10.77.0.0/16", "CNI subnet for app containers")
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
-	fs.DurationVar(&c.Settle, "settle", 1500*time.Millisecond, "how long after a deploy began its new processes are watched for an early crash, which the push reports (0: not watched)")
+	fs.DurationVar(&c.Settle, "settle", time.Second, "how long after a deploy began its new processes are watched for an early crash, which the push reports (0: not watched)")
 	fs.BoolVar(&c.CronSeconds, "cron-seconds", false, "for tests: cron schedules may start with a seconds field")
 	fs.StringVar(&c.Admin, "admin", "127.0.0.1:9180", "admin listener: /metrics and the dashboard (empty to disable)")
 	fs.DurationVar(&c.SleepAfter, "sleep-after", 15*time.Minute, "freeze apps idle this long (app.json pier.sleep and sleep:set override)")
