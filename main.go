@@ -112,24 +112,25 @@ const defaultSocket = "/run/pier/pier.sock"
 // Config is everything the daemon is told at start. Apps, keys, domains and
 // scale live in the store, not here.
 type Config struct {
-	DataDir    string // state: database, git repositories, logs, caches
-	CacheDir   string // the built base image tarball, kept between installs
-	SSHAddr    string // git push and admin commands
-	HTTPAddr   string // the router
-	HTTPSAddr  string // the router over TLS; "" disables HTTPS
-	ACMECA     string // ACME directory URL
-	ACMEEmail  string // contact for the ACME account
-	ACMERoots  string // PEM file of the roots the ACME CA's HTTPS is trusted with; "" trusts the system's
-	Domain     string // apps answer at <app>.<Domain>
-	PublicPort int    // port in app URLs when the router is not on 80
-	Socket     string // root-only unix socket of the host CLI and git hooks
-	Containerd string // containerd socket
-	Namespace  string // containerd namespace
-	Base       string // base image reference
-	Bridge     string // CNI bridge device
-	Subnet     string // CNI subnet
-	MemoryMiB  int    // default memory limit per app process
-	Settle     time.Duration
+	DataDir      string // state: database, git repositories, logs, caches
+	CacheDir     string // the built base image tarball, kept between installs
+	SSHAddr      string // git push and admin commands
+	HTTPAddr     string // the router
+	HTTPSAddr    string // the router over TLS; "" disables HTTPS
+	ACMECA       string // ACME directory URL
+	ACMEEmail    string // contact for the ACME account
+	ACMERoots    string // PEM file of the roots the ACME CA's HTTPS is trusted with; "" trusts the system's
+	Domain       string // apps answer at <app>.<Domain>
+	PublicPort   int    // port in app URLs when the router is not on 80
+	Socket       string // root-only unix socket of the host CLI and git hooks
+	Containerd   string // containerd socket
+	Namespace    string // containerd namespace
+	Base         string // base image reference
+	Bridge       string // CNI bridge device
+	Subnet       string // CNI subnet
+	MemoryMiB    int    // default memory limit per app process
+	Settle       time.Duration
+	BuildTimeout time.Duration
 	// CronSeconds lets cron schedules take a leading seconds field. For
 	// tests only: production schedules have 5 fields.
 	CronSeconds bool
@@ -168,6 +169,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Bridge, "bridge", "pier0", "CNI bridge for app containers")
 	fs.StringVar(&c.Subnet, "subnet", "10.77.0.0/16", "CNI subnet for app containers")
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
+	fs.DurationVar(&c.BuildTimeout, "build-timeout", 15*time.Minute, "longest a build may take, predeploy included; past it the push is rejected")
 	fs.DurationVar(&c.Settle, "settle", time.Second, "how long after a deploy began its new processes are watched for an early crash, which the push reports (0: not watched)")
 	fs.BoolVar(&c.CronSeconds, "cron-seconds", false, "for tests: cron schedules may start with a seconds field")
 	fs.StringVar(&c.Admin, "admin", "127.0.0.1:9180", "admin listener: /metrics and the dashboard (empty to disable)")
@@ -328,7 +330,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	cacheDir := filepath.Join(cfg.DataDir, "cache")
 	bld := builder.New(builder.Config{
 		Base: cfg.Base, CacheDir: cacheDir,
-		CABundle: rt.CABundle(), Log: log,
+		CABundle: rt.CABundle(), Log: log, Timeout: cfg.BuildTimeout,
 	}, rt)
 	gitDir := filepath.Join(cfg.DataDir, "git")
 	failedDeploys := appdirs.NewTexts(filepath.Join(cfg.DataDir, "failed-deploys"))

@@ -6,6 +6,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,7 +46,10 @@ type Config struct {
 	// CABundle, if set, is mounted read-only into build containers and named by
 	// NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, PIP_CERT and REQUESTS_CA_BUNDLE.
 	CABundle string
-	Log      *slog.Logger
+	// Timeout bounds a build, predeploy included (default 15 minutes):
+	// past it the build is stopped and the push rejected.
+	Timeout time.Duration
+	Log     *slog.Logger
 }
 
 // Builder builds apps. Safe for concurrent use on different apps; the caller
@@ -60,8 +64,22 @@ func New(cfg Config, sb Sandbox) *Builder { return &Builder{cfg: cfg, sb: sb} }
 
 const caPath = "/etc/pier/ca.crt"
 
-// Build builds req.Dir into a new image for req.App.
+// Build builds req.Dir into a new image for req.App, within Config.Timeout.
 func (b *Builder) Build(ctx context.Context, req app.BuildRequest) (app.Build, error) {
+	limit := b.cfg.Timeout
+	if limit <= 0 {
+		limit = 15 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	build, err := b.build(ctx, req)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return app.Build{}, fmt.Errorf("the build took longer than %s and was stopped (pier serve --build-timeout sets the limit); the running release keeps serving", limit)
+	}
+	return build, err
+}
+
+func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, error) {
 	start := time.Now()
 	stack, err := Detect(req.Dir)
 	if err != nil {

@@ -61,7 +61,7 @@ http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever(
 
 func TestDokkuApps(t *testing.T) {
 	adminPort := freePort(t)
-	d := startDaemon(t, "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort), "--settle", "3s")
+	d := startDaemon(t, "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort), "--settle", "3s", "--build-timeout", "15s")
 	const name = "dokkuapp"
 	repo := gitRepo(t, dokkuApp())
 	out, ok := d.push(repo, name, d.key)
@@ -329,6 +329,22 @@ func TestDokkuApps(t *testing.T) {
 			}
 		}
 		d.mustPier("apps:destroy", "crashy", "--force")
+	})
+
+	t.Run("a build past its time limit is stopped and the push rejected", func(t *testing.T) {
+		slow := map[string]string{
+			"Procfile": "web: python3 -m http.server $PORT\n",
+			"app.json": `{"scripts": {"dokku": {"predeploy": "sleep 300"}}}`,
+		}
+		start := time.Now()
+		out, ok := d.push(gitRepo(t, slow), "slowbuild", d.key)
+		if ok || !strings.Contains(out, "the build took longer than 15s and was stopped") {
+			t.Errorf("push of a build that never ends (ok=%v):\n%s", ok, out)
+		}
+		if took := time.Since(start); took > 60*time.Second {
+			t.Errorf("the rejection took %s", took)
+		}
+		d.mustPier("apps:destroy", "slowbuild", "--force")
 	})
 
 	t.Run("/metrics counts deploys and cron runs", func(t *testing.T) {
