@@ -136,6 +136,9 @@ func TestAdmin(t *testing.T) {
 	t.Run("apps:rename moves the app with its data, history and keys", func(t *testing.T) {
 		d.mustPier("storage:mount", "hello", "data:/data")
 		d.mustPier("ps:restart", "hello")
+		if m := d.mustPier("run", "hello", "--", "grep", " /data ", "/proc/mounts"); !strings.Contains(m, "nosuid") || !strings.Contains(m, "nodev") {
+			t.Errorf("the volume is mounted without nosuid,nodev: %q", m)
+		}
 		d.mustPier("run", "hello", "--", "sh", "-c", "echo kept > /data/note")
 		d.mustPier("domains:add", "hello", "www.hello.test")
 		if out, code := d.pier(nil, "apps:create", "taken"); code != 0 {

@@ -70,7 +70,8 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 		if m.ReadOnly {
 			opt = "ro"
 		}
-		mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: []string{"rbind", opt}})
+		// A volume is data: no setuid binary or device node in it works.
+		mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: []string{"rbind", opt, "nosuid", "nodev"}})
 	}
 	args := p.Args
 	if p.Output != "" {
