@@ -1,6 +1,7 @@
 package web
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -34,13 +35,7 @@ func (d *Dashboard) confirmed(c echo.Context, heading, text, button string, type
 		return false, echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	var fields []field
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range form {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(form)) {
 		if k == "_csrf" || k == "confirm" || k == "confirm_name" || len(form[k]) != 1 {
 			continue
 		}
