@@ -10,11 +10,13 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -576,4 +578,21 @@ func freeLoopbackPort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The names whose failures the router remembers are bounded, and so is
+// each message.
+func TestCertFailuresBounded(t *testing.T) {
+	c := &certs{}
+	for i := range maxCertFailures + 100 {
+		c.certFailed(fmt.Sprintf("h%d.example.com", i), strings.Repeat("x", 10*maxCertError))
+	}
+	if n := len(*c.failures.Load()); n > maxCertFailures {
+		t.Errorf("%d failures kept, want at most %d", n, maxCertFailures)
+	}
+	for _, f := range *c.failures.Load() {
+		if len(f.err) > maxCertError+3 {
+			t.Fatalf("a message of %d bytes kept", len(f.err))
+		}
+	}
 }

@@ -138,3 +138,23 @@ func (s *Server) perAddrCount(host string) int {
 	defer s.perAddr.mu.Unlock()
 	return s.perAddr.n[host]
 }
+
+// A connection that goes quiet, even with a session open, ends after the
+// idle timeout.
+func TestIdleTimeout(t *testing.T) {
+	alice := newSigner(t)
+	k := &keys{}
+	k.add("alice", alice.PublicKey())
+	s := start(t, k, &cmds{}, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	c := dialClient(t, s.addr, alice)
+	if _, err := c.NewSession(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("an idle connection was kept past the idle timeout")
+	}
+}
