@@ -137,19 +137,12 @@ func (w *Workspace) Commit(ctx context.Context, ref string, cfg ImageConfig) err
 	ctx = w.ctx(ctx)
 	defer w.Discard(context.WithoutCancel(ctx))
 	sn := c.client.SnapshotService(c.cfg.Snapshotter)
-	layer, err := rootfs.CreateDiff(ctx, w.key, sn, c.client.DiffService(),
-		diff.WithMediaType(ocispec.MediaTypeImageLayerGzip),
-		diff.WithReference("pier-diff-"+w.key))
+	layer, diffID, err := c.upperDiff(ctx, w.key)
+	if errors.Is(err, errNotOverlay) {
+		layer, diffID, err = w.walkDiff(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("diff workspace: %w", err)
-	}
-	info, err := c.client.ContentStore().Info(ctx, layer.Digest)
-	if err != nil {
-		return err
-	}
-	diffID, err := digest.Parse(info.Labels["containerd.io/uncompressed"])
-	if err != nil {
-		return errNoUncompressed
 	}
 	diffIDs := append(append([]digest.Digest{}, w.baseDiff...), diffID)
 	chain := identity.ChainID(diffIDs).String()
@@ -158,6 +151,26 @@ func (w *Workspace) Commit(ctx context.Context, ref string, cfg ImageConfig) err
 	}
 	layers := append(append([]ocispec.Descriptor{}, w.base...), layer)
 	return c.createImage(ctx, ref, cfg, layers, diffIDs)
+}
+
+// walkDiff is containerd's differ, for snapshotters other than overlay.
+func (w *Workspace) walkDiff(ctx context.Context) (ocispec.Descriptor, digest.Digest, error) {
+	c := w.c
+	layer, err := rootfs.CreateDiff(ctx, w.key, c.client.SnapshotService(c.cfg.Snapshotter), c.client.DiffService(),
+		diff.WithMediaType(ocispec.MediaTypeImageLayerGzip),
+		diff.WithReference("pier-diff-"+w.key))
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	info, err := c.client.ContentStore().Info(ctx, layer.Digest)
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	diffID, err := digest.Parse(info.Labels["containerd.io/uncompressed"])
+	if err != nil {
+		return ocispec.Descriptor{}, "", errNoUncompressed
+	}
+	return layer, diffID, nil
 }
 
 // Discard drops the workspace's snapshot and lease. Safe to call twice.
