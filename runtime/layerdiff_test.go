@@ -22,12 +22,18 @@ func TestLayerFromUpperDir(t *testing.T) {
 	ws, err := rt.Prepare(ctx, builder.DefaultBase, func(root string) error {
 		for _, step := range []func() error{
 			func() error { return os.MkdirAll(filepath.Join(root, "app", "deep", "er"), 0o755) },
-			func() error { return os.WriteFile(filepath.Join(root, "app", "deep", "er", "new.txt"), []byte("new"), 0o644) },
-			func() error { return os.WriteFile(filepath.Join(root, "etc", "debian_version"), []byte("changed"), 0o644) },
+			func() error {
+				return os.WriteFile(filepath.Join(root, "app", "deep", "er", "new.txt"), []byte("new"), 0o644)
+			},
+			func() error {
+				return os.WriteFile(filepath.Join(root, "etc", "debian_version"), []byte("changed"), 0o644)
+			},
 			func() error { return os.Remove(filepath.Join(root, "etc", "hostname")) },
 			func() error { return os.RemoveAll(filepath.Join(root, "etc", "apt")) },
 			func() error { return os.MkdirAll(filepath.Join(root, "etc", "apt"), 0o755) },
-			func() error { return os.WriteFile(filepath.Join(root, "etc", "apt", "only.txt"), []byte("only"), 0o644) },
+			func() error {
+				return os.WriteFile(filepath.Join(root, "etc", "apt", "only.txt"), []byte("only"), 0o644)
+			},
 		} {
 			if err := step(); err != nil {
 				return err
