@@ -86,6 +86,12 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		return app.Build{}, err
 	}
 	fmt.Fprintf(req.Out, "-----> Building %s (%s)\n", req.App, stack.Name)
+	var parts []string // where the build's time went, for the Built line
+	mark := func(what string) {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", what, time.Since(start).Seconds()))
+		start = time.Now()
+	}
+	began := start
 
 	ws, err := b.sb.Prepare(ctx, b.cfg.Base, func(root string) error {
 		return copyTree(req.Dir, filepath.Join(root, "app"), runtime.AppUID, runtime.AppGID)
@@ -93,6 +99,7 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 	if err != nil {
 		return app.Build{}, fmt.Errorf("prepare build: %w", err)
 	}
+	mark("copy")
 	committed := false
 	defer func() {
 		if !committed {
@@ -129,12 +136,14 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		if code != 0 {
 			return app.Build{}, fmt.Errorf("the %s build failed (exit status %d); the output above says why", stack.Name, code)
 		}
+		mark(stack.Name)
 	}
 
 	if req.Predeploy != "" {
 		if err := b.predeploy(ctx, ws, req); err != nil {
 			return app.Build{}, err
 		}
+		mark("predeploy")
 	}
 
 	// No web process: an index.html makes it a static site. It is looked
@@ -169,7 +178,8 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 	if err != nil {
 		return app.Build{}, fmt.Errorf("commit app layer: %w", err)
 	}
-	fmt.Fprintf(req.Out, "-----> Built %s in %.1fs\n", req.App, time.Since(start).Seconds())
+	mark("layer")
+	fmt.Fprintf(req.Out, "-----> Built %s in %.1fs (%s)\n", req.App, time.Since(began).Seconds(), strings.Join(parts, ", "))
 	return app.Build{Image: ref, Stack: stack.Name, Processes: stack.Processes, Static: static}, nil
 }
 

@@ -5,10 +5,14 @@ package e2e
 // The benchmark behind scripts/bench.sh: go test -tags bench -run TestBench -v ./e2e/
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,21 +48,95 @@ func rss(t testing.TB, pid int) int64 {
 // pushUntil pushes and waits until app answers want; it returns the time the
 // push took and the time until the new version answered.
 func (d *daemon) pushUntil(t testing.TB, dir, app, want string) (time.Duration, time.Duration) {
+	s := d.pushTimed(t, dir, app, want)
+	return s.pushed, s.answered
+}
+
+// stages is where one push's time went, read from when its output's
+// lines arrived and from the parts the Built line names.
+type stages struct {
+	pushed, answered time.Duration
+	parts            map[string]time.Duration
+}
+
+// stageNames are the parts of a redeploy, in order.
+var stageNames = []string{"ssh + git receive", "source copy", "build script", "predeploy", "layer commit + image",
+	"release phase", "start + health check + route switch"}
+
+var builtPart = regexp.MustCompile(`([a-z]+) ([0-9.]+)s`)
+
+// pushTimed pushes dir to app, timing its output's steps, while it polls
+// the app until it answers want.
+func (d *daemon) pushTimed(t testing.TB, dir, app, want string) stages {
+	cmd := exec.Command("git", "push", fmt.Sprintf("ssh://pier@%s/%s", d.addr(d.sshPort), app), "HEAD:refs/heads/main")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_SSH_COMMAND="+fmt.Sprintf(
+		"ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR", d.key))
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
 	start := time.Now()
-	out, ok := d.push(dir, app, d.key)
-	pushed := time.Since(start)
-	if !ok {
-		t.Fatalf("push %s failed:\n%s", app, out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	for {
+	seen := map[string]time.Duration{}
+	parts := map[string]time.Duration{}
+	var out strings.Builder
+	lines := make(chan struct{})
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			at, line := time.Since(start), sc.Text()
+			out.WriteString(line + "\n")
+			for _, m := range []string{"-----> Building", "-----> Built", "-----> Starting v"} {
+				if _, ok := seen[m]; !ok && strings.Contains(line, m) {
+					seen[m] = at
+				}
+			}
+			if i := strings.Index(line, "-----> Built"); i >= 0 && strings.Contains(line[i:], "(") {
+				for _, p := range builtPart.FindAllStringSubmatch(line[i+strings.Index(line[i:], "("):], -1) {
+					f, _ := strconv.ParseFloat(p[2], 64)
+					parts[p[1]] = time.Duration(f * float64(time.Second))
+				}
+			}
+		}
+	}()
+	var answered time.Duration
+	for answered == 0 {
 		if _, body, _ := d.get(app, "/"); body == want {
-			return pushed, time.Since(start)
+			answered = time.Since(start)
+			break
 		}
 		if time.Since(start) > time.Minute {
 			t.Fatalf("%s never answered %q", app, want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	err := cmd.Wait()
+	pushed := time.Since(start)
+	pw.Close()
+	<-lines
+	if err != nil {
+		t.Fatalf("push %s failed:\n%s", app, out.String())
+	}
+	s := stages{pushed: pushed, answered: answered, parts: map[string]time.Duration{
+		"ssh + git receive":                   seen["-----> Building"],
+		"source copy":                         parts["copy"],
+		"predeploy":                           parts["predeploy"],
+		"layer commit + image":                parts["layer"],
+		"release phase":                       seen["-----> Starting v"] - seen["-----> Built"],
+		"start + health check + route switch": answered - seen["-----> Starting v"],
+	}}
+	for k, v := range parts {
+		if k != "copy" && k != "predeploy" && k != "layer" {
+			s.parts["build script"] += v
+		}
+	}
+	if seen["-----> Starting v"] == 0 {
+		s.parts["release phase"] = 0
+		s.parts["start + health check + route switch"] = answered - seen["-----> Built"]
+	}
+	return s
 }
 
 // floor measures the bare cost of running app's current image: container
@@ -116,18 +194,22 @@ func appInstance(name, image, command string, i int) app.Instance {
 // redeploys pushes runs code-only changes of app, each until the new version
 // answers, under load from two clients, and returns the times and the
 // number of failed requests.
-func (d *daemon) redeploys(t testing.TB, repo, app string, runs int, files func(string) map[string]string, want func(string) string) ([]time.Duration, int64, int64) {
+func (d *daemon) redeploys(t testing.TB, repo, app string, runs int, files func(string) map[string]string, want func(string) string) ([]time.Duration, int64, int64, map[string][]time.Duration) {
 	l := startLoad(d, app, 2)
 	var times []time.Duration
+	parts := map[string][]time.Duration{}
 	for i := 1; i <= runs; i++ {
 		v := fmt.Sprintf("v%d", i)
 		commit(t, repo, files(v))
-		_, a := d.pushUntil(t, repo, app, want(v))
-		times = append(times, a)
+		s := d.pushTimed(t, repo, app, want(v))
+		times = append(times, s.answered)
+		for k, dur := range s.parts {
+			parts[k] = append(parts[k], dur)
+		}
 	}
 	time.Sleep(2 * time.Second)
 	l.finish()
-	return times, l.failed.Load(), l.ok.Load()
+	return times, l.failed.Load(), l.ok.Load(), parts
 }
 
 func TestBench(t *testing.T) {
@@ -145,14 +227,14 @@ func TestBench(t *testing.T) {
 
 	node := gitRepo(t, nodeApp("v0"))
 	d.pushUntil(t, node, "hello", "v0 1m")
-	nodeTimes, nodeFailed, nodeOK := d.redeploys(t, node, "hello", runs,
+	nodeTimes, nodeFailed, nodeOK, nodeParts := d.redeploys(t, node, "hello", runs,
 		func(v string) map[string]string { return map[string]string{"server.js": nodeApp(v)["server.js"]} },
 		func(v string) string { return v + " 1m" })
 	nodeFloor := d.floor(t, "hello", runs)
 
 	py := gitRepo(t, pythonApp("v0"))
 	d.pushUntil(t, py, "py", "v0")
-	pyTimes, pyFailed, pyOK := d.redeploys(t, py, "py", runs,
+	pyTimes, pyFailed, pyOK, pyParts := d.redeploys(t, py, "py", runs,
 		func(v string) map[string]string { return map[string]string{"app.py": pythonApp(v)["app.py"]} },
 		func(v string) string { return v })
 	pyFloor := d.floor(t, "py", runs)
@@ -186,6 +268,17 @@ func TestBench(t *testing.T) {
 		{"pier RSS idle, 7 apps running", mb(rssApps), ""},
 		{"base image tarball (gzip)", mb(fi.Size()), tarball},
 		{"base image unpacked", mb(unpacked), "shared by every app"},
+	}
+	for _, a := range []struct {
+		name  string
+		parts map[string][]time.Duration
+	}{{"Node", nodeParts}, {"Python", pyParts}} {
+		rows = append(rows, [3]string{"where a " + a.name + " redeploy's time goes (median of 5 each):", "", ""})
+		for _, n := range stageNames {
+			if len(a.parts[n]) > 0 && median(a.parts[n]) > 0 {
+				rows = append(rows, [3]string{"  " + n, sec(median(a.parts[n])), ""})
+			}
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%-60s  %-10s  %s\n", "measure", "value", "note")
