@@ -74,7 +74,7 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 		return in, err
 	}
 	spec := c.specOpts(process{
-		Args:          []string{"/bin/sh", "-c", in.Command},
+		Args:          shellArgs(in.Command),
 		Env:           in.Env,
 		ProtectSystem: true,
 		Mounts:        mounts,
@@ -82,7 +82,7 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 		CPU:           in.Limits.CPU,
 		Netns:         nsPath,
 		Hostname:      in.App,
-		ShimGroup:     "pier-" + in.App,
+		ShimGroup:     appShimGroup,
 	})
 	container, err := c.client.NewContainer(ctx, in.ID,
 		containerd.WithImage(img),

@@ -46,9 +46,9 @@ func (c *Containerd) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 	std := stdio{in: o.Stdin, tty: o.TTY}
 	return c.runToCompletion(ctx, id, o.Out, true, std, func(nsPath, output string) []containerd.NewContainerOpts {
 		p := process{
-			Args: []string{"/bin/sh", "-c", o.Command}, Env: env, ProtectSystem: true,
+			Args: shellArgs(o.Command), Env: env, ProtectSystem: true,
 			Mounts: mounts, Memory: c.memory(o.Limits), CPU: o.Limits.CPU, Netns: nsPath,
-			Hostname: o.App, ShimGroup: "pier-" + o.App, Output: output,
+			Hostname: o.App, ShimGroup: appShimGroup, Output: output,
 		}
 		if o.TTY != nil {
 			p.Output = "" // the terminal carries it
@@ -342,7 +342,7 @@ func (c *Containerd) Exec(ctx context.Context, id string, o app.OneOff) (int, er
 		return -1, fmt.Errorf("instance %s is not running: %w", id, err)
 	}
 	p := *spec.Process
-	p.Args = []string{"/bin/sh", "-c", o.Command}
+	p.Args = shellArgs(o.Command)
 	p.Env = append(append([]string{}, p.Env...), o.Env...)
 	p.Terminal = o.TTY != nil
 	p.ConsoleSize = nil
