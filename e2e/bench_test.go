@@ -45,6 +45,52 @@ func rss(t testing.TB, pid int) int64 {
 	return 0
 }
 
+// memory is a process's RSS and PSS in bytes, from smaps_rollup.
+func memory(pid int) (rss, pss int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			switch f[0] {
+			case "Rss:":
+				rss = kb << 10
+			case "Pss:":
+				pss = kb << 10
+			}
+		}
+	}
+	return rss, pss
+}
+
+// processes returns the PIDs whose command line contains every one of
+// words.
+func processes(words ...string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		line, all := strings.ReplaceAll(string(b), "\x00", " "), true
+		for _, w := range words {
+			all = all && strings.Contains(line, w)
+		}
+		if all {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // pushUntil pushes and waits until app answers want; it returns the time the
 // push took and the time until the new version answered.
 func (d *daemon) pushUntil(t testing.TB, dir, app, want string) (time.Duration, time.Duration) {
@@ -217,6 +263,10 @@ func TestBench(t *testing.T) {
 	d := startDaemon(t)
 	time.Sleep(2 * time.Second)
 	rssEmpty := rss(t, d.cmd.Process.Pid)
+	var ctrdEmpty int64
+	for _, pid := range processes("containerd --config", d.env.Dir) {
+		ctrdEmpty, _ = memory(pid)
+	}
 
 	var firstPush, firstAnswer []time.Duration
 	for i := 0; i < runs; i++ {
@@ -242,6 +292,31 @@ func TestBench(t *testing.T) {
 	time.Sleep(5 * time.Second) // retired instances stop; the daemon settles
 	rssApps := rss(t, d.cmd.Process.Pid)
 
+	// The platform's processes and the apps' own, by PSS: what pier,
+	// its containerd and the shims cost next to the app processes.
+	var shimRSS, shimPSS int64
+	shims := processes("containerd-shim-runc-v2", "-namespace "+d.env.Namespace())
+	for _, pid := range shims {
+		r, p := memory(pid)
+		shimRSS, shimPSS = shimRSS+r, shimPSS+p
+	}
+	var ctrdRSS, ctrdPSS int64
+	for _, pid := range processes("containerd --config", d.env.Dir) {
+		ctrdRSS, ctrdPSS = memory(pid)
+	}
+	pierRSS, pierPSS := memory(d.cmd.Process.Pid)
+	instances, err := d.rt.Instances(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrappers int
+	for _, pid := range processes("/bin/sh -c") {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid)); err == nil && strings.Contains(string(b), d.env.Namespace()) {
+			wrappers++
+		}
+	}
+	perProcess := shimPSS / int64(max(len(instances), 1))
+
 	tarball := builder.BaseTarball(runtimetest.CacheDir)
 	fi, err := os.Stat(tarball)
 	if err != nil {
@@ -265,7 +340,15 @@ func TestBench(t *testing.T) {
 		{"  floor: container start + Python app boot to HTTP 200", sec(pyFloor), "median of 5"},
 		{"  failed requests during the 5 Python redeploys", fmt.Sprint(pyFailed), fmt.Sprintf("of %d; target 0", pyFailed+pyOK)},
 		{"pier RSS idle, no apps", mb(rssEmpty), "target <= 40 MB"},
+		{"pier + containerd RSS idle, no apps", mb(rssEmpty + ctrdEmpty), "target <= 80 MB"},
 		{"pier RSS idle, 7 apps running", mb(rssApps), ""},
+		{"with the apps running, RSS / PSS:", "", ""},
+		{"  pier", mb(pierRSS), "PSS " + mb(pierPSS) + "; target <= 40 MB"},
+		{"  containerd", mb(ctrdRSS), "PSS " + mb(ctrdPSS)},
+		{"  pier + containerd", mb(pierRSS + ctrdRSS), ""},
+		{fmt.Sprintf("  runc shims (%d)", len(shims)), mb(shimRSS), "PSS " + mb(shimPSS)},
+		{"  shell wrappers left as a process's parent", fmt.Sprint(wrappers), "target 0"},
+		{fmt.Sprintf("  platform overhead per app process (%d running)", len(instances)), mb(perProcess), "shims' PSS / processes; target <= 4 MB"},
 		{"base image tarball (gzip)", mb(fi.Size()), tarball},
 		{"base image unpacked", mb(unpacked), "shared by every app"},
 	}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench.sh — measure pier on this machine and print tables: first deploy and
 # code-only redeploy of a Node app (push -> new version answering, median of
-# 5), pier's RSS idle, the base image's size, and how late cron jobs start
+# 5) and where its time goes, the floor it is measured against, RSS and
+# PSS of pier, containerd and the shims and the overhead per app process,
+# the base image's size, and how late cron jobs start
 # after their scheduled instant (e2e/bench_cron_test.go); and a cluster of
 # three machines on this host, each in a network namespace of its own
 # (e2e/bench_cluster_test.go): join times, push -> new version through
