@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -176,6 +177,13 @@ func (c *Containerd) stopTask(ctx context.Context, task containerd.Task, grace t
 	if err := task.Kill(ctx, syscall.SIGTERM, containerd.WithKillAll); err != nil {
 		return
 	}
+	// An app process that is the container's first process and has no
+	// SIGTERM handler ignores SIGTERM (the kernel protects a namespace's
+	// init): it would have ended, so it is killed now rather than after
+	// the grace period. Its own children had their SIGTERM.
+	if !catchesSIGTERM(task.Pid()) {
+		_ = task.Kill(ctx, syscall.SIGKILL)
+	}
 	select {
 	case <-exited:
 		return
@@ -187,6 +195,22 @@ func (c *Containerd) stopTask(ctx context.Context, task containerd.Task, grace t
 	case <-exited:
 	case <-time.After(5 * time.Second):
 	}
+}
+
+// catchesSIGTERM reports whether host process pid has a SIGTERM handler
+// (SigCgt in /proc/<pid>/status); true when that can't be read.
+func catchesSIGTERM(pid uint32) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err != nil || mask&(1<<(syscall.SIGTERM-1)) != 0
+		}
+	}
+	return true
 }
 
 // Instances reports every instance container, with whether its process runs.

@@ -18,6 +18,7 @@ func TestShellArgs(t *testing.T) {
 		{"node a.js; node b.js", "node a.js; node b.js"},
 		{"node server.js > /tmp/log", "node server.js > /tmp/log"},
 		{"cd web", "cd web"},
+		{"exit 7", "exit 7"},
 		{"echo *", "echo *"},
 	} {
 		if got := shellArgs(c.command); !slices.Equal(got, []string{"/bin/sh", "-c", c.want}) {

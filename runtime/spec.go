@@ -192,9 +192,18 @@ func simpleCommand(command string) bool {
 	if len(f) == 0 || strings.ContainsAny(command, ";&|<>(){}`!\n\\#*?[~") || strings.Contains(f[0], "=") {
 		return false
 	}
-	switch f[0] {
-	case "exec", "cd", "export", "set", "unset", ".", "source", "eval", "trap", "ulimit", "umask", "if", "for", "while", "until", "case", "wait", "read", "echo", "printf", "true", "false", "test", "[":
-		return false
-	}
-	return true
+	_, builtin := shellWords[f[0]]
+	return !builtin
 }
+
+// shellWords are dash's builtins and keywords: they are not programs, so
+// "exec" can't run them.
+var shellWords = func() map[string]struct{} {
+	set := map[string]struct{}{}
+	for _, w := range strings.Fields(". : [ alias bg break cd chdir command continue echo eval exec exit export false fg " +
+		"getopts hash jobs kill local printf pwd read readonly return set shift test times trap true type ulimit umask " +
+		"unalias unset wait if then else elif fi do done case esac while until for in function select") {
+		set[w] = struct{}{}
+	}
+	return set
+}()
