@@ -203,12 +203,17 @@ func (d *daemon) pier(stdin io.Reader, args ...string) (string, int) {
 // push pushes the repository in dir to app with the given key, returning the
 // combined output and whether git succeeded.
 func (d *daemon) push(dir, app, key string) (string, bool) {
+	out, err := d.pushCmd(dir, app, key).CombinedOutput()
+	return string(out), err == nil
+}
+
+// pushCmd is the git push of dir's HEAD to app, as key.
+func (d *daemon) pushCmd(dir, app, key string) *exec.Cmd {
 	cmd := exec.Command("git", "push", fmt.Sprintf("ssh://pier@%s/%s", d.addr(d.sshPort), app), "HEAD:refs/heads/main")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_SSH_COMMAND="+fmt.Sprintf(
 		"ssh -i %s -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR", key))
-	out, err := cmd.CombinedOutput()
-	return string(out), err == nil
+	return cmd
 }
 
 // get fetches path from app through the router.
