@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -37,12 +36,16 @@ var RunEnv = []string{
 type Sandbox interface {
 	Prepare(ctx context.Context, base string, fill func(root string) error) (*runtime.Workspace, error)
 	VolumeMounts(app string, vols []app.Volume) ([]runtime.Mount, error)
+	// HasImage and PruneDepsImages keep an app's dependency layer (see
+	// Deps): whether it exists, and removing all but the latest.
+	HasImage(ctx context.Context, ref string) (bool, error)
+	PruneDepsImages(ctx context.Context, app, keep string) error
 }
 
 // Config configures builds.
 type Config struct {
 	Base     string // base image reference
-	CacheDir string // per-app build caches live in CacheDir/<app>
+	CacheDir string // per-app build caches (npm's, pip's) live in CacheDir/<app>
 	// CABundle, if set, is mounted read-only into build containers and named by
 	// NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, PIP_CERT and REQUESTS_CA_BUNDLE.
 	CABundle string
@@ -93,7 +96,26 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 	}
 	began := start
 
-	ws, err := b.sb.Prepare(ctx, b.cfg.Base, func(root string) error {
+	// The dependencies: a layer kept from an earlier build, or made now;
+	// installed in the workspace if the source brings its own directory
+	// of them or the app's own code is one of them.
+	base, script := b.cfg.Base, stack.Script
+	if stack.Note != "" {
+		fmt.Fprintf(req.Out, "-----> %s\n", stack.Note)
+	}
+	if d := stack.Deps; d != nil {
+		key, ok := d.key(req.Dir, b.cfg.Base)
+		if !ok || d.Every || present(req.Dir, d.Dir) {
+			script = d.Script + script
+		} else {
+			if base, err = b.depsLayer(ctx, req, stack.Name, key, d); err != nil {
+				return app.Build{}, err
+			}
+			mark("dependencies")
+		}
+	}
+
+	ws, err := b.sb.Prepare(ctx, base, func(root string) error {
 		return copyTree(req.Dir, filepath.Join(root, "app"), runtime.AppUID, runtime.AppGID)
 	})
 	if err != nil {
@@ -107,34 +129,9 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		}
 	}()
 
-	if stack.Script != "" {
-		cache := filepath.Join(b.cfg.CacheDir, req.App)
-		if err := os.MkdirAll(cache, 0o750); err != nil {
+	if script != "" {
+		if err := b.script(ctx, ws, req, script, fmt.Sprintf("the %s build failed", stack.Name)); err != nil {
 			return app.Build{}, err
-		}
-		if err := os.Chown(cache, runtime.AppUID, runtime.AppGID); err != nil {
-			return app.Build{}, err
-		}
-		env := append([]string{}, RunEnv...)
-		mounts := []runtime.Mount{{Source: cache, Target: "/cache"}}
-		if b.cfg.CABundle != "" {
-			mounts = append(mounts, runtime.Mount{Source: b.cfg.CABundle, Target: caPath, ReadOnly: true})
-			env = append(env, "NODE_EXTRA_CA_CERTS="+caPath, "SSL_CERT_FILE="+caPath,
-				"PIP_CERT="+caPath, "REQUESTS_CA_BUNDLE="+caPath)
-		}
-		code, err := ws.Run(ctx, runtime.RunSpec{
-			Args:   []string{"/bin/sh", "-c", stack.Script},
-			Env:    env,
-			User:   fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
-			Cwd:    "/app",
-			Mounts: mounts,
-			Out:    indent(req.Out),
-		})
-		if err != nil && code <= 0 {
-			return app.Build{}, fmt.Errorf("run build: %w", err)
-		}
-		if code != 0 {
-			return app.Build{}, fmt.Errorf("the %s build failed (exit status %d); the output above says why", stack.Name, code)
 		}
 		mark(stack.Name)
 	}
@@ -157,8 +154,10 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 			}
 			return nil
 		}
-		if stack.Script == "" && req.Predeploy == "" {
-			err = find(req.Dir) // nothing ran: the source is what was copied
+		if script == "" && req.Predeploy == "" {
+			// Nothing ran on the source (a dependency layer holds only the
+			// dependencies): it is what was copied.
+			err = find(req.Dir)
 		} else {
 			err = ws.Look(ctx, func(root string) error { return find(filepath.Join(root, "app")) })
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"pier/app"
 )
@@ -12,11 +13,17 @@ import (
 // Stack is how a kind of source is built and started.
 type Stack struct {
 	Name string // node, python, procfile, static
-	// Script is the build command run in the workspace as the app user; empty
-	// for stacks that need no build step.
+	// Deps installs the app's dependencies; nil when there are none to
+	// install.
+	Deps *Deps
+	// Script is the build command run in the workspace, on the source and
+	// its dependencies, as the app user; empty for stacks that need no
+	// build step.
 	Script string
 	// Processes are default process commands, used where the Procfile is silent.
 	Processes map[string]string
+	// Note, if set, is said during the build (why nothing is installed).
+	Note string
 }
 
 // ErrUnknownStack means pier cannot tell how to build the source.
@@ -33,12 +40,12 @@ func Detect(dir string) (Stack, error) {
 	case exists(dir, "package.json"):
 		return nodeStack(dir)
 	case exists(dir, "requirements.txt"):
-		return Stack{Name: "python", Script: pythonScript, Processes: pythonDefaults(dir)}, nil
+		return pythonStack(dir)
 	case exists(dir, "Procfile"):
 		return Stack{Name: "procfile", Processes: map[string]string{}}, nil
 	}
 	if p := pythonDefaults(dir); len(p) > 0 {
-		return Stack{Name: "python", Script: pythonCompile, Processes: p}, nil
+		return Stack{Name: "python", Processes: p}, nil
 	}
 	if _, ok := siteDir(dir); ok {
 		return Stack{Name: "static", Processes: map[string]string{}}, nil
@@ -74,11 +81,86 @@ func nodeStack(dir string) (Stack, error) {
 			}
 		}
 	}
-	script := nodeScript
+	deps := &Deps{Dir: "node_modules", What: "node_modules", Script: nodeDeps,
+		Files: []string{"package.json", "package-lock.json", "npm-shrinkwrap.json", ".npmrc"}}
+	script := ""
 	if pkg.Scripts["build"] != "" {
-		script = "build=1\n" + script
+		// A build needs the devDependencies: they are installed too.
+		deps.Script = "build=1\n" + deps.Script
+		script = nodeBuild
 	}
-	return Stack{Name: "node", Script: script, Processes: procs}, nil
+	return Stack{Name: "node", Deps: deps, Script: script, Processes: procs}, nil
+}
+
+func pythonStack(dir string) (Stack, error) {
+	s := Stack{Name: "python", Processes: pythonDefaults(dir)}
+	b, _, err := app.ReadSourceFile(dir, "requirements.txt", 1<<20)
+	if err != nil {
+		return Stack{}, err
+	}
+	reqs := requirements(string(b))
+	if len(reqs) == 0 {
+		s.Note = "requirements.txt lists no packages: nothing to install"
+		return s, nil
+	}
+	s.Deps = &Deps{Dir: ".venv", What: "virtualenv", Script: pythonDeps, Files: []string{"requirements.txt"}}
+	for _, r := range reqs {
+		switch {
+		case r.local:
+			// The app's own code is installed (".", "-e ./lib"): it has to
+			// be installed again with every change of the code.
+			s.Deps.Every = true
+		case r.file != "":
+			s.Deps.Files = append(s.Deps.Files, r.file)
+		}
+	}
+	return s, nil
+}
+
+// requirement is what one line of a requirements file refers to in the
+// source: another file (-r, -c, a wheel or archive) or a directory.
+type requirement struct {
+	file  string // a file of the source the line reads
+	local bool   // a directory of the source is installed
+}
+
+// requirements lists the lines of a requirements file that name something
+// to install, with what they refer to in the source.
+func requirements(text string) []requirement {
+	var out []requirement
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		var r requirement
+		for i := 0; i < len(f); i++ {
+			arg := f[i]
+			switch {
+			case arg == "-r" || arg == "-c" || arg == "--requirement" || arg == "--constraint":
+				if i+1 < len(f) {
+					r.file = f[i+1]
+					i++
+				}
+			case strings.HasPrefix(arg, "--requirement=") || strings.HasPrefix(arg, "--constraint="):
+				r.file = arg[strings.Index(arg, "=")+1:]
+			case arg == "-e" || arg == "--editable":
+			case strings.HasPrefix(arg, "-"):
+			case arg == "." || strings.HasPrefix(arg, "./") || strings.HasPrefix(arg, "../") || strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, "file:"):
+				p := strings.TrimPrefix(arg, "file:")
+				if strings.HasSuffix(p, ".whl") || strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".zip") {
+					r.file = p
+				} else {
+					r.local = true
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func pythonDefaults(dir string) map[string]string {
@@ -101,6 +183,17 @@ func exists(dir, name string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// present reports whether dir holds anything called name.
+func present(dir, name string) bool {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	_, err = root.Lstat(name)
+	return err == nil
+}
+
 // shellQuote quotes s for /bin/sh.
 func shellQuote(s string) string {
 	out := []byte{'\''}
@@ -114,70 +207,48 @@ func shellQuote(s string) string {
 	return string(append(out, '\''))
 }
 
-// The build scripts run as the app user in /app with /cache (the app's build
-// cache, kept between builds) mounted. A dependency set that did not change
-// since the last build is copied from the cache instead of installed again.
+// The install scripts run as the app user in /app with /cache (the app's
+// build cache, kept between builds: npm's and pip's download caches)
+// mounted; see Deps for when they run.
 //
 // With build=1 set before it (package.json has a "build" script), the Node
-// script installs devDependencies too (bundlers and compilers are), runs
-// `npm run build`, then prunes the devDependencies, as Heroku's Node
-// buildpack does; the cache then holds the full set, under its own key.
-const nodeScript = `set -e
+// script installs devDependencies too (bundlers and compilers are);
+// nodeBuild then runs `npm run build` and prunes them, as Heroku's Node
+// buildpack does.
+const nodeDeps = `set -e
 cd /app
 export npm_config_cache=/cache/npm npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+rm -rf /cache/node_modules /cache/node_modules.key # copies older versions of pier kept
 omit=--omit=dev
 if [ -n "$build" ]; then omit=; fi
-key=$( (cat package.json package-lock.json npm-shrinkwrap.json 2>/dev/null; echo "omit=$omit") | sha256sum | cut -c1-64)
-if [ -d /cache/node_modules ] && [ "$(cat /cache/node_modules.key 2>/dev/null)" = "$key" ]; then
-  echo "-----> Dependencies unchanged: reusing node_modules from the build cache"
-  rm -rf node_modules
-  cp -a /cache/node_modules node_modules
+if [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then
+  echo "-----> Installing dependencies: npm ci${omit:+ $omit}"
+  npm ci $omit
 else
-  if [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then
-    echo "-----> Installing dependencies: npm ci${omit:+ $omit}"
-    npm ci $omit
-  else
-    echo "-----> Installing dependencies: npm install${omit:+ $omit}"
-    npm install $omit
-  fi
-  rm -rf /cache/node_modules /cache/node_modules.key
-  if [ -d node_modules ]; then
-    cp -a node_modules /cache/node_modules
-    echo "$key" > /cache/node_modules.key
-  fi
-fi
-if [ -n "$build" ]; then
-  echo "-----> Building: npm run build"
-  npm run build
-  if [ -d node_modules ]; then
-    npm prune --omit=dev >/dev/null
-  fi
+  echo "-----> Installing dependencies: npm install${omit:+ $omit}"
+  npm install $omit
 fi
 `
 
-const pythonCompile = `python3 -m compileall -q -x '/\.venv/' /app >/dev/null || true
-`
-
-// pythonScript installs requirements.txt into a virtualenv at /app/.venv
-// made without pip (the base's pip installs into it: a smaller layer, and a
-// smaller cache to copy); a requirements.txt that lists nothing needs none.
-const pythonScript = `set -e
+const nodeBuild = `set -e
 cd /app
-if ! grep -qvE '^[[:space:]]*(#.*)?$' requirements.txt; then
-  echo "-----> requirements.txt lists no packages: nothing to install"
-else
-  export PIP_CACHE_DIR=/cache/pip PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PIP_ROOT_USER_ACTION=ignore
-  key=$(cat requirements.txt | sha256sum | cut -c1-64)
-  if [ -d /cache/venv ] && [ "$(cat /cache/venv.key 2>/dev/null)" = "$key" ]; then
-    echo "-----> Dependencies unchanged: reusing the virtualenv from the build cache"
-    cp -a /cache/venv /app/.venv
-  else
-    echo "-----> Installing dependencies: pip install -r requirements.txt"
-    /usr/bin/python3 -m venv --without-pip /app/.venv
-    /usr/bin/python3 -m pip --python /app/.venv/bin/python install -r requirements.txt
-    rm -rf /cache/venv /cache/venv.key
-    cp -a /app/.venv /cache/venv
-    echo "$key" > /cache/venv.key
-  fi
+export npm_config_cache=/cache/npm npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+echo "-----> Building: npm run build"
+npm run build
+if [ -d node_modules ]; then
+  npm prune --omit=dev >/dev/null
 fi
-` + pythonCompile
+`
+
+// pythonDeps installs requirements.txt into a virtualenv at /app/.venv
+// made without pip (the base's pip installs into it: a smaller layer). pip
+// compiles what it installs; the app's own modules are compiled as they
+// are imported, as on Heroku.
+const pythonDeps = `set -e
+cd /app
+export PIP_CACHE_DIR=/cache/pip PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PIP_ROOT_USER_ACTION=ignore
+rm -rf /cache/venv /cache/venv.key # the copy older versions of pier kept
+echo "-----> Installing dependencies: pip install -r requirements.txt"
+/usr/bin/python3 -m venv --without-pip /app/.venv
+/usr/bin/python3 -m pip --python /app/.venv/bin/python install -r requirements.txt
+`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,13 +92,86 @@ func TestDetectNodeBuildScript(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.HasPrefix(st.Script, "build=1\n"); got != tt.wantBuild {
-				t.Fatalf("script runs the build: got %v, want %v", got, tt.wantBuild)
+			if got := strings.HasPrefix(st.Deps.Script, "build=1\n"); got != tt.wantBuild {
+				t.Fatalf("devDependencies installed: got %v, want %v", got, tt.wantBuild)
 			}
-			if !strings.Contains(st.Script, "npm run build") || !strings.Contains(st.Script, "npm prune --omit=dev") {
-				t.Fatalf("node script lacks the build step:\n%s", st.Script)
+			built := strings.Contains(st.Script, "npm run build") && strings.Contains(st.Script, "npm prune --omit=dev")
+			if built != tt.wantBuild {
+				t.Fatalf("build step: got %v, want %v:\n%s", built, tt.wantBuild, st.Script)
 			}
 		})
+	}
+}
+
+// The dependency layer of a Python app is keyed by requirements.txt and the
+// files it reads; one that installs the app's own code is not kept.
+func TestDetectPythonDeps(t *testing.T) {
+	tests := []struct {
+		name      string
+		reqs      string
+		wantDeps  bool
+		wantFiles []string
+		wantEvery bool
+	}{
+		{"packages", "flask==3.0\n# a comment\n\nrequests  # inline\n", true, []string{"requirements.txt"}, false},
+		{"comments only", "# nothing\n   \n", false, nil, false},
+		{"included files", "-r base.txt\n--constraint=c.txt\nflask\n", true, []string{"requirements.txt", "base.txt", "c.txt"}, false},
+		{"local wheel", "--no-index\n./wheels/x-1.0-py3-none-any.whl\n", true, []string{"requirements.txt", "./wheels/x-1.0-py3-none-any.whl"}, false},
+		{"the app itself", "flask\n-e .\n", true, []string{"requirements.txt"}, true},
+		{"a directory", "./lib/mypkg\n", true, []string{"requirements.txt"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := Detect(writeTree(t, map[string]string{"requirements.txt": tt.reqs, "app.py": "x"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (st.Deps != nil) != tt.wantDeps {
+				t.Fatalf("deps: got %+v, want %v", st.Deps, tt.wantDeps)
+			}
+			if st.Deps == nil {
+				if st.Note == "" {
+					t.Fatal("no note saying why nothing is installed")
+				}
+				return
+			}
+			if !slices.Equal(st.Deps.Files, tt.wantFiles) || st.Deps.Every != tt.wantEvery {
+				t.Fatalf("got files %q every %v, want %q %v", st.Deps.Files, st.Deps.Every, tt.wantFiles, tt.wantEvery)
+			}
+		})
+	}
+}
+
+// The dependency key follows the files the dependencies are read from, the
+// base and the script, and nothing else in the source.
+func TestDepsKey(t *testing.T) {
+	files := map[string]string{"package.json": `{"dependencies":{"ms":"2.1.3"}}`, "server.js": "v1"}
+	st, err := Detect(writeTree(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(files map[string]string, base string) string {
+		k, ok := st.Deps.key(writeTree(t, files), base)
+		if !ok {
+			t.Fatal("no key")
+		}
+		return k
+	}
+	k1 := key(files, "base:1")
+	if k := key(map[string]string{"package.json": files["package.json"], "server.js": "v2"}, "base:1"); k != k1 {
+		t.Error("a code change changed the key")
+	}
+	if k := key(files, "base:2"); k == k1 {
+		t.Error("a new base kept the key")
+	}
+	if k := key(map[string]string{"package.json": files["package.json"], "package-lock.json": "{}"}, "base:1"); k == k1 {
+		t.Error("a new lockfile kept the key")
+	}
+	dir := writeTree(t, files)
+	os.Remove(filepath.Join(dir, "package.json"))
+	os.Symlink("/etc/passwd", filepath.Join(dir, "package.json"))
+	if _, ok := st.Deps.key(dir, "base:1"); ok {
+		t.Error("a key was made of a link out of the source")
 	}
 }
 

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,8 +22,12 @@ func (c *Containerd) volumeDirs() appdirs.Dirs {
 
 // RenameFiles moves app from's logs and volumes to the name to. Call it
 // only while none of from's instances run. It fails, moving nothing, if to
-// has logs or volumes already.
+// has logs or volumes already. Dependency layers are a cache: from's are
+// dropped (to's next build makes its own).
 func (c *Containerd) RenameFiles(from, to string) error {
+	if err := c.PruneDepsImages(context.Background(), from, ""); err != nil {
+		return fmt.Errorf("remove the dependency layers of %s: %w", from, err)
+	}
 	if err := c.logs.RenameFiles(from, to); err != nil {
 		return err
 	}
@@ -36,7 +41,8 @@ func (c *Containerd) RenameFiles(from, to string) error {
 // user's data, which only the user deletes (storage:purge). They are set
 // aside, so that a new app of the same name starts without them.
 func (c *Containerd) RemoveFiles(name string) error {
-	return errors.Join(c.logs.RemoveFiles(name), c.setAside(name))
+	return errors.Join(c.logs.RemoveFiles(name), c.setAside(name),
+		c.PruneDepsImages(context.Background(), name, ""))
 }
 
 // setAsideDir holds the volumes of destroyed apps, each in

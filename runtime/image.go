@@ -197,6 +197,49 @@ func (c *Containerd) ImageSize(ctx context.Context, ref string) (int64, error) {
 // image is ever removed by RemoveImage.
 const AppImagePrefix = "pier/apps/"
 
+// DepsImagePrefix starts the name of every dependency layer pier builds
+// (an image of the base and an app's dependencies, which its app images are
+// built on).
+const DepsImagePrefix = "pier/deps/"
+
+// DepsImage names app's dependency layer of that key.
+func DepsImage(app, key string) string { return DepsImagePrefix + app + ":" + key }
+
+// DepsImages lists app's dependency layers.
+func (c *Containerd) DepsImages(ctx context.Context, app string) ([]string, error) {
+	list, err := c.client.ImageService().List(c.ctx(ctx))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, img := range list {
+		if strings.HasPrefix(img.Name, DepsImagePrefix+app+":") {
+			names = append(names, img.Name)
+		}
+	}
+	return names, nil
+}
+
+// PruneDepsImages removes app's dependency layers, except keep ("" for
+// all). The app images built on one keep its layer's content.
+func (c *Containerd) PruneDepsImages(ctx context.Context, app, keep string) error {
+	names, err := c.DepsImages(ctx, app)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		if name == keep {
+			continue
+		}
+		err := c.client.ImageService().Delete(c.ctx(ctx), name, images.SynchronousDelete())
+		if err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // RemoveImage deletes an app image, and its static site's mount if it has
 // one; containerd's garbage collector frees its layers and snapshots once
 // nothing else references them. Unknown images are not an error; any other

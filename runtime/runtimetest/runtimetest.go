@@ -12,10 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -192,13 +195,24 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 // NewNetwork picks a network no other test's or pier's uses: a random name
 // and bridge, and a subnet in 10.<200-249>.<x>.0/24, outside pier's default
-// 10.77.0.0/16 and rarely in use.
+// 10.77.0.0/16, that no interface of the host is on.
 func NewNetwork() runtime.NetworkConfig {
 	suffix := randomHex(3)
-	return runtime.NetworkConfig{
-		Name:   "piertest-" + suffix,
-		Bridge: "pt" + suffix,
-		Subnet: fmt.Sprintf("10.%d.%d.0/24", 200+int(suffix[0])%50, int(suffix[1])),
+	var used []netip.Prefix
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				used = append(used, p.Masked())
+			}
+		}
+	}
+	for {
+		var b [2]byte
+		rand.Read(b[:])
+		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 200 + b[0]%50, b[1], 0}), 24)
+		if !slices.ContainsFunc(used, subnet.Overlaps) {
+			return runtime.NetworkConfig{Name: "piertest-" + suffix, Bridge: "pt" + suffix, Subnet: subnet.String()}
+		}
 	}
 }
 
