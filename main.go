@@ -129,6 +129,8 @@ type Config struct {
 	Bridge       string // CNI bridge device
 	Subnet       string // CNI subnet
 	MemoryMiB    int    // default memory limit per app process
+	DiskMiB      int    // what an app process may write outside volumes and /tmp
+	BuildDiskMiB int    // what a build may write
 	Settle       time.Duration
 	BuildTimeout time.Duration
 	// CronSeconds lets cron schedules take a leading seconds field. For
@@ -169,6 +171,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Bridge, "bridge", "pier0", "CNI bridge for app containers")
 	fs.StringVar(&c.Subnet, "subnet", "10.77.0.0/16", "CNI subnet for app containers")
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
+	fs.IntVar(&c.DiskMiB, "disk", 1024, "what an app process may write outside its volumes and /tmp (into /app), MiB; past it the process is restarted")
+	fs.IntVar(&c.BuildDiskMiB, "build-disk", 4096, "what a build may write, MiB; past it the push is rejected")
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", 15*time.Minute, "longest a build may take, predeploy included; past it the push is rejected")
 	fs.DurationVar(&c.Settle, "settle", time.Second, "how long after a deploy began its new processes are watched for an early crash, which the push reports (0: not watched)")
 	fs.BoolVar(&c.CronSeconds, "cron-seconds", false, "for tests: cron schedules may start with a seconds field")
@@ -196,6 +200,9 @@ func (c *Config) validate() error {
 	}
 	if c.MemoryMiB < app.MinMemoryMiB {
 		return fmt.Errorf("--memory must be at least %d (MiB), got %d", app.MinMemoryMiB, c.MemoryMiB)
+	}
+	if c.DiskMiB < 16 || c.BuildDiskMiB < 64 {
+		return fmt.Errorf("--disk must be at least 16 and --build-disk at least 64 (MiB), got %d and %d", c.DiskMiB, c.BuildDiskMiB)
 	}
 	if c.SleepAfter < time.Second || c.SleepStopAfter < c.SleepAfter {
 		return fmt.Errorf("--sleep-after must be at least 1s and --sleep-stop-after at least as long, got %s and %s", c.SleepAfter, c.SleepStopAfter)
@@ -246,6 +253,7 @@ func (c *Config) runtime() runtime.Config {
 		Network: runtime.NetworkConfig{Bridge: c.Bridge, Subnet: c.Subnet, Name: c.Namespace,
 			HostPorts: c.routerPorts()},
 		MemoryLimit: int64(c.MemoryMiB) << 20,
+		DiskLimit:   int64(c.DiskMiB) << 20, BuildDiskLimit: int64(c.BuildDiskMiB) << 20,
 	}
 }
 
@@ -421,6 +429,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Tokens:  tokens, Cluster: cl})
 	rtr.SetDashboard(dash)
 	go dash.Run(ctx)
+	go rt.WatchDisk(ctx, 5*time.Second)
 	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs, Sources: sshd.Sources{GitDir: gitDir},
 		FailedDeploys: failedDeploys,
 		Dashboard:     dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin), Cluster: cl})

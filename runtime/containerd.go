@@ -44,6 +44,10 @@ type Config struct {
 	CABundle string
 	// StopTimeout is the grace between SIGTERM and SIGKILL.
 	StopTimeout time.Duration // default 10s
+	// DiskLimit bounds what an app process writes outside its volumes and
+	// /tmp, BuildDiskLimit what a build writes (bytes; see WatchDisk).
+	DiskLimit      int64 // default 1 GiB
+	BuildDiskLimit int64 // default 4 GiB
 	// LogMaxBytes caps an app's collected log, app.log; it is then renamed to
 	// app.log.1, so an app's logs take at most about twice this on disk.
 	LogMaxBytes int64 // default 8 MiB
@@ -76,6 +80,12 @@ func (c *Config) defaults() {
 	if c.StopTimeout == 0 {
 		c.StopTimeout = 10 * time.Second
 	}
+	if c.DiskLimit == 0 {
+		c.DiskLimit = 1 << 30
+	}
+	if c.BuildDiskLimit == 0 {
+		c.BuildDiskLimit = 4 << 30
+	}
 	if c.LogMaxBytes == 0 {
 		c.LogMaxBytes = 8 << 20
 	}
@@ -91,6 +101,7 @@ type Containerd struct {
 	log     *slog.Logger
 	freezer freezerState
 	sites   sync.Mutex // serializes mounting and unmounting static sites
+	evicted sync.Map   // container ID -> why CheckDisk killed it (one-offs, builds)
 }
 
 // Open connects to containerd and prepares networking. Close releases it.

@@ -269,6 +269,9 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
 	}
+	if reason, ok := c.evicted.LoadAndDelete(id); ok {
+		fmt.Fprintln(out, reason)
+	}
 	return int(status.ExitCode()), status.Error()
 }
 

@@ -1,0 +1,158 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/errdefs"
+)
+
+// What a container writes outside its volumes and /tmp (into /app, /home,
+// /var/tmp: its root is writable, as on Heroku) lands in its own snapshot
+// on the host's disk and goes with it. That is bounded: WatchDisk measures
+// every running container's writes and kills one past its limit, as kubelet
+// evicts a pod past its ephemeral-storage limit. An instance is then
+// replaced by the node's heal loop, on a fresh snapshot, and its log says
+// why; a one-off's or a build's output says why, and the push or the run
+// fails.
+
+// diskLimits are what one kind of container may write: bytes (disk blocks,
+// so that a sparse file counts what it takes) and files.
+type diskLimits struct {
+	bytes, files int64
+}
+
+func (c *Containerd) diskLimits(kind string) (diskLimits, bool) {
+	switch kind {
+	case "instance", "oneoff":
+		return diskLimits{c.cfg.DiskLimit, maxWrittenFiles}, true
+	case "build":
+		return diskLimits{c.cfg.BuildDiskLimit, maxBuildFiles}, true
+	}
+	return diskLimits{}, false
+}
+
+const (
+	// maxWrittenFiles bounds the files and directories an app process
+	// creates in its root (inodes are a resource too).
+	maxWrittenFiles = 100_000
+	// maxBuildFiles is the same for a build: node_modules is large.
+	maxBuildFiles = 1_000_000
+)
+
+// WatchDisk checks the writes of every running container every interval
+// until ctx ends.
+func (c *Containerd) WatchDisk(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.CheckDisk(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("check what containers wrote", "err", err)
+			}
+		}
+	}
+}
+
+// CheckDisk measures what each running container wrote and kills those
+// past their limits.
+func (c *Containerd) CheckDisk(ctx context.Context) error {
+	ctx = c.ctx(ctx)
+	list, err := c.client.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ctr := range list {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+		if err != nil {
+			continue
+		}
+		limits, ok := c.diskLimits(info.Labels[labelKind])
+		if !ok || info.SnapshotKey == "" || limits.bytes <= 0 {
+			continue
+		}
+		upper, err := c.upperDir(ctx, info.Snapshotter, info.SnapshotKey)
+		if err != nil {
+			continue
+		}
+		bytes, files := written(upper, limits)
+		var reason string
+		switch {
+		case bytes > limits.bytes:
+			reason = fmt.Sprintf("pier: %s wrote more than %d MiB outside its volumes and /tmp (its limit) and was stopped; write data to a volume (storage:mount)", info.Labels[labelKind], limits.bytes>>20)
+		case files > limits.files:
+			reason = fmt.Sprintf("pier: %s created more than %d files outside its volumes and /tmp (its limit) and was stopped; write data to a volume (storage:mount)", info.Labels[labelKind], limits.files)
+		default:
+			continue
+		}
+		if info.Labels[labelKind] == "build" {
+			reason = fmt.Sprintf("pier: the build wrote more than its limit (%d MiB, %d files) and was stopped (pier serve --build-disk sets it)", limits.bytes>>20, limits.files)
+		}
+		c.evict(ctx, ctr, info.Labels, reason)
+	}
+	return nil
+}
+
+// evict kills a container's task for reason, saying it where the
+// container's output goes.
+func (c *Containerd) evict(ctx context.Context, ctr containerd.Container, labels map[string]string, reason string) {
+	task, err := ctr.Task(ctx, nil)
+	if err != nil {
+		return
+	}
+	c.log.Warn("container over its disk limit", "id", ctr.ID(), "app", labels[labelApp], "reason", reason)
+	if labels[labelKind] == "instance" {
+		if f, err := os.OpenFile(c.logs.RawPath(labels[labelApp], labels[labelProcess], ctr.ID()), os.O_APPEND|os.O_WRONLY, 0); err == nil {
+			fmt.Fprintln(f, reason)
+			f.Close()
+		}
+	} else {
+		c.evicted.Store(ctr.ID(), reason)
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+		c.log.Warn("kill a container over its disk limit", "id", ctr.ID(), "err", err)
+	}
+}
+
+// upperDir is the directory an overlay snapshot's writes land in.
+func (c *Containerd) upperDir(ctx context.Context, snapshotter, key string) (string, error) {
+	mounts, err := c.client.SnapshotService(snapshotter).Mounts(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	upper, _, err := overlayDirs(mounts)
+	return upper, err
+}
+
+// written sums the disk blocks and counts the entries under dir, stopping
+// as soon as either passes its limit.
+func written(dir string, l diskLimits) (bytes, files int64) {
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		files++
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				bytes += st.Blocks * 512
+			}
+		}
+		if bytes > l.bytes || files > l.files {
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return bytes, files
+}
