@@ -361,14 +361,17 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	// runs the one-offs other machines ask for through them. Cron's runs
 	// go where the cluster says.
 	var (
-		svc *app.Service
-		act *node.Actuator
+		svc    *app.Service
+		act    *node.Actuator
+		shells *app.Shells
 	)
 	cl, err := cluster.New(cluster.Config{
 		Activate: func(ctx context.Context, rel app.Release, out io.Writer) error {
 			return svc.ActivateHere(ctx, rel, out)
 		},
 		RunOnce: func(ctx context.Context, o app.OneOff) (int, error) { return act.RunOnce(ctx, o) },
+		Run:     func(ctx context.Context, r app.RunRequest) (int, error) { return svc.Run(ctx, r) },
+		Enter:   func(ctx context.Context, r app.EnterRequest) (int, error) { return shells.Enter(ctx, r) },
 		Dir:     filepath.Join(cfg.DataDir, "cluster"), Name: cfg.NodeName,
 		Addr: cfg.ClusterAddr, Advertise: cfg.ClusterAdvertise, Gossip: cfg.GossipAddr, Store: st, Log: log,
 		Apps: http.HandlerFunc(rtr.ServeForwarded), Images: ship.Handler(rt), Serving: rtr.LocalBackends, Memory: reserve(runtime.Memory, int64(cfg.ReservedMiB)<<20),
@@ -393,7 +396,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
 	deps := app.Deps{
 		Store: desired, Builder: bld, Node: act, Placer: cl, Remote: cl, Logs: rt, Log: log.With("component", "app"), Audit: st,
-		Exec: rt, Volumes: rt,
+		Exec: rt, Volumes: rt, Shells: cl,
 		// What runs under an app's name: its schedule, its processes.
 		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.
@@ -401,7 +404,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	auth := app.NewAuth(deps)
 	svc = app.New(set, deps)
-	uc := useCases{Service: svc, Routing: app.NewRouting(set, deps), Auth: auth, Shells: app.NewShells(set, deps), Cron: crn,
+	shells = app.NewShells(set, deps)
+	uc := useCases{Service: svc, Routing: app.NewRouting(set, deps), Auth: auth, Shells: shells, Cron: crn,
 		deploys: newDeployMetrics(metrics)}
 	rtr.OnWake(act.Wake)
 	rtr.OnExplain(svc.Unavailable)

@@ -22,6 +22,8 @@ type EnterRequest struct {
 	Out                   io.Writer
 	Stdin                 io.Reader
 	TTY                   *Terminal
+	// Here enters an instance on this machine: another machine relayed it.
+	Here bool
 }
 
 // loginShell is what enter runs without a command.
@@ -31,11 +33,15 @@ const loginShell = "command -v bash >/dev/null && exec bash || exec sh"
 // Dokku's enter does, where run starts a fresh container.
 type Shells struct {
 	core
-	exec Execer
+	exec   Execer
+	remote RemoteShells
 }
 
-// NewShells returns the enter use-case; d.Exec runs the commands.
-func NewShells(set Settings, d Deps) *Shells { return &Shells{core: newCore(set, d), exec: d.Exec} }
+// NewShells returns the enter use-case; d.Exec runs the commands, d.Shells
+// relays them to the machine the app runs on.
+func NewShells(set Settings, d Deps) *Shells {
+	return &Shells{core: newCore(set, d), exec: d.Exec, remote: d.Shells}
+}
 
 // Enter runs r in one of the app's running instances on this machine and
 // returns the command's exit code.
@@ -67,6 +73,11 @@ func (s *Shells) Enter(ctx context.Context, r EnterRequest) (int, error) {
 		}
 	}
 	if target.ID == "" {
+		// An instance on another machine of the cluster.
+		if others := slices.DeleteFunc(slices.Clone(a.Placement), func(n string) bool { return n == s.set.Self() }); len(others) > 0 && s.set.Self() != "" && !r.Here && s.remote != nil {
+			r.Process = proc
+			return s.remote.EnterOn(ctx, others[0], r)
+		}
 		return -1, s.noInstance(a, proc)
 	}
 	if target.Paused {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // RunRequest is one `run`: Command in a fresh container of App, its
@@ -13,6 +14,26 @@ type RunRequest struct {
 	Out          io.Writer
 	Stdin        io.Reader
 	TTY          *Terminal
+	// Here runs it on this machine: another machine relayed it.
+	Here bool
+}
+
+// RemoteShells relay `run` and `enter` to another machine of the cluster,
+// with their input, terminal and output.
+type RemoteShells interface {
+	RunOn(ctx context.Context, node string, r RunRequest) (int, error)
+	EnterOn(ctx context.Context, node string, r EnterRequest) (int, error)
+}
+
+// shellNode is the machine a's `run` and `enter` go to: "" for this one
+// (also in no cluster, and when a is placed here or nowhere), else the
+// first of the machines a is placed on.
+func (c core) shellNode(a App) string {
+	self := c.set.Self()
+	if self == "" || len(a.Placement) == 0 || slices.Contains(a.Placement, self) {
+		return ""
+	}
+	return a.Placement[0]
 }
 
 // Run runs a command in a fresh container of the app's current release,
@@ -38,6 +59,10 @@ func (s *Service) Run(ctx context.Context, r RunRequest) (int, error) {
 	rel, err := s.store.Release(ctx, name, a.Release)
 	if err != nil {
 		return -1, err
+	}
+	// It runs where the app runs, with its volumes.
+	if node := s.shellNode(a); node != "" && !r.Here && s.shells != nil {
+		return s.shells.RunOn(ctx, node, r)
 	}
 	o := OneOffOf(a, rel, command, r.Out)
 	o.Stdin, o.TTY = r.Stdin, r.TTY

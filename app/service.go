@@ -58,6 +58,9 @@ type Deps struct {
 	Remote Remote
 	// Exec runs commands in running instances (enter).
 	Exec Execer
+	// Shells relays run and enter to the machine an app runs on; nil on
+	// a machine that is never in a cluster.
+	Shells RemoteShells
 	// Volumes keeps destroyed apps' volumes until they are purged.
 	Volumes VolumeKeeper
 
@@ -85,6 +88,7 @@ type Service struct {
 	cronp     CronParser
 	placer    Placer
 	remote    Remote
+	shells    RemoteShells
 	volumes   VolumeKeeper
 }
 
@@ -93,7 +97,7 @@ func New(set Settings, d Deps) *Service {
 	return &Service{
 		core:    newCore(set, d),
 		builder: d.Builder, logs: d.Logs, audit: d.Audit, files: d.Files, occupants: d.Occupants,
-		cronp: CronParser{Seconds: set.CronSeconds}, placer: d.Placer, remote: d.Remote, volumes: d.Volumes,
+		cronp: CronParser{Seconds: set.CronSeconds}, placer: d.Placer, remote: d.Remote, shells: d.Shells, volumes: d.Volumes,
 	}
 }
 

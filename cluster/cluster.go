@@ -80,6 +80,10 @@ type Config struct {
 	// this machine's RunOnce, and for other machines that ask; nil runs
 	// none.
 	RunOnce func(ctx context.Context, o app.OneOff) (int, error)
+	// Run and Enter run `run` and `enter` here for another machine whose
+	// client asked (RunOn, EnterOn); nil refuses them.
+	Run   func(ctx context.Context, r app.RunRequest) (int, error)
+	Enter func(ctx context.Context, r app.EnterRequest) (int, error)
 	// Labels say what this machine offers; apps that name labels in
 	// app.json (pier.node_labels) are placed only where they are.
 	Labels map[string]string

@@ -77,6 +77,7 @@ func (c *Cluster) handler(m *member) http.Handler {
 	mux.Handle("GET "+pathTaken, nodesOnly(serveTaken(m)))
 	mux.Handle("POST "+pathActivate, nodesOnly(http.HandlerFunc(c.serveActivate)))
 	mux.Handle("POST "+pathRun, nodesOnly(http.HandlerFunc(c.serveRun)))
+	mux.Handle("GET "+pathShell, nodesOnly(http.HandlerFunc(c.serveShell)))
 	mux.Handle("GET "+pathServing, nodesOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := 0
 		if c.cfg.Serving != nil {

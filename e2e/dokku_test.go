@@ -369,7 +369,7 @@ func TestDokkuApps(t *testing.T) {
 	})
 
 	t.Run("an interactive shell follows window resizes", func(t *testing.T) {
-		sess := d.sshSession(t)
+		sess := d.sshSession(t, d.key)
 		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {
 			t.Fatal(err)
 		}
@@ -410,10 +410,11 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// sshSession opens an SSH session to the daemon with the test's key.
-func (d *daemon) sshSession(t *testing.T) *gossh.Session {
+// sshSession opens an SSH session to the daemon with the private key in
+// file key.
+func (d *daemon) sshSession(t *testing.T, key string) *gossh.Session {
 	t.Helper()
-	b, err := os.ReadFile(d.key)
+	b, err := os.ReadFile(key)
 	if err != nil {
 		t.Fatal(err)
 	}
