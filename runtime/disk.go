@@ -88,17 +88,20 @@ func (c *Containerd) CheckDisk(ctx context.Context) error {
 			continue
 		}
 		bytes, files := written(upper, limits)
+		what := "the one-off"
+		if p := info.Labels[labelProcess]; info.Labels[labelKind] == "instance" && p != "" {
+			what = "this " + p + " process"
+		}
 		var reason string
 		switch {
+		case info.Labels[labelKind] == "build" && (bytes > limits.bytes || files > limits.files):
+			reason = fmt.Sprintf("pier: the build wrote more than its limit (%d MiB, %d files) and was stopped (pier serve --build-disk sets it)", limits.bytes>>20, limits.files)
 		case bytes > limits.bytes:
-			reason = fmt.Sprintf("pier: %s wrote more than %d MiB outside its volumes and /tmp (its limit) and was stopped; write data to a volume (storage:mount)", info.Labels[labelKind], limits.bytes>>20)
+			reason = fmt.Sprintf("pier: %s wrote more than %d MiB outside its volumes and /tmp (the limit) and was stopped; keep data in a volume (storage:mount)", what, limits.bytes>>20)
 		case files > limits.files:
-			reason = fmt.Sprintf("pier: %s created more than %d files outside its volumes and /tmp (its limit) and was stopped; write data to a volume (storage:mount)", info.Labels[labelKind], limits.files)
+			reason = fmt.Sprintf("pier: %s created more than %d files outside its volumes and /tmp (the limit) and was stopped; keep data in a volume (storage:mount)", what, limits.files)
 		default:
 			continue
-		}
-		if info.Labels[labelKind] == "build" {
-			reason = fmt.Sprintf("pier: the build wrote more than its limit (%d MiB, %d files) and was stopped (pier serve --build-disk sets it)", limits.bytes>>20, limits.files)
 		}
 		c.evict(ctx, ctr, info.Labels, reason)
 	}
