@@ -133,6 +133,8 @@ type Config struct {
 	BuildDiskMiB int    // what a build may write
 	Settle       time.Duration
 	BuildTimeout time.Duration
+	// AllowNets are private networks app containers may reach anyway.
+	AllowNets []netip.Prefix
 	// CronSeconds lets cron schedules take a leading seconds field. For
 	// tests only: production schedules have 5 fields.
 	CronSeconds bool
@@ -170,6 +172,11 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Base, "base", builder.DefaultBase, "base image")
 	fs.StringVar(&c.Bridge, "bridge", "pier0", "CNI bridge for app containers")
 	fs.StringVar(&c.Subnet, "subnet", "10.77.0.0/16", "CNI subnet for app containers")
+	fs.Func("allow-net", "private IPv4 networks app containers may connect to anyway, as 192.168.1.10,10.1.0.0/16 (default none: the internet, DNS and the router only)", func(s string) error {
+		nets, err := runtime.ParseAllowNets(s)
+		c.AllowNets = append(c.AllowNets, nets...)
+		return err
+	})
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
 	fs.IntVar(&c.DiskMiB, "disk", 1024, "what an app process may write outside its volumes and /tmp (into /app), MiB; past it the process is restarted")
 	fs.IntVar(&c.BuildDiskMiB, "build-disk", 4096, "what a build may write, MiB; past it the push is rejected")
@@ -251,7 +258,7 @@ func (c *Config) runtime() runtime.Config {
 		Address: c.Containerd, Namespace: c.Namespace,
 		DataDir: filepath.Join(c.DataDir, "runtime"),
 		Network: runtime.NetworkConfig{Bridge: c.Bridge, Subnet: c.Subnet, Name: c.Namespace,
-			HostPorts: c.routerPorts()},
+			HostPorts: c.routerPorts(), AllowNets: c.AllowNets},
 		MemoryLimit: int64(c.MemoryMiB) << 20,
 		DiskLimit:   int64(c.DiskMiB) << 20, BuildDiskLimit: int64(c.BuildDiskMiB) << 20,
 	}

@@ -125,7 +125,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Containerd, error
 		client.Close()
 		return nil, fmt.Errorf("containerd at %s does not answer: %w", cfg.Address, err)
 	}
-	n, err := newNetwork(cfg.Network)
+	resolv := resolvConf()
+	n, err := newNetwork(cfg.Network, resolvers(resolv))
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -133,7 +134,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Containerd, error
 	c := &Containerd{client: client, cfg: cfg, net: n, log: log.With("component", "runtime")}
 	c.freezer.syncing = map[string]chan struct{}{}
 	c.logs = logstore.New(filepath.Join(cfg.DataDir, "logs"), cfg.LogMaxBytes, log.With("component", "logs"))
-	if err := c.writeEtcFiles(); err != nil {
+	if err := c.writeEtcFiles(resolv); err != nil {
 		client.Close()
 		return nil, err
 	}
@@ -150,15 +151,13 @@ func (c *Containerd) ctx(ctx context.Context) context.Context {
 // Platform is the image platform of this machine (linux/amd64, linux/arm64...).
 func Platform() (os, arch string) { return "linux", runtime.GOARCH }
 
-// writeEtcFiles writes the resolv.conf and hosts files mounted into every
-// container. The host's resolver is used unless it only lists loopback
-// addresses (systemd-resolved's stub), which a container cannot reach.
-func (c *Containerd) writeEtcFiles() error {
-	resolv := resolvConf()
+// writeEtcFiles writes the resolv.conf (resolvConf's) and hosts files
+// mounted into every container. hosts has no ::1: containers have no IPv6.
+func (c *Containerd) writeEtcFiles(resolv []byte) error {
 	if err := os.WriteFile(c.resolvPath(), resolv, 0o644); err != nil {
 		return err
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	hosts := "127.0.0.1\tlocalhost\n"
 	return os.WriteFile(c.hostsPath(), []byte(hosts), 0o644)
 }
 

@@ -1,15 +1,20 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 
 	gocni "github.com/containerd/go-cni"
 	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 )
 
-// Instances are isolated from each other and from the host, by default:
+// Instances are isolated from each other, from the host and from the
+// networks around it, by default:
 //
 //   - Every instance's port on the bridge is isolated (the bridge's
 //     "isolated" port flag): isolated ports exchange no frames, so an
@@ -18,25 +23,85 @@ import (
 //   - New connections from the bridge to the host itself are refused, except
 //     to DNS and to NetworkConfig.HostPorts (the router's ports): apps reach
 //     each other, and pier, only through the router.
+//   - New connections through the host to private and special networks
+//     (privateNets: the LAN, cloud metadata at 169.254.169.254) and to the
+//     container subnet are refused, except to the host's DNS resolvers on
+//     port 53 and to NetworkConfig.AllowNets. The internet stays reachable.
+//   - Containers have no IPv6: it is off in their network namespaces
+//     (network.create), and the bridge refuses every IPv6 packet to the
+//     host or through it, for namespaces made before that.
 //
-// The host rules live in one chain per bridge, hostChain, jumped to from
-// INPUT for packets that arrive on the bridge.
+// The rules live in two chains per bridge, in iptables and ip6tables:
+// hostChain, jumped to from INPUT, and outChain, jumped to from FORWARD,
+// for packets that arrive on the bridge.
 
 // hostChain is the iptables chain of the bridge's rules for traffic to
 // the host.
 func hostChain(bridge string) string { return "PIER-IN-" + bridge }
 
-// firewall (re)writes the bridge's host rules: idempotent, and the rules
-// follow NetworkConfig.HostPorts at every start.
-func (n *network) firewall() error {
+// outChain is the iptables chain of the bridge's rules for traffic the
+// host forwards.
+func outChain(bridge string) string { return "PIER-OUT-" + bridge }
+
+// privateNets are the IPv4 networks containers cannot open connections to
+// through the host, unless NetworkConfig.AllowNets has them. The
+// documentation networks (TEST-NET-1..3) and 198.18.0.0/15 are left out:
+// the internet routes none of them, so they hold nothing to protect, and
+// some networks use them for real services (a proxy's fake-IP DNS).
+var privateNets = []string{
+	"0.0.0.0/8",      // "this network" (RFC 791)
+	"10.0.0.0/8",     // private (RFC 1918)
+	"100.64.0.0/10",  // carrier-grade NAT (RFC 6598): VPN meshes, Alibaba Cloud's metadata
+	"127.0.0.0/8",    // loopback
+	"169.254.0.0/16", // link-local (RFC 3927): cloud metadata at 169.254.169.254
+	"172.16.0.0/12",  // private (RFC 1918)
+	"192.168.0.0/16", // private (RFC 1918)
+	"224.0.0.0/4",    // multicast
+	"240.0.0.0/4",    // reserved, and the broadcast address
+}
+
+// firewall (re)writes the bridge's rules: idempotent, and the rules follow
+// NetworkConfig and the resolvers at every start. resolvers are the IPv4
+// nameservers of the containers' resolv.conf.
+func (n *network) firewall(resolvers []netip.Addr) error {
 	ipt, err := iptables.New()
 	if err != nil {
 		return fmt.Errorf("firewall: %w (is the iptables package installed?)", err)
 	}
-	chain := hostChain(n.cfg.Bridge)
-	if err := ipt.ClearChain("filter", chain); err != nil { // creates it if missing
-		return fmt.Errorf("firewall: %w", err)
+	if err := writeChain(ipt, "INPUT", n.cfg.Bridge, hostChain(n.cfg.Bridge), n.hostRules()); err != nil {
+		return err
 	}
+	out, err := n.outRules(resolvers)
+	if err != nil {
+		return err
+	}
+	if err := writeChain(ipt, "FORWARD", n.cfg.Bridge, outChain(n.cfg.Bridge), out); err != nil {
+		return err
+	}
+	if hostHasIPv6() {
+		ip6t, err := iptables.NewWithProtocol(iptables.ProtocolIPv6)
+		if err != nil {
+			return fmt.Errorf("firewall: %w (is the iptables package installed?)", err)
+		}
+		refuse := [][]string{{"-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"}, {"-j", "REJECT"}}
+		// Neighbour discovery passes, so that the host's refusals reach
+		// the namespace at once instead of a connect timing out.
+		ndp := [][]string{
+			{"-p", "ipv6-icmp", "--icmpv6-type", "neighbour-solicitation", "-j", "RETURN"},
+			{"-p", "ipv6-icmp", "--icmpv6-type", "neighbour-advertisement", "-j", "RETURN"},
+		}
+		if err := writeChain(ip6t, "INPUT", n.cfg.Bridge, hostChain(n.cfg.Bridge), append(ndp, refuse...)); err != nil {
+			return fmt.Errorf("%w (ip6tables)", err)
+		}
+		if err := writeChain(ip6t, "FORWARD", n.cfg.Bridge, outChain(n.cfg.Bridge), refuse); err != nil {
+			return fmt.Errorf("%w (ip6tables)", err)
+		}
+	}
+	return n.isolatePorts()
+}
+
+// hostRules are hostChain's rules.
+func (n *network) hostRules() [][]string {
 	rules := [][]string{
 		{"-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN"},
 		{"-p", "udp", "--dport", "53", "-j", "RETURN"},
@@ -45,44 +110,113 @@ func (n *network) firewall() error {
 	for _, p := range n.cfg.HostPorts {
 		rules = append(rules, []string{"-p", "tcp", "--dport", strconv.Itoa(p), "-j", "RETURN"})
 	}
-	rules = append(rules,
+	return append(rules,
 		[]string{"-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"},
 		[]string{"-j", "REJECT"})
-	for _, r := range rules {
-		if err := ipt.Append("filter", chain, r...); err != nil {
-			return fmt.Errorf("firewall: %w", err)
+}
+
+// outRules are outChain's rules. The container subnet comes before the
+// allowances: a container reaches another only through the router, on
+// the host's INPUT path, even when an allowed network covers the subnet.
+// Rejections say "administratively prohibited", which a connect sees at
+// once as "no route to host".
+func (n *network) outRules(resolvers []netip.Addr) ([][]string, error) {
+	reject := []string{"-j", "REJECT", "--reject-with", "icmp-admin-prohibited"}
+	rules := [][]string{
+		{"-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN"},
+		append([]string{"-d", n.cfg.Subnet}, reject...),
+	}
+	for _, r := range resolvers {
+		for _, proto := range []string{"udp", "tcp"} {
+			rules = append(rules, []string{"-d", r.String() + "/32", "-p", proto, "--dport", "53", "-j", "RETURN"})
 		}
 	}
-	if err := n.isolatePorts(); err != nil {
-		return err
+	for _, p := range n.cfg.AllowNets {
+		if !p.Addr().Is4() {
+			return nil, fmt.Errorf("firewall: allowed network %s is not IPv4: containers have no IPv6", p)
+		}
+		rules = append(rules, []string{"-d", p.Masked().String(), "-j", "RETURN"})
 	}
-	jump := []string{"-i", n.cfg.Bridge, "-j", chain}
-	if ok, err := ipt.Exists("filter", "INPUT", jump...); err != nil {
+	for _, p := range privateNets {
+		rules = append(rules, append([]string{"-d", p}, reject...))
+	}
+	return rules, nil
+}
+
+// writeChain rewrites chain with rules and makes parent jump to it, first,
+// for packets arriving on bridge.
+func writeChain(ipt *iptables.IPTables, parent, bridge, chain string, rules [][]string) error {
+	if err := ipt.ClearChain("filter", chain); err != nil { // creates it if missing
+		return fmt.Errorf("firewall: %w", err)
+	}
+	for _, r := range rules {
+		if err := ipt.Append("filter", chain, r...); err != nil {
+			return fmt.Errorf("firewall: %s: %w", chain, err)
+		}
+	}
+	jump := []string{"-i", bridge, "-j", chain}
+	if ok, err := ipt.Exists("filter", parent, jump...); err != nil {
 		return fmt.Errorf("firewall: %w", err)
 	} else if !ok {
-		if err := ipt.Insert("filter", "INPUT", 1, jump...); err != nil {
+		if err := ipt.Insert("filter", parent, 1, jump...); err != nil {
 			return fmt.Errorf("firewall: %w", err)
 		}
 	}
 	return nil
 }
 
-// RemoveFirewall deletes the host rules of cfg's bridge (those a Containerd
-// opened with cfg wrote). Missing rules are not an error.
+// hostHasIPv6 reports whether the kernel has IPv6 (not booted with
+// ipv6.disable=1): without it there is nothing to refuse, and ip6tables
+// may not work.
+func hostHasIPv6() bool {
+	_, err := os.Stat("/proc/net/if_inet6")
+	return err == nil
+}
+
+// RemoveFirewall deletes the rules of cfg's bridge (those a Containerd
+// opened with cfg wrote), IPv4 and IPv6. Missing rules are not an error.
 func RemoveFirewall(cfg NetworkConfig) error {
 	cfg.defaults("")
-	ipt, err := iptables.New()
-	if err != nil {
-		return err
+	protos := []iptables.Protocol{iptables.ProtocolIPv4}
+	if hostHasIPv6() {
+		protos = append(protos, iptables.ProtocolIPv6)
 	}
-	chain := hostChain(cfg.Bridge)
-	if err := ipt.DeleteIfExists("filter", "INPUT", "-i", cfg.Bridge, "-j", chain); err != nil {
-		return err
+	var errs []error
+	for _, proto := range protos {
+		ipt, err := iptables.NewWithProtocol(proto)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for parent, chain := range map[string]string{"INPUT": hostChain(cfg.Bridge), "FORWARD": outChain(cfg.Bridge)} {
+			// A chain that does not exist has no jump to it.
+			if ok, err := ipt.ChainExists("filter", chain); err != nil || !ok {
+				errs = append(errs, err)
+				continue
+			}
+			if err := ipt.DeleteIfExists("filter", parent, "-i", cfg.Bridge, "-j", chain); err != nil {
+				errs = append(errs, err)
+			}
+			errs = append(errs, ipt.ClearAndDeleteChain("filter", chain))
+		}
 	}
-	if ok, err := ipt.ChainExists("filter", chain); err != nil || !ok {
-		return err
+	return errors.Join(errs...)
+}
+
+// resolvers returns the IPv4 nameservers of resolv.conf contents b, other
+// than loopback ones: those containers use.
+func resolvers(b []byte) []netip.Addr {
+	var addrs []netip.Addr
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "nameserver" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f[1]); err == nil && a.Is4() && !a.IsLoopback() {
+			addrs = append(addrs, a)
+		}
 	}
-	return ipt.ClearAndDeleteChain("filter", chain)
+	return addrs
 }
 
 // isolate sets the bridge port of an instance's host-side veth isolated:

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/containerd/containerd/pkg/netns"
 	gocni "github.com/containerd/go-cni"
+	cnins "github.com/containernetworking/plugins/pkg/ns"
 )
 
 // NetworkConfig is the CNI bridge every instance joins.
@@ -26,6 +28,11 @@ type NetworkConfig struct {
 	// HostPorts are the host's TCP ports instances may connect to (the
 	// router's); every other port of the host refuses them (firewall.go).
 	HostPorts []int
+	// AllowNets are IPv4 networks containers may connect to although
+	// they are private (privateNets in firewall.go): an office database
+	// at 192.168.1.10/32. None by default. They open nothing of the host
+	// itself (HostPorts do) nor of the container subnet.
+	AllowNets []netip.Prefix
 }
 
 func (n *NetworkConfig) defaults(dataDir string) {
@@ -57,7 +64,10 @@ type network struct {
 	cni gocni.CNI
 }
 
-func newNetwork(cfg NetworkConfig) (*network, error) {
+// newNetwork prepares the bridge's configuration and firewall; resolvers
+// are the IPv4 nameservers containers use, which the firewall lets them
+// reach on port 53 wherever they are.
+func newNetwork(cfg NetworkConfig, resolvers []netip.Addr) (*network, error) {
 	conf, err := json.Marshal(map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       cfg.Name,
@@ -90,19 +100,67 @@ func newNetwork(cfg NetworkConfig) (*network, error) {
 		return nil, fmt.Errorf("cni: %w", err)
 	}
 	n := &network{cfg: cfg, cni: cni}
-	if err := n.firewall(); err != nil {
+	if err := n.firewall(resolvers); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
-// create makes a new named network namespace and returns its path.
+// create makes a new named network namespace, with IPv6 off, and returns
+// its path.
 func (n *network) create() (string, error) {
 	ns, err := netns.NewNetNS(n.cfg.NetnsDir)
 	if err != nil {
 		return "", fmt.Errorf("create network namespace: %w", err)
 	}
+	if err := ns.Do(func(cnins.NetNS) error { return disableIPv6() }); err != nil {
+		ns.Remove()
+		return "", fmt.Errorf("create network namespace: %w", err)
+	}
 	return ns.GetPath(), nil
+}
+
+// disableIPv6 turns IPv6 off in the calling thread's network namespace:
+// its interfaces get no address, link-local included, so a container
+// cannot reach the host's [::] listeners through the bridge's link-local
+// address. Setting "all" sets "default" too: interfaces made later (the
+// CNI's veth) have it off as well. A kernel without IPv6 has nothing to
+// turn off.
+func disableIPv6() error {
+	err := os.WriteFile("/proc/sys/net/ipv6/conf/all/disable_ipv6", []byte("1"), 0o644)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("disable IPv6: %w", err)
+	}
+	return nil
+}
+
+// ParseAllowNets parses a comma-separated list of IPv4 networks and
+// addresses (an address is its /32), as NetworkConfig.AllowNets takes
+// them. "" is none.
+func ParseAllowNets(s string) ([]netip.Prefix, error) {
+	var nets []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not a network: write one as 192.168.1.0/24, or an address as 192.168.1.10", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if !p.Addr().Is4() {
+			return nil, fmt.Errorf("%s is not IPv4: containers have no IPv6, so only IPv4 networks can be allowed", f)
+		}
+		if p.Masked() != p {
+			return nil, fmt.Errorf("%s has bits set past its /%d: write %s for the network, or %s/32 for the address", f, p.Bits(), p.Masked(), p.Addr())
+		}
+		nets = append(nets, p)
+	}
+	return nets, nil
 }
 
 // attach puts the namespace on the bridge and returns the instance's IP.
