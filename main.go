@@ -130,6 +130,7 @@ type Config struct {
 	Subnet       string // CNI subnet
 	MemoryMiB    int    // default memory limit per app process
 	DiskMiB      int    // what an app process may write outside volumes and /tmp
+	MaxPushMiB   int    // the largest pack a push may send
 	BuildDiskMiB int    // what a build may write
 	Settle       time.Duration
 	BuildTimeout time.Duration
@@ -180,6 +181,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
 	fs.IntVar(&c.DiskMiB, "disk", 1024, "what an app process may write outside its volumes and /tmp (into /app), MiB; past it the process is restarted")
 	fs.IntVar(&c.BuildDiskMiB, "build-disk", 4096, "what a build may write, MiB; past it the push is rejected")
+	fs.IntVar(&c.MaxPushMiB, "max-push", 512, "the largest push (git pack) taken, MiB; the revision deployed may unpack to 4 times that")
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", 15*time.Minute, "longest a build may take, predeploy included; past it the push is rejected")
 	fs.DurationVar(&c.Settle, "settle", time.Second, "how long after a deploy began its new processes are watched for an early crash, which the push reports (0: not watched)")
 	fs.BoolVar(&c.CronSeconds, "cron-seconds", false, "for tests: cron schedules may start with a seconds field")
@@ -207,6 +209,9 @@ func (c *Config) validate() error {
 	}
 	if c.MemoryMiB < app.MinMemoryMiB {
 		return fmt.Errorf("--memory must be at least %d (MiB), got %d", app.MinMemoryMiB, c.MemoryMiB)
+	}
+	if c.MaxPushMiB < 1 {
+		return fmt.Errorf("--max-push must be at least 1 (MiB), got %d", c.MaxPushMiB)
 	}
 	if c.DiskMiB < 16 || c.BuildDiskMiB < 64 {
 		return fmt.Errorf("--disk must be at least 16 and --build-disk at least 64 (MiB), got %d and %d", c.DiskMiB, c.BuildDiskMiB)
@@ -447,7 +452,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	ssh, err := sshd.New(sshd.Config{
 		Addr: cfg.SSHAddr, HostKeyPath: filepath.Join(cfg.DataDir, "ssh_host_ed25519_key"),
 		SocketPath: cfg.Socket, GitDir: gitDir, Binary: self,
-		Log: log,
+		MaxPush: int64(cfg.MaxPushMiB) << 20, Log: log,
 	}, auth, cmds)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -60,7 +62,8 @@ func (s *Server) git(ctx context.Context, sess ssh.Session, id commands.Identity
 			fmt.Fprintf(sess.Stderr(), "pier: cannot prepare the repository of %q; see the server log\n", name)
 			return 1
 		}
-		env = append(env, "PIER_APP="+name, "PIER_USER="+id.Name, "PIER_SOCKET="+s.cfg.SocketPath)
+		env = append(env, "PIER_APP="+name, "PIER_USER="+id.Name, "PIER_SOCKET="+s.cfg.SocketPath,
+			fmt.Sprintf("PIER_MAX_SOURCE=%d", 4*s.cfg.MaxPush))
 	}
 	return s.runGit(ctx, sess, service, repo, env)
 }
@@ -88,9 +91,16 @@ func sessionEnv(sess ssh.Session, key string) (string, bool) {
 // exit code once the process has exited and all its output has been copied
 // to the client.
 func (s *Server) runGit(ctx context.Context, sess ssh.Session, service, repo string, env []string) int {
-	cmd := exec.CommandContext(ctx, "git", service, repo)
+	args := []string{service, repo}
+	if service == "receive-pack" {
+		// git refuses a larger pack itself, and keeps nothing of it.
+		args = []string{"-c", fmt.Sprintf("receive.maxInputSize=%d", s.cfg.MaxPush), service, repo}
+	}
+	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Env = env
-	cmd.Stdout = sess
+	// git says so in the protocol stream, and exits 0.
+	tooLarge := &watchWriter{w: sess, needle: []byte("pack exceeds maximum allowed size")}
+	cmd.Stdout = tooLarge
 	cmd.Stderr = sess.Stderr()
 	cmd.WaitDelay = gitWaitDelay
 	// Our own stdin copy: Wait must not wait for the client to close its
@@ -110,6 +120,9 @@ func (s *Server) runGit(ctx context.Context, sess ssh.Session, service, repo str
 		stdin.Close()
 	}()
 	err = cmd.Wait()
+	if tooLarge.seen.Load() {
+		fmt.Fprintf(sess.Stderr(), "pier: this push sends more than %s, the limit (pier serve --max-push sets it); nothing was changed\n", sizeText(s.cfg.MaxPush))
+	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -180,4 +193,32 @@ func (s Sources) Export(ctx context.Context, app, rev string, dir string) error 
 		return fmt.Errorf("export %.12s of %s: %v %s", rev, app, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// watchWriter passes writes on and notes whether needle went through it
+// (also across writes).
+type watchWriter struct {
+	w      io.Writer
+	needle []byte
+	tail   []byte
+	seen   atomic.Bool
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	if !w.seen.Load() {
+		buf := append(w.tail, p...)
+		if bytes.Contains(buf, w.needle) {
+			w.seen.Store(true)
+		}
+		w.tail = append(w.tail[:0], buf[max(0, len(buf)-len(w.needle)):]...)
+	}
+	return w.w.Write(p)
+}
+
+// sizeText says n bytes in MiB, or KiB below one MiB.
+func sizeText(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 )
 
@@ -62,11 +63,61 @@ func PreReceive(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 		return 1
 	}
 	for _, d := range deploys {
+		if err := checkTreeSize(ctx, d.rev, getenv("PIER_MAX_SOURCE")); err != nil {
+			fmt.Fprintf(stderr, "pier: %v\n", err)
+			return 1
+		}
 		if code := deployRev(ctx, d.rev, appName, user, socket, getenv("PIER_TMP"), stdout, stderr); code != 0 {
 			return code
 		}
 	}
 	return 0
+}
+
+// maxSourceFiles bounds the files (and links) of a revision pier deploys.
+const maxSourceFiles = 200_000
+
+// checkTreeSize refuses a revision whose files add up to more than max
+// bytes (a decimal number; "" for no limit) or number more than
+// maxSourceFiles, before anything is written out: a small pack can hold a
+// large tree.
+func checkTreeSize(ctx context.Context, rev, max string) error {
+	limit, err := strconv.ParseInt(max, 10, 64)
+	if max == "" || err != nil || limit <= 0 {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, "git", "ls-tree", "-r", "-l", "-z", "--full-tree", rev)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("list %s: %w", rev, err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	var size, files int64
+	r := bufio.NewReader(out)
+	for {
+		entry, err := r.ReadString(0)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", rev, err)
+		}
+		// "<mode> <type> <object> <size>\t<path>"
+		meta, _, _ := strings.Cut(entry, "\t")
+		if f := strings.Fields(meta); len(f) == 4 {
+			n, _ := strconv.ParseInt(f[3], 10, 64) // "-" for a submodule
+			size += n
+		}
+		files++
+		if size > limit || files > maxSourceFiles {
+			return fmt.Errorf("the pushed revision holds more than %s or %d files, more than pier deploys (4 times pier serve --max-push); nothing was changed", sizeText(limit), maxSourceFiles)
+		}
+	}
+	return nil
 }
 
 func isZeroID(rev string) bool { return strings.Trim(rev, "0") == "" }

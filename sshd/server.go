@@ -43,6 +43,10 @@ type Config struct {
 	// received nothing for that long (default 30m: a quiet build is quiet
 	// for minutes).
 	HandshakeTimeout, IdleTimeout time.Duration
+	// MaxPush bounds the pack a push sends (default 512 MiB); the files of
+	// the revision it deploys are bounded at 4 times that, unpacked, and
+	// maxSourceFiles files.
+	MaxPush int64
 }
 
 func (c *Config) validate() error {
@@ -51,6 +55,9 @@ func (c *Config) validate() error {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxPush == 0 {
+		c.MaxPush = 512 << 20
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 20 * time.Second

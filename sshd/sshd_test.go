@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -796,5 +797,53 @@ func TestPreReceiveNeedsDaemon(t *testing.T) {
 	code := PreReceive(context.Background(), strings.NewReader(""), io.Discard, &errb, func(string) string { return "" })
 	if code != 1 || !strings.Contains(errb.String(), "PIER_APP") {
 		t.Errorf("exit %d stderr %q", code, errb.String())
+	}
+}
+
+// A push is bounded twice: the pack it sends (git's receive.maxInputSize,
+// MaxPush) and the files of the revision it deploys, unpacked (4 times
+// MaxPush), which a small pack of repeated bytes can make huge. Either
+// rejects the push before anything is deployed or stored.
+func TestPushSizeLimits(t *testing.T) {
+	needBinaries(t, "git", "ssh", "tar")
+	t.Setenv("PIER_TMP", t.TempDir())
+	keyFile, pub := writeKeyFile(t)
+	k := &keys{}
+	k.add("alice", pub)
+	var received atomic.Int32
+	f := &cmds{receive: func(c commands.Call) int { received.Add(1); return 0 }}
+	s := start(t, k, f, func(c *Config) { c.MaxPush = 256 << 10 })
+	env := gitEnv(t, s, keyFile)
+	remote := "ssh://pier@127.0.0.1:" + s.port + "/hello"
+	bare := filepath.Join(s.cfg.GitDir, "hello.git")
+
+	push := func(name string, body []byte) string {
+		t.Helper()
+		work := t.TempDir()
+		mustGit(t, work, env, "init", "-q", "-b", "main")
+		if err := os.WriteFile(filepath.Join(work, name), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustGit(t, work, env, "add", ".")
+		mustGit(t, work, env, "commit", "-q", "-m", name)
+		out, err := gitCmd(t, work, env, "push", remote, "main")
+		if err == nil {
+			t.Fatalf("push of %s succeeded:\n%s", name, out)
+		}
+		return out
+	}
+	random := make([]byte, 1<<20)
+	rand.Read(random)
+	if out := push("random.bin", random); !strings.Contains(out, "pier: this push sends more than 256 KiB, the limit") {
+		t.Errorf("a 1 MiB pack over a 256 KiB limit:\n%s", out)
+	}
+	if out := push("zeros.bin", make([]byte, 8<<20)); !strings.Contains(out, "holds more than 1 MiB or 200000 files") {
+		t.Errorf("8 MiB of zeros (a small pack) over a 1 MiB tree limit:\n%s", out)
+	}
+	if n := received.Load(); n != 0 {
+		t.Errorf("%d deploys of pushes over the limits", n)
+	}
+	if out, err := gitCmd(t, "", env, "--git-dir", bare, "rev-parse", "--verify", "-q", "refs/heads/main"); err == nil {
+		t.Errorf("a push over the limits was stored: %s", out)
 	}
 }
