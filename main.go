@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,26 +113,28 @@ const defaultSocket = "/run/pier/pier.sock"
 // Config is everything the daemon is told at start. Apps, keys, domains and
 // scale live in the store, not here.
 type Config struct {
-	DataDir      string // state: database, git repositories, logs, caches
-	CacheDir     string // the built base image tarball, kept between installs
-	SSHAddr      string // git push and admin commands
-	HTTPAddr     string // the router
-	HTTPSAddr    string // the router over TLS; "" disables HTTPS
-	ACMECA       string // ACME directory URL
-	ACMEEmail    string // contact for the ACME account
-	ACMERoots    string // PEM file of the roots the ACME CA's HTTPS is trusted with; "" trusts the system's
-	Domain       string // apps answer at <app>.<Domain>
-	PublicPort   int    // port in app URLs when the router is not on 80
-	Socket       string // root-only unix socket of the host CLI and git hooks
-	Containerd   string // containerd socket
-	Namespace    string // containerd namespace
-	Base         string // base image reference
-	Bridge       string // CNI bridge device
-	Subnet       string // CNI subnet
-	MemoryMiB    int    // default memory limit per app process
-	DiskMiB      int    // what an app process may write outside volumes and /tmp
-	MaxPushMiB   int    // the largest pack a push may send
-	BuildDiskMiB int    // what a build may write
+	DataDir      string  // state: database, git repositories, logs, caches
+	CacheDir     string  // the built base image tarball, kept between installs
+	SSHAddr      string  // git push and admin commands
+	HTTPAddr     string  // the router
+	HTTPSAddr    string  // the router over TLS; "" disables HTTPS
+	ACMECA       string  // ACME directory URL
+	ACMEEmail    string  // contact for the ACME account
+	ACMERoots    string  // PEM file of the roots the ACME CA's HTTPS is trusted with; "" trusts the system's
+	Domain       string  // apps answer at <app>.<Domain>
+	PublicPort   int     // port in app URLs when the router is not on 80
+	Socket       string  // root-only unix socket of the host CLI and git hooks
+	Containerd   string  // containerd socket
+	Namespace    string  // containerd namespace
+	Base         string  // base image reference
+	Bridge       string  // CNI bridge device
+	Subnet       string  // CNI subnet
+	MemoryMiB    int     // default memory limit per app process
+	DiskMiB      int     // what an app process may write outside volumes and /tmp
+	MaxPushMiB   int     // the largest pack a push may send
+	BuildMemMiB  int     // a build's memory limit
+	BuildCPU     float64 // a build's CPU limit, cores
+	BuildDiskMiB int     // what a build may write
 	Settle       time.Duration
 	BuildTimeout time.Duration
 	// AllowNets are private networks app containers may reach anyway.
@@ -181,6 +184,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
 	fs.IntVar(&c.DiskMiB, "disk", 1024, "what an app process may write outside its volumes and /tmp (into /app), MiB; past it the process is restarted")
 	fs.IntVar(&c.BuildDiskMiB, "build-disk", 4096, "what a build may write, MiB; past it the push is rejected")
+	fs.IntVar(&c.BuildMemMiB, "build-memory", 1024, "a build's memory limit, MiB")
+	fs.Float64Var(&c.BuildCPU, "build-cpu", float64(max(1, goruntime.NumCPU()-1)), "a build's CPU limit, cores (it also gets a small CPU weight: apps come first)")
 	fs.IntVar(&c.MaxPushMiB, "max-push", 512, "the largest push (git pack) taken, MiB; the revision deployed may unpack to 4 times that")
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", 15*time.Minute, "longest a build may take, predeploy included; past it the push is rejected")
 	fs.DurationVar(&c.Settle, "settle", time.Second, "how long after a deploy began its new processes are watched for an early crash, which the push reports (0: not watched)")
@@ -209,6 +214,9 @@ func (c *Config) validate() error {
 	}
 	if c.MemoryMiB < app.MinMemoryMiB {
 		return fmt.Errorf("--memory must be at least %d (MiB), got %d", app.MinMemoryMiB, c.MemoryMiB)
+	}
+	if c.BuildMemMiB < app.MinMemoryMiB || c.BuildCPU < 0.1 {
+		return fmt.Errorf("--build-memory must be at least %d (MiB) and --build-cpu at least 0.1 (cores), got %d and %g", app.MinMemoryMiB, c.BuildMemMiB, c.BuildCPU)
 	}
 	if c.MaxPushMiB < 1 {
 		return fmt.Errorf("--max-push must be at least 1 (MiB), got %d", c.MaxPushMiB)
@@ -266,6 +274,7 @@ func (c *Config) runtime() runtime.Config {
 			HostPorts: c.routerPorts(), AllowNets: c.AllowNets},
 		MemoryLimit: int64(c.MemoryMiB) << 20,
 		DiskLimit:   int64(c.DiskMiB) << 20, BuildDiskLimit: int64(c.BuildDiskMiB) << 20,
+		BuildMemoryLimit: int64(c.BuildMemMiB) << 20, BuildCPU: c.BuildCPU,
 	}
 }
 

@@ -37,6 +37,10 @@ type Config struct {
 	MemoryLimit int64 // default 256 MiB
 	// BuildMemoryLimit bounds a build container (bytes).
 	BuildMemoryLimit int64 // default 1 GiB
+	// BuildCPU bounds a build container's CPU (cores); builds also get a
+	// small CPU weight (4, against an app process's 100), so that apps
+	// come first when the CPU is busy.
+	BuildCPU float64 // default all cores but one, at least one
 	PidsLimit        int64 // default 512
 	// CABundle is mounted read-only into build containers so package managers
 	// trust the same authorities as the host (company proxies, private
@@ -68,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.BuildMemoryLimit == 0 {
 		c.BuildMemoryLimit = 1 << 30
+	}
+	if c.BuildCPU == 0 {
+		c.BuildCPU = float64(max(1, runtime.NumCPU()-1))
 	}
 	if c.PidsLimit == 0 {
 		c.PidsLimit = 512

@@ -2,7 +2,13 @@ package runtime_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,4 +109,79 @@ func TestDiskLimit(t *testing.T) {
 	if code == 0 || !strings.Contains(out.String(), "the build wrote more than its limit (64 MiB") {
 		t.Fatalf("build over its limit: exit %d, output %q", code, out.String())
 	}
+}
+
+// A build runs under its memory and CPU limits and a small CPU weight, so
+// that the apps beside it come first.
+func TestBuildLimits(t *testing.T) {
+	env := runtimetest.Start(t)
+	rt := env.Runtime(t, "")
+	ctx := context.Background()
+	ws, err := rt.Prepare(ctx, builder.DefaultBase, func(string) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Discard(ctx)
+	var out syncBuilder
+	done := make(chan error, 1)
+	go func() {
+		_, err := ws.Run(ctx, runtime.RunSpec{Out: &out, Args: []string{"/bin/sh", "-c", "cat /proc/self/cgroup; echo end; sleep 30"}})
+		done <- err
+	}()
+	for !strings.Contains(out.String(), "end") {
+		select {
+		case err := <-done:
+			t.Fatalf("the build ended: %v: %s", err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// The build's cgroup, read on the host: v2's files, else v1's.
+	_, err = os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	v2 := err == nil
+	group := ""
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && (v2 && f[0] == "0" || !v2 && f[1] == "memory") {
+			group = f[2]
+		}
+	}
+	if group == "" {
+		t.Fatalf("no cgroup in %q", out.String())
+	}
+	read := func(controller, file string) string {
+		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, group, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	cores := max(1, goruntime.NumCPU()-1)
+	var got, want []string
+	if v2 {
+		got = []string{read("", "memory.max"), read("", "cpu.max"), read("", "cpu.weight")}
+		want = []string{fmt.Sprint(1 << 30), fmt.Sprintf("%d 100000", cores*100000), "4"}
+	} else {
+		got = []string{read("memory", "memory.limit_in_bytes"), read("cpu", "cpu.cfs_quota_us"), read("cpu", "cpu.shares")}
+		want = []string{fmt.Sprint(1 << 30), fmt.Sprint(cores * 100000), "102"}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("a build's memory limit, CPU quota and CPU weight: %q, want %q", got, want)
+	}
+}
+
+// syncBuilder is a strings.Builder safe for one writer and one reader.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

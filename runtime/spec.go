@@ -32,6 +32,9 @@ type process struct {
 	Mounts        []Mount
 	Memory        int64
 	CPU           float64 // cores; 0 for no limit
+	// Background gives the process a small CPU weight (builds): when the
+	// CPU is busy, app processes get it first.
+	Background bool
 	Netns         string  // path of the network namespace to join
 	Hostname      string
 	// ShimGroup puts containers with the same value in one shim process.
@@ -105,6 +108,9 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 	if p.CPU > 0 {
 		const period = 100000
 		opts = append(opts, oci.WithCPUCFS(int64(p.CPU*period), period))
+	}
+	if p.Background {
+		opts = append(opts, oci.WithCPUShares(102)) // cgroup v2: weight 4, against 100
 	}
 	if p.User != "" {
 		opts = append(opts, oci.WithUser(p.User), oci.WithAdditionalGIDs(p.User))

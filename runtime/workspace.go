@@ -123,7 +123,7 @@ func (w *Workspace) Run(ctx context.Context, spec RunSpec) (code int, err error)
 			containerd.WithContainerLabels(map[string]string{labelKind: "build", labelNetns: nsPath}),
 			containerd.WithNewSpec(c.specOpts(process{
 				Args: spec.Args, Env: spec.Env, User: spec.User, Cwd: spec.Cwd,
-				Mounts: spec.Mounts, Memory: c.cfg.BuildMemoryLimit, Netns: nsPath,
+				Mounts: spec.Mounts, Memory: c.cfg.BuildMemoryLimit, CPU: c.cfg.BuildCPU, Background: true, Netns: nsPath,
 				Hostname: "build", Output: output,
 			})...),
 		}
