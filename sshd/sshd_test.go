@@ -152,6 +152,15 @@ func start(t *testing.T, k Keys, c Commands, tune ...func(*Config)) *testServer 
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	dir := t.TempDir()
+	// Under an emulator (qemu-user, running the linux/arm64 build on
+	// another machine), the hook runs this binary through it too.
+	if emu := os.Getenv("PIER_TEST_EMULATOR"); emu != "" {
+		wrapper := filepath.Join(dir, "pier-emulated")
+		if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec "+shellQuote(emu)+" "+shellQuote(exe)+" \"$@\"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		exe = wrapper
+	}
 	cfg := Config{
 		Addr:        "127.0.0.1:0",
 		HostKeyPath: filepath.Join(dir, "keys", "host_ed25519"),
