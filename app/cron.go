@@ -90,6 +90,9 @@ func (p CronParser) Schedule(e CronEntry) (sched cron.Schedule, err error) {
 		if tz != "" {
 			return nil, fmt.Errorf("schedule has a CRON_TZ= prefix and the entry a timezone; give one")
 		}
+		if rest[0] == "" {
+			return nil, fmt.Errorf("CRON_TZ= names no time zone; want an IANA name like CRON_TZ=Europe/Berlin, or no prefix")
+		}
 		tz, spec = rest[0], rest[1]
 	}
 	if spec == "" {
@@ -190,9 +193,10 @@ func procfileCron(key, value string) (CronEntry, bool) {
 	}
 	fields := strings.Fields(value)
 	var tz string
+	hasTZ := false
 	if len(fields) > 0 {
 		if rest, ok := cutTZ(fields[0]); ok && rest[1] == "" {
-			tz, fields = rest[0], fields[1:]
+			tz, fields, hasTZ = rest[0], fields[1:], true
 		}
 	}
 	if len(fields) == 0 {
@@ -214,7 +218,7 @@ func procfileCron(key, value string) (CronEntry, bool) {
 	}
 	n = min(n, len(fields))
 	e := CronEntry{ID: key, Schedule: strings.Join(fields[:n], " "), Command: strings.Join(fields[n:], " ")}
-	if tz != "" {
+	if hasTZ { // an empty zone too, which validation refuses
 		e.Schedule = "CRON_TZ=" + tz + " " + e.Schedule
 	}
 	return e, true
