@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"pier/app"
 )
 
 // table maps an app name to its route. A published table is never modified:
@@ -169,15 +171,29 @@ func normalHost(host string) string {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
 		host = host[:i]
 	}
-	return strings.TrimSuffix(strings.ToLower(host), ".")
+	return strings.TrimSuffix(lowerASCII(host), ".")
+}
+
+// lowerASCII lowercases only ASCII letters: strings.ToLower would also turn
+// some other characters into ASCII ones (the Kelvin sign into "k"), and so
+// route a host that is no app's name to an app.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // appName extracts the app from a Host header: exactly one label before the
-// domain, case-insensitive, port and a trailing dot ignored.
+// domain, case-insensitive, port and a trailing dot ignored. A label that
+// cannot name an app (app.ValidName) is no app's.
 func (r *Router) appName(host string) (string, bool) {
 	host = normalHost(host)
 	name, ok := strings.CutSuffix(host, r.suffix)
-	if !ok || name == "" || strings.IndexByte(name, '.') >= 0 {
+	if !ok || app.ValidName(name) != nil {
 		return "", false
 	}
 	return name, true

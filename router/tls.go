@@ -394,7 +394,7 @@ func hostOnly(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	return strings.TrimSuffix(strings.ToLower(host), ".")
+	return strings.TrimSuffix(lowerASCII(host), ".")
 }
 
 func orDefault(s, def string) string {
