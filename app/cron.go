@@ -111,7 +111,8 @@ func (p CronParser) Schedule(e CronEntry) (sched cron.Schedule, err error) {
 	}()
 	sched, err = p.parser().Parse(spec)
 	if err != nil {
-		return nil, fmt.Errorf("invalid schedule %q: %v", trim(e.Schedule), err)
+		// The parser repeats the field it refused, however long: trim it too.
+		return nil, fmt.Errorf("invalid schedule %q: %s", trim(e.Schedule), trim(err.Error()))
 	}
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok && !p.Seconds && every.Delay < time.Minute {
 		return nil, fmt.Errorf("invalid schedule %q: @every must be at least 1m", trim(e.Schedule))
