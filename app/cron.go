@@ -111,8 +111,9 @@ func (p CronParser) Schedule(e CronEntry) (sched cron.Schedule, err error) {
 	}()
 	sched, err = p.parser().Parse(spec)
 	if err != nil {
-		// The parser repeats the field it refused, however long: trim it too.
-		return nil, fmt.Errorf("invalid schedule %q: %s", trim(e.Schedule), trim(err.Error()))
+		// The parser repeats what it refused as it is, however long and
+		// newlines included (a descriptor is the whole rest of the spec).
+		return nil, fmt.Errorf("invalid schedule %q: %s", trim(e.Schedule), oneLine(err.Error()))
 	}
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok && !p.Seconds && every.Delay < time.Minute {
 		return nil, fmt.Errorf("invalid schedule %q: @every must be at least 1m", trim(e.Schedule))
