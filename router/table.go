@@ -166,10 +166,13 @@ func (r *Router) lookup(host string) *route {
 	return (*r.routes.Load())[name]
 }
 
-// normalHost is a Host header without its port and trailing dot, lowercase.
+// normalHost is a Host header without its port and trailing dot, lowercase:
+// the one form routing, certificates and redirects use. A header that is
+// not host or host:port ("a.example.com:[") stays as it is, and so names
+// no app and no certificate.
 func normalHost(host string) string {
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
-		host = host[:i]
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
 	}
 	return strings.TrimSuffix(lowerASCII(host), ".")
 }
