@@ -157,7 +157,7 @@ func (r *Router) lookupHeld(host string) (rt *route, done func()) {
 // an app's custom domains, or nil when the host names no known app.
 func (r *Router) lookup(host string) *route {
 	host = normalHost(host)
-	name, ok := r.appName(host)
+	name, ok := r.appOf(host)
 	if !ok {
 		if name, ok = (*r.domains.Load())[host]; !ok {
 			return nil
@@ -194,7 +194,12 @@ func lowerASCII(s string) string {
 // domain, case-insensitive, port and a trailing dot ignored. A label that
 // cannot name an app (app.ValidName) is no app's.
 func (r *Router) appName(host string) (string, bool) {
-	host = normalHost(host)
+	return r.appOf(normalHost(host))
+}
+
+// appOf is appName of a host normalHost returned: normalized twice,
+// "hello.example.com.." would lose both its trailing dots and be routed.
+func (r *Router) appOf(host string) (string, bool) {
 	name, ok := strings.CutSuffix(host, r.suffix)
 	if !ok || app.ValidName(name) != nil {
 		return "", false
