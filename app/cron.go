@@ -90,6 +90,9 @@ func (p CronParser) Schedule(e CronEntry) (sched cron.Schedule, err error) {
 		if tz != "" {
 			return nil, fmt.Errorf("schedule has a CRON_TZ= prefix and the entry a timezone; give one")
 		}
+		if rest[0] == "" {
+			return nil, fmt.Errorf("CRON_TZ= names no time zone; want an IANA name like CRON_TZ=Europe/Berlin, or no prefix")
+		}
 		tz, spec = rest[0], rest[1]
 	}
 	if spec == "" {
@@ -108,7 +111,9 @@ func (p CronParser) Schedule(e CronEntry) (sched cron.Schedule, err error) {
 	}()
 	sched, err = p.parser().Parse(spec)
 	if err != nil {
-		return nil, fmt.Errorf("invalid schedule %q: %v", trim(e.Schedule), err)
+		// The parser repeats what it refused as it is, however long and
+		// newlines included (a descriptor is the whole rest of the spec).
+		return nil, fmt.Errorf("invalid schedule %q: %s", trim(e.Schedule), oneLine(err.Error()))
 	}
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok && !p.Seconds && every.Delay < time.Minute {
 		return nil, fmt.Errorf("invalid schedule %q: @every must be at least 1m", trim(e.Schedule))
@@ -190,9 +195,10 @@ func procfileCron(key, value string) (CronEntry, bool) {
 	}
 	fields := strings.Fields(value)
 	var tz string
+	hasTZ := false
 	if len(fields) > 0 {
 		if rest, ok := cutTZ(fields[0]); ok && rest[1] == "" {
-			tz, fields = rest[0], fields[1:]
+			tz, fields, hasTZ = rest[0], fields[1:], true
 		}
 	}
 	if len(fields) == 0 {
@@ -214,7 +220,7 @@ func procfileCron(key, value string) (CronEntry, bool) {
 	}
 	n = min(n, len(fields))
 	e := CronEntry{ID: key, Schedule: strings.Join(fields[:n], " "), Command: strings.Join(fields[n:], " ")}
-	if tz != "" {
+	if hasTZ { // an empty zone too, which validation refuses
 		e.Schedule = "CRON_TZ=" + tz + " " + e.Schedule
 	}
 	return e, true

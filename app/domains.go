@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -25,6 +26,11 @@ func ValidDomain(d string) (string, error) {
 	}
 	if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err == nil {
 		return "", fmt.Errorf("invalid domain %.80q: an IP address is not a domain", d)
+	}
+	// idna reads invalid UTF-8 as U+FFFD and makes an xn-- label of it,
+	// one it refuses itself when the name is checked again.
+	if !utf8.ValidString(d) {
+		return "", fmt.Errorf("invalid domain %.80q: not UTF-8 text", d)
 	}
 	ascii, err := idna.Lookup.ToASCII(d)
 	if err != nil {

@@ -36,10 +36,10 @@ func ValidNodeLabels(labels map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		v := labels[k]
 		if len(k) > maxLabelKeyLen || !labelKeyRE.MatchString(k) {
-			return fmt.Errorf("node label %q: a key is up to %d lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit", k, maxLabelKeyLen)
+			return fmt.Errorf("node label %q: a key is up to %d lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit", trim(k), maxLabelKeyLen)
 		}
 		if len(v) > maxLabelValueLen || !labelValueRE.MatchString(v) {
-			return fmt.Errorf("node label %s=%q: a value is 1 to %d letters, digits, '.', '_' or '-'", k, v, maxLabelValueLen)
+			return fmt.Errorf("node label %s=%q: a value is 1 to %d letters, digits, '.', '_' or '-'", k, trim(v), maxLabelValueLen)
 		}
 	}
 	return nil

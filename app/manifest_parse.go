@@ -47,6 +47,8 @@ const maxManifestBytes = 1 << 20
 //     dropped with a warning rather than run as an HTTP check on "/".
 //   - A process type whose checks were all dropped, and a formation entry
 //     without a quantity, are absent from the maps. Empty maps are nil.
+//   - healthchecks and formation name at most MaxProcessTypes process
+//     types each, and cron has at most MaxCronEntries entries.
 //   - EnvVar.Required is false unless the file says true (Heroku's default
 //     of true is not applied).
 func ParseManifest(b []byte) (m Manifest, warnings []string, err error) {
@@ -86,14 +88,21 @@ func readManifest(dir string) (Manifest, []string, error) {
 }
 
 // hujsonPosition is where hujson says its error is.
-var hujsonPosition = regexp.MustCompile(`^hujson: line (\d+), column (\d+): (.*)$`)
+var hujsonPosition = regexp.MustCompile(`(?s)^hujson: line (\d+), column (\d+): (.*)$`)
 
 // hujsonError words a hujson error as pier's other app.json errors, its
-// column counted in characters, not bytes.
+// column counted in characters, not bytes. hujson quotes an invalid
+// literal as it is, newlines and all and however long: it is quoted and
+// trimmed here, so that the error stays one short line.
 func hujsonError(b []byte, err error) error {
 	m := hujsonPosition.FindStringSubmatch(err.Error())
 	if m == nil {
-		return fmt.Errorf("app.json: invalid JSON: %s", strings.TrimPrefix(err.Error(), "hujson: "))
+		return fmt.Errorf("app.json: invalid JSON: %q", trim(strings.TrimPrefix(err.Error(), "hujson: ")))
+	}
+	if lit, ok := strings.CutPrefix(m[3], "invalid literal: "); ok {
+		m[3] = fmt.Sprintf("invalid literal %q", trim(lit))
+	} else if strings.ContainsAny(m[3], "\n\r") {
+		m[3] = fmt.Sprintf("%q", trim(m[3]))
 	}
 	line, _ := strconv.Atoi(m[1])
 	col, _ := strconv.Atoi(m[2])
@@ -212,6 +221,9 @@ func (p *manifestParser) healthchecks(raw json.RawMessage) (map[string][]HealthC
 	procs, err := jsonObject("healthchecks", raw)
 	if err != nil {
 		return nil, err
+	}
+	if len(procs) > MaxProcessTypes {
+		return nil, manifestError("healthchecks", "%d process types: at most %d, as in a Procfile", len(procs), MaxProcessTypes)
 	}
 	var out map[string][]HealthCheck
 	for _, pt := range slices.Sorted(maps.Keys(procs)) {
@@ -364,6 +376,9 @@ func (p *manifestParser) formation(raw json.RawMessage) (map[string]int, error) 
 	procs, err := jsonObject("formation", raw)
 	if err != nil {
 		return nil, err
+	}
+	if len(procs) > MaxProcessTypes {
+		return nil, manifestError("formation", "%d process types: at most %d, as in a Procfile", len(procs), MaxProcessTypes)
 	}
 	var out map[string]int
 	for _, pt := range slices.Sorted(maps.Keys(procs)) {

@@ -565,24 +565,3 @@ func TestReadManifest(t *testing.T) {
 		}
 	})
 }
-
-// Any input gives either a manifest or an error naming app.json, never a panic.
-func FuzzParseManifest(f *testing.F) {
-	f.Add([]byte(fullManifest))
-	f.Add([]byte(`{"healthchecks": {"web": [{"wait": 0, "uptime": 1}]}, "pier": {"memory": "1.5g"}}`))
-	f.Add([]byte(`{"env": {"A": {"generator": "secret"}}, "formation": {"web": {"quantity": 1e3}}}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, warnings, err := ParseManifest(b)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "app.json: ") || warnings != nil || !reflect.DeepEqual(m, Manifest{}) {
-				t.Errorf("got %+v, %q, %q", m, warnings, err)
-			}
-			return
-		}
-		for _, w := range warnings {
-			if !strings.HasPrefix(w, "app.json: ") {
-				t.Errorf("got warning %q", w)
-			}
-		}
-	})
-}

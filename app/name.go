@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -42,4 +43,12 @@ func trim(s string) string {
 		return s[:max] + "..."
 	}
 	return s
+}
+
+// oneLine is trim with control characters (newlines among them) escaped as
+// in a Go string, for hostile text echoed inside an error that is not
+// quoted as a whole.
+func oneLine(s string) string {
+	q := strconv.Quote(trim(s))
+	return q[1 : len(q)-1]
 }

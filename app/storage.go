@@ -15,7 +15,10 @@ var volumeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // the runtime.
 var systemPaths = []string{"/", "/app", "/bin", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var"}
 
-// ParseMount parses a storage:mount argument, NAME:/path.
+// ParseMount parses a storage:mount argument, NAME:/path. The path is
+// absolute and clean, outside systemPaths, and has no ':', ',' or control
+// characters: it goes into the container's mount table and back to the
+// admin in listings.
 func ParseMount(arg string) (Volume, error) {
 	name, p, ok := strings.Cut(arg, ":")
 	if !ok {
@@ -24,12 +27,12 @@ func ParseMount(arg string) (Volume, error) {
 	if !volumeName.MatchString(name) {
 		return Volume{}, fmt.Errorf("volume name %q: use lowercase letters, digits, dashes and underscores", trim(name))
 	}
-	if !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, ":,\x00") {
-		return Volume{}, fmt.Errorf("mount path %q: want an absolute, clean path such as /data", trim(p))
+	if !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, ":,") || strings.ContainsFunc(p, isControl) {
+		return Volume{}, fmt.Errorf("mount path %q: want an absolute, clean path of printable characters, such as /data", trim(p))
 	}
 	for _, sys := range systemPaths {
 		if p == sys || sys != "/" && sys != "/app" && strings.HasPrefix(p, sys+"/") {
-			return Volume{}, fmt.Errorf("mount path %s: %s belongs to the system; use e.g. /data or /app/uploads", p, sys)
+			return Volume{}, fmt.Errorf("mount path %q: %s belongs to the system; use e.g. /data or /app/uploads", trim(p), sys)
 		}
 	}
 	return Volume{Name: name, Path: p}, nil
@@ -136,3 +139,7 @@ func (s *Service) appExists(ctx context.Context) (func(string) bool, error) {
 	}
 	return func(n string) bool { return names[n] }, nil
 }
+
+// isControl reports whether r is an ASCII control character (NUL, newline,
+// escape, DEL, ...).
+func isControl(r rune) bool { return r < ' ' || r == 0x7f }

@@ -49,7 +49,7 @@ func (r *Router) ownCertificate(host string) *tls.Certificate {
 		return nil
 	}
 	cert := (*own)[rt.app]
-	if cert == nil || cert.Leaf.VerifyHostname(hostOnly(host)) != nil {
+	if cert == nil || cert.Leaf.VerifyHostname(normalHost(host)) != nil {
 		return nil
 	}
 	if now := time.Now(); now.After(cert.Leaf.NotAfter) || now.Before(cert.Leaf.NotBefore) {

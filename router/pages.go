@@ -33,7 +33,7 @@ func (r *Router) serveError(w http.ResponseWriter, req *http.Request, app string
 	rec, _ := w.(*recorder)
 	if errors.Is(err, errUnknownHost) {
 		// An app that exists but has no route (not deployed yet) says so.
-		if name, ok := r.appName(normalHost(req.Host)); !ok || !r.explained(w, req, name) {
+		if name, ok := r.appName(req.Host); !ok || !r.explained(w, req, name) {
 			writePage(w, http.StatusNotFound, notFoundPage)
 		}
 		return

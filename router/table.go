@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"pier/app"
 )
 
 // table maps an app name to its route. A published table is never modified:
@@ -155,7 +157,7 @@ func (r *Router) lookupHeld(host string) (rt *route, done func()) {
 // an app's custom domains, or nil when the host names no known app.
 func (r *Router) lookup(host string) *route {
 	host = normalHost(host)
-	name, ok := r.appName(host)
+	name, ok := r.appOf(host)
 	if !ok {
 		if name, ok = (*r.domains.Load())[host]; !ok {
 			return nil
@@ -164,20 +166,42 @@ func (r *Router) lookup(host string) *route {
 	return (*r.routes.Load())[name]
 }
 
-// normalHost is a Host header without its port and trailing dot, lowercase.
+// normalHost is a Host header without its port and trailing dot, lowercase:
+// the one form routing, certificates and redirects use. A header that is
+// not host or host:port ("a.example.com:[") stays as it is, and so names
+// no app and no certificate.
 func normalHost(host string) string {
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
-		host = host[:i]
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
 	}
-	return strings.TrimSuffix(strings.ToLower(host), ".")
+	return strings.TrimSuffix(lowerASCII(host), ".")
+}
+
+// lowerASCII lowercases only ASCII letters: strings.ToLower would also turn
+// some other characters into ASCII ones (the Kelvin sign into "k"), and so
+// route a host that is no app's name to an app.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // appName extracts the app from a Host header: exactly one label before the
-// domain, case-insensitive, port and a trailing dot ignored.
+// domain, case-insensitive, port and a trailing dot ignored. A label that
+// cannot name an app (app.ValidName) is no app's.
 func (r *Router) appName(host string) (string, bool) {
-	host = normalHost(host)
+	return r.appOf(normalHost(host))
+}
+
+// appOf is appName of a host normalHost returned: normalized twice,
+// "hello.example.com.." would lose both its trailing dots and be routed.
+func (r *Router) appOf(host string) (string, bool) {
 	name, ok := strings.CutSuffix(host, r.suffix)
-	if !ok || name == "" || strings.IndexByte(name, '.') >= 0 {
+	if !ok || app.ValidName(name) != nil {
 		return "", false
 	}
 	return name, true

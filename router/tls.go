@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -302,7 +301,7 @@ func (c *certs) redirect(w http.ResponseWriter, req *http.Request) bool {
 	if req.TLS != nil || strings.HasPrefix(req.URL.Path, "/.well-known/acme-challenge/") {
 		return false
 	}
-	host := hostOnly(req.Host)
+	host := normalHost(req.Host)
 	if !(*c.secure.Load())[host] && (isInternal(host) || c.own(host) == nil) {
 		return false
 	}
@@ -387,14 +386,6 @@ func (r *Router) hosts() []string {
 		out = append(out, host)
 	}
 	return out
-}
-
-// hostOnly strips a port and a trailing dot from a Host header, lowercased.
-func hostOnly(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return strings.TrimSuffix(strings.ToLower(host), ".")
 }
 
 func orDefault(s, def string) string {

@@ -29,6 +29,9 @@ type platform struct {
 	changes int
 	calls   []string // commands beyond the spine: "Scale hello map[web:2]"
 	events  []app.Event
+	// touched are the apps the commands looked up or changed, in order;
+	// "*" for a listing of every app.
+	touched []string
 }
 
 func newPlatform() *platform {
@@ -52,6 +55,7 @@ func (p *platform) StateOf(a app.App) app.AppState { return a.StateWith(a.Name =
 func (p *platform) Apps(context.Context) ([]app.App, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.touched = append(p.touched, "*")
 	var out []app.App
 	for _, a := range p.apps {
 		out = append(out, a)

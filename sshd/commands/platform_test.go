@@ -22,6 +22,7 @@ func (p *platform) record(format string, a ...any) {
 func (p *platform) known(name string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.touched = append(p.touched, name)
 	if _, ok := p.apps[name]; !ok {
 		return fmt.Errorf("app %q does not exist: %w", name, app.ErrNotFound)
 	}
@@ -259,5 +260,6 @@ func (p *platform) Record(_ context.Context, e app.Event) {
 func (p *platform) Events(_ context.Context, name string, limit int) ([]app.Event, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.touched = append(p.touched, name)
 	return p.events, nil
 }
