@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	gossh "golang.org/x/crypto/ssh"
-
 	"pier/router/acmetest"
 )
 
@@ -394,35 +392,7 @@ func TestCluster(t *testing.T) {
 			t.Errorf("enter on c with a script on stdin: exit %d, %q; want 3 and entered", code, got)
 		}
 		// A terminal, through ssh -t to c, and its resizes.
-		sess := c.sshSession(t, key)
-		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {
-			t.Fatal(err)
-		}
-		in, err := sess.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out syncBuffer
-		sess.Stdout, sess.Stderr = &out, &out
-		if err := sess.Start("enter ticker"); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintln(in, "tty; stty size")
-		waitFor(t, 20*time.Second, "a terminal of 24x80", func() bool {
-			return strings.Contains(out.String(), "/dev/pts/") && strings.Contains(out.String(), "24 80")
-		})
-		if err := sess.WindowChange(50, 132); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, 10*time.Second, "the resize", func() bool {
-			fmt.Fprintln(in, "stty size")
-			time.Sleep(200 * time.Millisecond)
-			return strings.Contains(out.String(), "50 132")
-		})
-		fmt.Fprintln(in, "exit 7")
-		if err := sess.Wait(); err == nil || !strings.Contains(err.Error(), "7") {
-			t.Errorf("the shell's exit: %v, want status 7", err)
-		}
+		checkTerminal(t, c.sshSession(t, key), "enter ticker")
 		for _, kind := range []string{"run", "enter"} {
 			if want := `msg="ran a shell for another machine" component=cluster kind=` + kind + ` app=ticker for=c`; !strings.Contains(b.log.String(), want) {
 				t.Errorf("b's log lacks %q", want)

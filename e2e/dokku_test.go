@@ -369,33 +369,7 @@ func TestDokkuApps(t *testing.T) {
 	})
 
 	t.Run("an interactive shell follows window resizes", func(t *testing.T) {
-		sess := d.sshSession(t, d.key)
-		if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {
-			t.Fatal(err)
-		}
-		in, err := sess.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out syncBuffer
-		sess.Stdout, sess.Stderr = &out, &out
-		if err := sess.Start("run " + name + " sh"); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintln(in, "stty size")
-		waitFor(t, 20*time.Second, "the first stty size", func() bool { return strings.Contains(out.String(), "24 80") })
-		if err := sess.WindowChange(50, 132); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, 10*time.Second, "the resize", func() bool {
-			fmt.Fprintln(in, "stty size")
-			time.Sleep(200 * time.Millisecond)
-			return strings.Contains(out.String(), "50 132")
-		})
-		fmt.Fprintln(in, "exit 7")
-		if err := sess.Wait(); err == nil || !strings.Contains(err.Error(), "7") {
-			t.Errorf("the shell's exit: %v, want status 7", err)
-		}
+		checkTerminal(t, d.sshSession(t, d.key), "run "+name+" sh")
 	})
 }
 
@@ -408,6 +382,41 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// checkTerminal runs command (a shell) in sess under a terminal of 24x80,
+// checks it sees that size and a resize to 50x132, and that the shell's
+// exit status comes back.
+func checkTerminal(t *testing.T, sess *gossh.Session, command string) {
+	t.Helper()
+	if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	sess.Stdout, sess.Stderr = &out, &out
+	if err := sess.Start(command); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(in, "tty; stty size")
+	waitFor(t, 20*time.Second, "a terminal of 24x80", func() bool {
+		return strings.Contains(out.String(), "/dev/pts/") && strings.Contains(out.String(), "24 80")
+	})
+	if err := sess.WindowChange(50, 132); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the resize", func() bool {
+		fmt.Fprintln(in, "stty size")
+		time.Sleep(200 * time.Millisecond)
+		return strings.Contains(out.String(), "50 132")
+	})
+	fmt.Fprintln(in, "exit 7")
+	if err := sess.Wait(); err == nil || !strings.Contains(err.Error(), "7") {
+		t.Errorf("the shell's exit: %v, want status 7", err)
+	}
 }
 
 // sshSession opens an SSH session to the daemon with the private key in

@@ -40,8 +40,8 @@ type Config struct {
 	// BuildCPU bounds a build container's CPU (cores); builds also get a
 	// small CPU weight (4, against an app process's 100), so that apps
 	// come first when the CPU is busy.
-	BuildCPU float64 // default all cores but one, at least one
-	PidsLimit        int64 // default 512
+	BuildCPU  float64 // default all cores but one, at least one
+	PidsLimit int64   // default 512
 	// CABundle is mounted read-only into build containers so package managers
 	// trust the same authorities as the host (company proxies, private
 	// registries). Default: the host's /etc/ssl/certs/ca-certificates.crt if present.

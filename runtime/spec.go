@@ -35,8 +35,8 @@ type process struct {
 	// Background gives the process a small CPU weight (builds): when the
 	// CPU is busy, app processes get it first.
 	Background bool
-	Netns         string  // path of the network namespace to join
-	Hostname      string
+	Netns      string // path of the network namespace to join
+	Hostname   string
 	// ShimGroup puts containers with the same value in one shim process.
 	ShimGroup string
 	// TTY, if set, gives the process a terminal of that size.
