@@ -60,20 +60,21 @@ func TestMain(m *testing.M) {
 // or on a node's address and the standard ports in the node's network
 // namespace (startNodes).
 type daemon struct {
-	t        testing.TB
-	env      *runtimetest.Env
-	rt       *runtime.Containerd // nil on a node: see startNodes
-	data     string
-	socket   string
-	host     string // the address pier listens on and tests connect to
-	sshPort  int
-	httpPort int
-	netns    string // path of the network namespace pier runs in; "" for the test's
-	key      string // private key registered as "laptop"
-	cmd      *exec.Cmd
-	exited   <-chan error
-	log      *bytes.Buffer
-	flags    []string // added to pier serve's
+	t          testing.TB
+	freshPorts bool // its ports came from freePort and may change at the first start
+	env        *runtimetest.Env
+	rt         *runtime.Containerd // nil on a node: see startNodes
+	data       string
+	socket     string
+	host       string // the address pier listens on and tests connect to
+	sshPort    int
+	httpPort   int
+	netns      string // path of the network namespace pier runs in; "" for the test's
+	key        string // private key registered as "laptop"
+	cmd        *exec.Cmd
+	exited     <-chan error
+	log        *bytes.Buffer
+	flags      []string // added to pier serve's
 }
 
 // startDaemon starts `pier serve` with flags added to its own, and a key
@@ -83,6 +84,7 @@ func startDaemon(t testing.TB, flags ...string) *daemon {
 	runtimetest.Require(t, "git", "ssh", "ssh-keygen")
 	env := runtimetest.Start(t)
 	d := newDaemon(t, env, "127.0.0.1", freePort(t), freePort(t), flags)
+	d.freshPorts = true
 	d.rt = env.Runtime(t, filepath.Join(d.data, "runtime"))
 	d.launch()
 	return d
@@ -133,7 +135,16 @@ func (d *daemon) runtimeFlags() []string {
 func (d *daemon) addr(port int) string { return net.JoinHostPort(d.host, strconv.Itoa(port)) }
 
 func (d *daemon) start() {
-	if err := d.serve(); err != nil {
+	err := d.serve()
+	// A port freePort chose can be taken by another process before pier
+	// binds it: a first start then picks others.
+	for i := 0; err != nil && d.freshPorts && i < 3 && strings.Contains(err.Error(), "address already in use"); i++ {
+		d.log.Reset()
+		d.sshPort, d.httpPort = freePort(d.t), freePort(d.t)
+		err = d.serve()
+	}
+	d.freshPorts = false
+	if err != nil {
 		d.t.Fatal(err)
 	}
 }
