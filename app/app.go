@@ -39,10 +39,23 @@ type exists string
 func (e exists) Error() string        { return string(e) }
 func (e exists) Is(target error) bool { return target == ErrExists }
 
+// FirstUID and LastUID bound the user IDs apps run as, one per app: above
+// the system's and the people's (1000 up) and below the ranges Debian
+// gives users' own containers (/etc/subuid, from 100000).
+const (
+	FirstUID = 70001
+	LastUID  = 99999
+)
+
 // App is one deployable application.
 type App struct {
 	Name      string
 	CreatedAt time.Time
+	// UID is the user ID the app's builds and processes run as and its
+	// files belong to, its own among the apps (FirstUID to LastUID): the
+	// store picks it when the app is created, and a rename keeps it. 0 for
+	// an app not stored yet.
+	UID int
 	// Release is the version of the release that should be running; 0 means
 	// the app was created but never deployed.
 	Release int

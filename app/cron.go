@@ -49,7 +49,6 @@ const (
 const (
 	DefaultCronTimeout = 24 * time.Hour
 	maxCronTimeout     = 7 * 24 * time.Hour
-	maxCronEntries     = 100
 	maxCronCommand     = 4096
 )
 
@@ -159,8 +158,8 @@ func (p CronParser) validate(e CronEntry) error {
 // Validate checks a release's entries: each valid, IDs unique. The
 // error names the entry and what is wrong, for the pusher.
 func (p CronParser) Validate(entries []CronEntry) error {
-	if len(entries) > maxCronEntries {
-		return fmt.Errorf("cron: %d entries; at most %d", len(entries), maxCronEntries)
+	if len(entries) > MaxCronEntries {
+		return fmt.Errorf("cron: %d entries; at most %d", len(entries), MaxCronEntries)
 	}
 	seen := map[string]bool{}
 	for _, e := range entries {

@@ -40,7 +40,7 @@ const (
 	RunTimedOut    = "timed out"   // killed at the entry's timeout
 	RunReplaced    = "replaced"    // killed by a newer run (concurrency_policy replace)
 	RunInterrupted = "interrupted" // the daemon stopped or died, or the caller went away
-	RunSkipped     = "skipped"     // due while the previous run went on (concurrency_policy forbid)
+	RunSkipped     = "skipped"     // not run: the previous one went on (concurrency_policy forbid), or the machine ran its most; Output says which
 )
 
 // Bounds of the run history.

@@ -74,7 +74,7 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 	}
 
 	build, err := s.builder.Build(ctx, BuildRequest{
-		App: req.App, Dir: req.Dir, Out: out, Web: procfile["web"] != "",
+		App: req.App, UID: a.UID, Dir: req.Dir, Out: out, Web: procfile["web"] != "",
 		Predeploy: manifest.Scripts.Predeploy, Env: EnvList(config), Volumes: a.Volumes,
 	})
 	if err != nil {
@@ -107,7 +107,11 @@ func (s *Service) Deploy(ctx context.Context, req DeployRequest) (Release, error
 		Description: "deploy " + short(req.Commit), CreatedBy: req.User, CreatedAt: time.Now().UTC(),
 	}
 	if err := s.activate(ctx, a, rel, true, out); err != nil {
-		s.removeImage(build.Image)
+		// A failure after the release was recorded (its route) leaves
+		// it current: its image stays.
+		if !s.imageKept(ctx, rel) {
+			s.removeImage(build.Image)
+		}
 		return Release{}, err
 	}
 	fmt.Fprintf(out, "-----> Released v%d of %s\n", rel.Version, req.App)
@@ -164,6 +168,9 @@ func (s *Service) nextVersion(ctx context.Context, app string) (int, error) {
 // for an app placed nowhere yet, on the one the placer chooses; a push
 // builds where it was pushed to and the image follows.
 func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
+	if err := s.checkInstances(ctx, a.Name, FormationFor(a, rel)); err != nil {
+		return err
+	}
 	if isNew {
 		node, err := s.activateOn(ctx, a, rel)
 		if err != nil {
@@ -187,24 +194,37 @@ func (s *Service) activate(ctx context.Context, a App, rel Release, isNew bool, 
 // activateHere is activate on this machine.
 func (s *Service) activateHere(ctx context.Context, a App, rel Release, isNew bool, out io.Writer) error {
 	act := Activation{Out: out}
+	formed := false // the release was recorded with a formation of its own
 	if isNew {
 		act.Record = func(ctx context.Context) error {
-			if f := FormationFor(a, rel); !maps.Equal(f, a.Formation) {
-				if err := s.apply(ctx, SetFormation{App: a.Name, Formation: f}); err != nil {
-					return err
-				}
-			}
+			// The formation the release runs is recorded with it, in one
+			// change: a deploy that fails to record keeps none of it.
 			put := PutRelease{Release: rel}
+			if f := FormationFor(a, rel); !maps.Equal(f, a.Formation) {
+				put.Formation = f
+			}
 			// A push to a machine the app is not placed on moves it there
 			// (Activate started it there whole); one placed on several
 			// stays spread.
 			if self := s.set.Self(); self != "" && !slices.Contains(a.Placement, self) {
 				put.Placement = []string{self}
 			}
-			return s.apply(ctx, put)
+			if err := s.apply(ctx, put); err != nil {
+				return err
+			}
+			formed = put.Formation != nil
+			return nil
 		}
 	}
 	if err := s.node.Activate(ctx, a, rel, act); err != nil {
+		// A failure after the record (the route did not move) leaves
+		// the previous processes serving: the formation goes back to
+		// theirs.
+		if formed {
+			if rerr := s.apply(context.WithoutCancel(ctx), SetFormation{App: a.Name, Formation: a.Formation}); rerr != nil {
+				return fmt.Errorf("%w (and restore the formation of %s: %v)", err, a.Name, rerr)
+			}
+		}
 		return err
 	}
 	if isNew {

@@ -40,6 +40,7 @@ type Watcher interface {
 // BuildRequest asks for an app's source to be built into an image.
 type BuildRequest struct {
 	App string
+	UID int       // the app's user ID (App.UID): the build runs as it, and its files are its
 	Dir string    // the checked-out source; the builder only reads it
 	Out io.Writer // build progress for the pusher
 	// Web says the Procfile names a web process: the build is then never
@@ -130,6 +131,28 @@ type Files interface {
 	// RemoveFiles deletes app name's files, except data users keep on
 	// purpose (volumes).
 	RemoveFiles(name string) error
+}
+
+// RenameJournal keeps this machine's renames under way, so that one a
+// crash interrupted is finished on start (Service.FinishRenames). It is
+// written before anything moves and cleared once the app is whole.
+type RenameJournal interface {
+	// BeginRename records a rename at step 0; ErrExists if a rename of
+	// either name is under way.
+	BeginRename(ctx context.Context, from, to string) error
+	// SetRenameStep records the last step done.
+	SetRenameStep(ctx context.Context, from string, step int) error
+	// EndRename forgets a rename (done, or undone).
+	EndRename(ctx context.Context, from string) error
+	// Renames lists the renames under way.
+	Renames(ctx context.Context) ([]RenameIntent, error)
+}
+
+// RenameIntent is a rename under way, as its journal holds it: Step is
+// the last step done (see Service.Rename).
+type RenameIntent struct {
+	From, To string
+	Step     int
 }
 
 // LogQuery selects an app's log lines.

@@ -62,16 +62,16 @@ func (a App) StateWith(crashing bool) AppState {
 	return StateCrashing
 }
 
-// crashLoop is how many recent crashes of a process type make its app
+// CrashLoop is how many recent crashes of a process type make its app
 // crashing: one killed process, restarted at once, is not a loop.
-const crashLoop = 2
+const CrashLoop = 2
 
 // Crashing reports whether one of a's running process types keeps
 // crashing on this machine.
 func Crashing(o Observer, a App) bool {
 	for proc, n := range a.Formation {
 		if n > 0 {
-			if c, ok := o.Crash(a.Name, proc); ok && c.Count >= crashLoop {
+			if c, ok := o.Crash(a.Name, proc); ok && c.Count >= CrashLoop {
 				return true
 			}
 		}
@@ -114,7 +114,7 @@ func (p ProcessReport) Running() int {
 func (r Report) State() AppState {
 	crashing := false
 	for _, p := range r.Processes {
-		crashing = crashing || p.Desired > 0 && p.Crashes >= crashLoop
+		crashing = crashing || p.Desired > 0 && p.Crashes >= CrashLoop
 	}
 	return r.App.StateWith(crashing)
 }
@@ -180,7 +180,7 @@ func (s *Service) Unavailable(ctx context.Context, name string) (status int, tit
 	case FormationFor(a, rel)["web"] == 0:
 		return down, name + " is scaled to zero", "No web process of it runs; ps:scale " + name + " web=1 starts one."
 	}
-	if c, ok := s.node.Crash(name, "web"); ok && c.Count >= crashLoop {
+	if c, ok := s.node.Crash(name, "web"); ok && c.Count >= CrashLoop {
 		return down, name + " is crashing", "Its web process keeps exiting and is being restarted; its owner can see why with: logs " + name
 	}
 	return 0, "", ""

@@ -5,21 +5,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"pier/app"
-	"pier/store"
 )
 
 func loginService(t *testing.T) *app.Auth {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	return app.NewAuth(app.Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
@@ -57,11 +51,7 @@ func TestAdminPassword(t *testing.T) {
 }
 
 func TestReservedName(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	svc := app.New(app.Settings{}, app.Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if _, err := svc.CreateApp(context.Background(), app.ReservedName); err == nil || !strings.Contains(err.Error(), "reserved") {
 		t.Fatalf("creating app %q: got %v, want it refused as reserved", app.ReservedName, err)

@@ -78,7 +78,7 @@ func checkManifest(t *testing.T, m Manifest) {
 		t.Fatalf("%d process types with checks, %d in the formation: at most %d", len(m.Healthchecks), len(m.Formation), MaxProcessTypes)
 	}
 	for pt, checks := range m.Healthchecks {
-		if !validProcessType(pt) || len(checks) == 0 {
+		if !validProcessType(pt) || len(checks) == 0 || len(checks) > manifestMaxChecks {
 			t.Fatalf("healthchecks[%q]: %d checks", pt, len(checks))
 		}
 		for _, c := range checks {
@@ -98,6 +98,9 @@ func checkManifest(t *testing.T, m Manifest) {
 		if !validProcessType(pt) || n < 0 || n > MaxScale {
 			t.Fatalf("formation[%q] = %d", pt, n)
 		}
+	}
+	if len(m.Env) > manifestMaxEnv {
+		t.Fatalf("%d env entries: at most %d", len(m.Env), manifestMaxEnv)
 	}
 	for name, ev := range m.Env {
 		if !isEnvName(name) || ev.Generator != "" && ev.Generator != "secret" {

@@ -48,7 +48,8 @@ const maxManifestBytes = 1 << 20
 //   - A process type whose checks were all dropped, and a formation entry
 //     without a quantity, are absent from the maps. Empty maps are nil.
 //   - healthchecks and formation name at most MaxProcessTypes process
-//     types each, and cron has at most MaxCronEntries entries.
+//     types each, each type at most manifestMaxChecks checks; cron has at
+//     most MaxCronEntries entries and env at most manifestMaxEnv.
 //   - EnvVar.Required is false unless the file says true (Heroku's default
 //     of true is not applied).
 func ParseManifest(b []byte) (m Manifest, warnings []string, err error) {
@@ -152,6 +153,11 @@ const (
 	manifestMaxAttempts = 1000
 	manifestMaxSeconds  = 86400
 	manifestMaxQuantity = MaxScale
+	// manifestMaxEnv bounds app.json's env entries, manifestMaxChecks the
+	// health checks of one process type: each costs pier memory and, for
+	// checks, requests at every deploy.
+	manifestMaxEnv    = 1000
+	manifestMaxChecks = 32
 )
 
 // manifestParser collects warnings while the manifest is decoded.
@@ -234,6 +240,9 @@ func (p *manifestParser) healthchecks(raw json.RawMessage) (map[string][]HealthC
 		list, err := jsonArray(path, procs[pt], "an array of checks")
 		if err != nil {
 			return nil, err
+		}
+		if len(list) > manifestMaxChecks {
+			return nil, manifestError(path, "%d checks: at most %d per process type; keep the few that tell the app is ready", len(list), manifestMaxChecks)
 		}
 		for i, c := range list {
 			hc, keep, err := p.healthcheck(fmt.Sprintf("%s[%d]", path, i), c)
@@ -413,6 +422,9 @@ func (p *manifestParser) env(raw json.RawMessage) (map[string]EnvVar, error) {
 	vars, err := jsonObject("env", raw)
 	if err != nil {
 		return nil, err
+	}
+	if len(vars) > manifestMaxEnv {
+		return nil, manifestError("env", "%d variables: at most %d; set the others with config:set", len(vars), manifestMaxEnv)
 	}
 	var out map[string]EnvVar
 	for _, name := range slices.Sorted(maps.Keys(vars)) {

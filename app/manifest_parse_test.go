@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -562,6 +563,56 @@ func TestReadManifest(t *testing.T) {
 		_, _, err := readManifest(dir)
 		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
 			t.Errorf("got %v, want a not-a-file error", err)
+		}
+	})
+}
+
+// TestParseManifestCounts checks that a pushed app.json cannot make pier
+// hold or act on an unbounded number of env entries or health checks, and
+// that the cron bound is the one the Procfile and the deploy use.
+func TestParseManifestCounts(t *testing.T) {
+	many := func(n int, f string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = fmt.Sprintf(f, i)
+		}
+		return strings.Join(items, ", ")
+	}
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"env", `{"env": {` + many(manifestMaxEnv+1, `"V%d": "x"`) + `}}`,
+			"app.json: env: 1001 variables: at most 1000; set the others with config:set"},
+		{"checks", `{"healthchecks": {"web": [` + many(manifestMaxChecks+1, `{"path": "/%d"}`) + `]}}`,
+			"app.json: healthchecks.web: 33 checks: at most 32 per process type"},
+		{"cron", `{"cron": [` + many(MaxCronEntries+1, `{"command": "true", "schedule": "@daily", "id": "c%d"}`) + `]}`,
+			"app.json: cron: 65 entries: at most 64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := ParseManifest([]byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("at the bound", func(t *testing.T) {
+		in := `{"env": {` + many(manifestMaxEnv, `"V%d": "x"`) + `}, "healthchecks": {"web": [` + many(manifestMaxChecks, `{"path": "/%d"}`) + `]}}`
+		m, _, err := ParseManifest([]byte(in))
+		if err != nil || len(m.Env) != manifestMaxEnv || len(m.Healthchecks["web"]) != manifestMaxChecks {
+			t.Fatalf("got %d env, %d checks, %v; want %d, %d, nil", len(m.Env), len(m.Healthchecks["web"]), err, manifestMaxEnv, manifestMaxChecks)
+		}
+	})
+	t.Run("validate", func(t *testing.T) {
+		entries := make([]CronEntry, MaxCronEntries+1)
+		for i := range entries {
+			entries[i] = CronEntry{ID: fmt.Sprintf("c%d", i), Schedule: "@daily", Command: "true"}
+		}
+		err := CronParser{}.Validate(entries)
+		if err == nil || !strings.Contains(err.Error(), "at most 64") {
+			t.Fatalf("got %v, want at most %d entries", err, MaxCronEntries)
 		}
 	})
 }

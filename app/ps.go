@@ -36,6 +36,9 @@ func (s *Service) Scale(ctx context.Context, name string, counts map[string]int)
 		}
 		formation[proc] = n
 	}
+	if err := s.checkInstances(ctx, name, formation); err != nil {
+		return err
+	}
 	// In a cluster the instances spread over machines: more machines are
 	// added before the formation grows, and let go after it shrinks.
 	var placement []string

@@ -25,9 +25,16 @@ type Settings struct {
 	// (nil: never in one). A release this machine starts is placed on
 	// it.
 	Self func() string
+	// MaxInstances bounds the instances of every app together: a scale
+	// or a deploy past it is refused (see checkInstances). Default
+	// DefaultMaxInstances.
+	MaxInstances int
 }
 
 func (s *Settings) defaults() {
+	if s.MaxInstances <= 0 {
+		s.MaxInstances = DefaultMaxInstances
+	}
 	if s.Self == nil {
 		s.Self = func() string { return "" }
 	}
@@ -70,6 +77,9 @@ type Deps struct {
 	// Files are the parts' per-app files on disk, moved by a rename and
 	// removed by a destroy.
 	Files []Files
+	// Renames journals renames, so a crash leaves none half done; nil:
+	// renames are not journalled.
+	Renames RenameJournal
 }
 
 // Service holds the use-cases that commands and the dashboard call:
@@ -84,19 +94,23 @@ type Service struct {
 	logs      LogSource
 	files     []Files
 	occupants []Occupant
-	audit     Audit
-	cronp     CronParser
-	placer    Placer
-	remote    Remote
-	shells    RemoteShells
-	volumes   VolumeKeeper
+	renames   RenameJournal
+	// renameStep, if set, is called after each step of a rename; an
+	// error stops the rename there, as a crash would (tests).
+	renameStep func(step int) error
+	audit      Audit
+	cronp      CronParser
+	placer     Placer
+	remote     Remote
+	shells     RemoteShells
+	volumes    VolumeKeeper
 }
 
 // New returns a Service over deps.
 func New(set Settings, d Deps) *Service {
 	return &Service{
 		core:    newCore(set, d),
-		builder: d.Builder, logs: d.Logs, audit: d.Audit, files: d.Files, occupants: d.Occupants,
+		builder: d.Builder, logs: d.Logs, audit: d.Audit, files: d.Files, occupants: d.Occupants, renames: d.Renames,
 		cronp: CronParser{Seconds: set.CronSeconds}, placer: d.Placer, remote: d.Remote, shells: d.Shells, volumes: d.Volumes,
 	}
 }
@@ -113,7 +127,8 @@ func (s *Service) CreateApp(ctx context.Context, name string) (App, error) {
 	if err := s.apply(ctx, CreateApp{App: a}); err != nil {
 		return App{}, fmt.Errorf("create app %s: %w", name, err)
 	}
-	return a, nil
+	// The store picked its user ID.
+	return s.store.App(ctx, name)
 }
 
 // Apps lists apps by name.

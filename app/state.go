@@ -14,10 +14,13 @@ type CreateApp struct{ App App }
 // app's config becomes the release's.
 //
 // Placement, if not nil, replaces the app's placement in the same step:
-// the machines that run the release from then on.
+// the machines that run the release from then on. Formation, if not nil,
+// replaces the app's formation in the same step too: a deploy's formation
+// (app.json's) lands with its release or not at all.
 type PutRelease struct {
 	Release   Release
 	Placement []string
+	Formation map[string]int `json:",omitempty"`
 }
 
 // SetConfig replaces an app's config vars (applied by the next release).

@@ -27,19 +27,22 @@ var _ app.Files = Dirs{}
 func (d Dirs) Path(name string) string { return filepath.Join(d.Dir, name+d.Suffix) }
 
 // RenameFiles moves from's directory to to's; it fails, moving nothing, if
-// to has one already.
+// to has one already. With no directory of from's, there is nothing to
+// move (nothing was there, or it moved already): moving again is no error.
 func (d Dirs) RenameFiles(from, to string) error {
 	if err := errors.Join(app.ValidName(from), app.ValidName(to)); err != nil {
 		return err
 	}
 	src, dst := d.Path(from), d.Path(to)
+	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	if _, err := os.Lstat(dst); err == nil {
 		return fmt.Errorf("%s exists already: move it away first", dst)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
-	}
-	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
-		return nil
 	}
 	if err := os.Rename(src, dst); err != nil {
 		return fmt.Errorf("move %s: %w", src, err)

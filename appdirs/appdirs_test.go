@@ -22,6 +22,7 @@ func TestRenameAndRemove(t *testing.T) {
 		{"an invalid name", "hello", "../x", "invalid"},
 		{"no directory to move", "ghost", "spirit", ""},
 		{"a move", "hello", "greeter", ""},
+		{"a move done already", "hello", "greeter", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := d.RenameFiles(tc.from, tc.to)

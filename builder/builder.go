@@ -35,7 +35,7 @@ var RunEnv = []string{
 // app's volumes for its predeploy script.
 type Sandbox interface {
 	Prepare(ctx context.Context, base string, fill func(root string) error) (*runtime.Workspace, error)
-	VolumeMounts(app string, vols []app.Volume) ([]runtime.Mount, error)
+	VolumeMounts(app string, uid int, vols []app.Volume) ([]runtime.Mount, error)
 	// HasImage and PruneDepsImages keep an app's dependency layer (see
 	// Deps): whether it exists, and removing all but the latest.
 	HasImage(ctx context.Context, ref string) (bool, error)
@@ -52,6 +52,10 @@ type Config struct {
 	// Timeout bounds a build, predeploy included (default 15 minutes):
 	// past it the build is stopped and the push rejected.
 	Timeout time.Duration
+	// Reserve is the free space pier keeps on CacheDir's disk: a build
+	// that fails with less than that free empties its app's cache, so that
+	// what it wrote there does not keep the disk full (0: never).
+	Reserve int64
 	Log     *slog.Logger
 }
 
@@ -104,7 +108,7 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		fmt.Fprintf(req.Out, "-----> %s\n", stack.Note)
 	}
 	if d := stack.Deps; d != nil {
-		key, ok := d.key(req.Dir, b.cfg.Base)
+		key, ok := d.key(req.Dir, b.cfg.Base, userSpec(appUser(req)))
 		if !ok || d.Every || present(req.Dir, d.Dir) {
 			script = d.Script + script
 		} else {
@@ -115,8 +119,12 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 		}
 	}
 
+	uid, gid := appUser(req)
 	ws, err := b.sb.Prepare(ctx, base, func(root string) error {
-		return copyTree(req.Dir, filepath.Join(root, "app"), runtime.AppUID, runtime.AppGID)
+		if err := nameUser(root, uid, gid); err != nil {
+			return err
+		}
+		return copyTree(req.Dir, filepath.Join(root, "app"), uid, gid)
 	})
 	if err != nil {
 		return app.Build{}, fmt.Errorf("prepare build: %w", err)
@@ -169,7 +177,7 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 	ref := fmt.Sprintf("%s%s:%s", runtime.AppImagePrefix, req.App, time.Now().UTC().Format("20060102-150405.000000"))
 	err = ws.Commit(ctx, ref, runtime.ImageConfig{
 		Env:        RunEnv,
-		User:       fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
+		User:       userSpec(uid, gid),
 		WorkingDir: "/app",
 		Labels:     map[string]string{"pier.app": req.App, "pier.stack": stack.Name},
 	})
@@ -186,14 +194,15 @@ func (b *Builder) build(ctx context.Context, req app.BuildRequest) (app.Build, e
 // run: the app user in /app, its config and volumes, no cache.
 func (b *Builder) predeploy(ctx context.Context, ws *runtime.Workspace, req app.BuildRequest) error {
 	fmt.Fprintf(req.Out, "-----> Running predeploy: %s\n", req.Predeploy)
-	mounts, err := b.sb.VolumeMounts(req.App, req.Volumes)
+	uid, gid := appUser(req)
+	mounts, err := b.sb.VolumeMounts(req.App, uid, req.Volumes)
 	if err != nil {
 		return err
 	}
 	code, err := ws.Run(ctx, runtime.RunSpec{
 		Args:   []string{"/bin/sh", "-c", req.Predeploy},
 		Env:    append(append([]string{}, RunEnv...), req.Env...),
-		User:   fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
+		User:   userSpec(uid, gid),
 		Cwd:    "/app",
 		Mounts: mounts,
 		Out:    indent(req.Out),

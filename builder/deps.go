@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"pier/app"
 	"pier/runtime"
@@ -30,13 +31,14 @@ type Deps struct {
 // maxKeyFile bounds a file the dependency key is made of (a lockfile).
 const maxKeyFile = 64 << 20
 
-// key identifies the dependency layer of the source in dir on base: the
-// install script, the base and the content of Files. A file that cannot be
-// read (a link out of the source) makes no key: the dependencies are then
-// installed with each build.
-func (d *Deps) key(dir, base string) (string, bool) {
+// key identifies the dependency layer of the source in dir on base, built
+// as user (its files are that user's): the install script, the base, the
+// user and the content of Files. A file that cannot be read (a link out of
+// the source) makes no key: the dependencies are then installed with each
+// build.
+func (d *Deps) key(dir, base, user string) (string, bool) {
 	h := sha256.New()
-	fmt.Fprintf(h, "pier deps 1\n%s\n%d\n%s", base, len(d.Script), d.Script)
+	fmt.Fprintf(h, "pier deps 2\n%s\n%s\n%d\n%s", base, user, len(d.Script), d.Script)
 	for _, name := range d.Files {
 		b, ok, err := app.ReadSourceFile(dir, name, maxKeyFile)
 		if err != nil {
@@ -71,8 +73,12 @@ func (b *Builder) depsLayer(ctx context.Context, req app.BuildRequest, stack, ke
 		fmt.Fprintf(req.Out, "-----> Dependencies unchanged: building on the %s of the last build\n", d.What)
 		return ref, nil
 	}
+	uid, gid := appUser(req)
 	ws, err := b.sb.Prepare(ctx, b.cfg.Base, func(root string) error {
-		return copyTree(req.Dir, filepath.Join(root, "app"), runtime.AppUID, runtime.AppGID)
+		if err := nameUser(root, uid, gid); err != nil {
+			return err
+		}
+		return copyTree(req.Dir, filepath.Join(root, "app"), uid, gid)
 	})
 	if err != nil {
 		return "", fmt.Errorf("prepare build: %w", err)
@@ -88,7 +94,7 @@ func (b *Builder) depsLayer(ctx context.Context, req app.BuildRequest, stack, ke
 	}
 	err = ws.Commit(ctx, ref, runtime.ImageConfig{
 		Env:        RunEnv,
-		User:       fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
+		User:       userSpec(uid, gid),
 		WorkingDir: "/app",
 		Labels:     map[string]string{"pier.app": req.App, "pier.deps": key},
 	})
@@ -110,7 +116,8 @@ func (b *Builder) script(ctx context.Context, ws *runtime.Workspace, req app.Bui
 	if err := os.MkdirAll(cache, 0o750); err != nil {
 		return err
 	}
-	if err := os.Chown(cache, runtime.AppUID, runtime.AppGID); err != nil {
+	uid, gid := appUser(req)
+	if err := runtime.Own(cache, uid, gid); err != nil {
 		return err
 	}
 	env := append([]string{}, RunEnv...)
@@ -123,16 +130,35 @@ func (b *Builder) script(ctx context.Context, ws *runtime.Workspace, req app.Bui
 	code, err := ws.Run(ctx, runtime.RunSpec{
 		Args:   []string{"/bin/sh", "-c", script},
 		Env:    env,
-		User:   fmt.Sprintf("%d:%d", runtime.AppUID, runtime.AppGID),
+		User:   userSpec(uid, gid),
 		Cwd:    "/app",
 		Mounts: mounts,
 		Out:    indent(req.Out),
 	})
 	if err != nil && code <= 0 {
+		b.giveBack(req, cache)
 		return fmt.Errorf("run build: %w", err)
 	}
 	if code != 0 {
+		b.giveBack(req, cache)
 		return fmt.Errorf("%s (exit status %d); the output above says why", failed, code)
 	}
 	return nil
+}
+
+// giveBack empties the app's build cache after a failed build if the disk
+// holding it has less than the reserve free: what the build wrote there
+// would keep the disk full, and a cache only saves time.
+func (b *Builder) giveBack(req app.BuildRequest, cache string) {
+	var st syscall.Statfs_t
+	if b.cfg.Reserve <= 0 || syscall.Statfs(cache, &st) != nil || int64(st.Bavail)*st.Bsize >= b.cfg.Reserve {
+		return
+	}
+	if err := os.RemoveAll(cache); err != nil {
+		if b.cfg.Log != nil {
+			b.cfg.Log.Warn("empty the build cache", "app", req.App, "err", err)
+		}
+		return
+	}
+	fmt.Fprintf(req.Out, "-----> The disk is nearly full: %s's build cache was emptied to give its space back; the next build installs the dependencies again\n", req.App)
 }

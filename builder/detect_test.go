@@ -151,7 +151,7 @@ func TestDepsKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := func(files map[string]string, base string) string {
-		k, ok := st.Deps.key(writeTree(t, files), base)
+		k, ok := st.Deps.key(writeTree(t, files), base, "70001:70001")
 		if !ok {
 			t.Fatal("no key")
 		}
@@ -170,7 +170,7 @@ func TestDepsKey(t *testing.T) {
 	dir := writeTree(t, files)
 	os.Remove(filepath.Join(dir, "package.json"))
 	os.Symlink("/etc/passwd", filepath.Join(dir, "package.json"))
-	if _, ok := st.Deps.key(dir, "base:1"); ok {
+	if _, ok := st.Deps.key(dir, "base:1", "70001:70001"); ok {
 		t.Error("a key was made of a link out of the source")
 	}
 }

@@ -38,6 +38,10 @@ type Deps struct {
 	// Lock serializes changes to one app with the other use-cases'.
 	Lock func(app string) (unlock func())
 	Log  *slog.Logger
+	// MaxRuns bounds the runs in flight on this machine at once, every
+	// app's together (0: DefaultMaxRuns). A run due past it is skipped
+	// and recorded as skipped with the reason, not queued (see begin).
+	MaxRuns int
 	// Seconds lets schedules take a leading seconds field. For tests only.
 	Seconds bool
 	// Leads reports whether this machine leads its cluster, or is in
@@ -59,23 +63,32 @@ type Cron struct {
 	log     *slog.Logger
 	parser  app.CronParser
 	leads   func() bool
+	maxRuns int
 
-	mu      sync.Mutex
-	ctx     context.Context // Run's; nil until it starts
-	apps    map[string]*appCron
-	active  map[string]map[*activeRun]bool // by cronKey
-	running sync.WaitGroup                 // runs in flight, so Run can wait for their records
-	closed  bool                           // Run returns: no new runs
+	mu       sync.Mutex
+	ctx      context.Context // Run's; nil until it starts
+	apps     map[string]*appCron
+	active   map[string]map[*activeRun]bool // by cronKey
+	inFlight int                            // runs in active
+	running  sync.WaitGroup                 // runs in flight, so Run can wait for their records
+	closed   bool                           // Run returns: no new runs
 }
+
+// DefaultMaxRuns is Deps.MaxRuns's default: what a small machine runs
+// beside its apps.
+const DefaultMaxRuns = 4
 
 // New returns a Cron over d; nothing is scheduled until Run.
 func New(d Deps) *Cron {
 	if d.Leads == nil {
 		d.Leads = func() bool { return true }
 	}
+	if d.MaxRuns <= 0 {
+		d.MaxRuns = DefaultMaxRuns
+	}
 	return &Cron{
 		store: d.Store, runs: d.Runs, oneOffs: d.OneOffs, lock: d.Lock, log: d.Log,
-		parser: app.CronParser{Seconds: d.Seconds}, leads: d.Leads,
+		parser: app.CronParser{Seconds: d.Seconds}, leads: d.Leads, maxRuns: d.MaxRuns,
 		apps: map[string]*appCron{}, active: map[string]map[*activeRun]bool{},
 	}
 }

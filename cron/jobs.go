@@ -74,6 +74,8 @@ func (c *Cron) RunCronJob(ctx context.Context, name, id string, out io.Writer) (
 		}
 	case app.RunInterrupted:
 		return -1, ctx.Err()
+	case app.RunSkipped:
+		return -1, fmt.Errorf("%s %s: not run: %s; try again later", name, id, strings.TrimPrefix(strings.TrimSpace(run.Output), "pier: skipped: "))
 	}
 	return -1, fmt.Errorf("%s %s: %s", name, id, run.Status)
 }

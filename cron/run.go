@@ -13,7 +13,8 @@ import (
 // (its image, config, volumes and limits), under e's concurrency policy and
 // timeout, records the run, and returns it. out, if not nil, gets the output
 // as it comes. Cancelling ctx kills the run (recorded as interrupted).
-// A skipped run returns with Status app.RunSkipped and no error.
+// A skipped run returns with Status app.RunSkipped, the reason in its
+// Output, and no error.
 func (c *Cron) runCron(ctx context.Context, name string, e app.CronEntry, trigger string, at time.Time, out io.Writer) (app.CronRun, error) {
 	a, err := c.load(ctx, name)
 	if err != nil {
@@ -33,9 +34,9 @@ func (c *Cron) runCron(ctx context.Context, name string, e app.CronEntry, trigge
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	active := &activeRun{cancel: cancel}
-	if !c.begin(name, e.ID, policy, active) {
-		run.Status, run.Ended = app.RunSkipped, now
-		c.log.Info("cron: run skipped: the previous run still goes on (concurrency_policy forbid)", "app", name, "job", e.ID)
+	if skip := c.begin(name, e.ID, policy, active); skip != "" {
+		run.Status, run.Ended, run.Output = app.RunSkipped, now, "pier: skipped: "+skip+"\n"
+		c.log.Info("cron: run skipped", "app", name, "job", e.ID, "reason", skip)
 		_, err := c.runs.StartCronRun(context.WithoutCancel(ctx), run)
 		return run, err
 	}

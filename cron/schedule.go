@@ -253,31 +253,41 @@ func (c *Cron) fire(ctx context.Context, appName string, e app.CronEntry, at tim
 	}
 }
 
-// begin registers a run of an app's entry e under its concurrency policy:
-// forbid refuses while another run of e is in flight; replace cancels those
-// runs first. ok is false when the run must be skipped. Manual runs pass
-// CronAllow: a person asked for them.
-func (c *Cron) begin(appName, entry string, policy app.CronPolicy, r *activeRun) (ok bool) {
+// begin registers a run of an app's entry e under its concurrency policy
+// and the machine's bound on runs at once, or says why the run must be
+// skipped. forbid skips while another run of e is in flight; replace
+// cancels those runs first, and so is not held back by the bound (the
+// runs it replaces end). Past c.maxRuns runs in flight on this machine,
+// any other run is skipped, as robfig/cron's SkipIfStillRunning skips: it
+// is not queued, so a slow machine does not pile runs up. Manual runs pass
+// CronAllow: a person asked for them, but the bound holds for them too.
+func (c *Cron) begin(appName, entry string, policy app.CronPolicy, r *activeRun) (skip string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := cronKey(appName, entry)
 	runs := c.active[key]
+	replaces := false
 	switch policy {
 	case app.CronForbid:
 		if len(runs) > 0 {
-			return false
+			return "the previous run still goes on (concurrency_policy forbid)"
 		}
 	case app.CronReplace:
 		for old := range runs {
 			old.cancel(errCronReplaced)
+			replaces = true
 		}
+	}
+	if !replaces && c.inFlight >= c.maxRuns {
+		return fmt.Sprintf("%d cron runs already go on on this machine, the most at once (pier serve --max-cron-runs raises it)", c.inFlight)
 	}
 	if runs == nil {
 		runs = map[*activeRun]bool{}
 		c.active[key] = runs
 	}
 	runs[r] = true
-	return true
+	c.inFlight++
+	return ""
 }
 
 // end unregisters a run begin registered.
@@ -285,6 +295,9 @@ func (c *Cron) end(appName, entry string, r *activeRun) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := cronKey(appName, entry)
+	if c.active[key][r] {
+		c.inFlight--
+	}
 	delete(c.active[key], r)
 	if len(c.active[key]) == 0 {
 		delete(c.active, key)

@@ -46,6 +46,12 @@ func (r *runner) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 // whose release has entries.
 func cronService(t *testing.T, entries ...app.CronEntry) (*cron.Cron, *store.Store, *runner) {
 	t.Helper()
+	return cronServiceMax(t, 0, entries...)
+}
+
+// cronServiceMax is cronService with Deps.MaxRuns max.
+func cronServiceMax(t *testing.T, max int, entries ...app.CronEntry) (*cron.Cron, *store.Store, *runner) {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "pier.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +69,7 @@ func cronService(t *testing.T, entries ...app.CronEntry) (*cron.Cron, *store.Sto
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var mu sync.Mutex
 	lock := func(string) func() { mu.Lock(); return mu.Unlock }
-	svc := cron.New(cron.Deps{Store: st, Runs: st, OneOffs: r, Lock: lock, Log: log, Seconds: true})
+	svc := cron.New(cron.Deps{Store: st, Runs: st, OneOffs: r, Lock: lock, Log: log, Seconds: true, MaxRuns: max})
 	return svc, st, r
 }
 

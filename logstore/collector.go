@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -46,6 +47,11 @@ const (
 	rawForce = 1 << 30
 	// maxRead bounds what one collection reads from one raw file.
 	maxRead = 1 << 20
+	// rawBacklog bounds the output of a raw file not collected yet: an
+	// app that prints faster than maxRead a poll would otherwise fill the
+	// disk. Past it the backlog is dropped, with a line that says so, and
+	// shrink gives its space back.
+	rawBacklog = 64 << 20
 	// stampLayout is RFC 3339 in UTC with milliseconds, fixed width.
 	stampLayout = "2006-01-02T15:04:05.000Z"
 )
@@ -58,9 +64,11 @@ type Store struct {
 	dir      string // <DataDir>/logs
 	maxLog   int64  // app.log is rotated before it would pass this
 	rawMax   int64  // collected raw files past this are emptied
+	backlog  int64  // uncollected output of a raw file past this is dropped
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
+	reserve  int64       // free space app.log writes leave on the disk
 	noPunch  atomic.Bool // the file system cannot punch holes
 
 	mu   sync.Mutex
@@ -77,7 +85,7 @@ var (
 // would pass maxLog.
 func New(dir string, maxLog int64, log *slog.Logger) *Store {
 	return &Store{
-		dir: dir, maxLog: maxLog, rawMax: rawShrink, interval: pollInterval,
+		dir: dir, maxLog: maxLog, rawMax: rawShrink, backlog: rawBacklog, interval: pollInterval,
 		now: time.Now, log: log, apps: map[string]*appLog{},
 	}
 }
@@ -107,6 +115,12 @@ type rawFile struct {
 	seen    int64     // file size at the last look
 	changed time.Time // when seen last changed
 	punched int64     // holes punched up to here
+
+	// A named pipe (see pipe.go) has no offsets: what is read is gone.
+	pipe    *pipeEnd // pier's read end; nil for a regular file
+	got     int      // bytes read from the pipe by the last take
+	dropped int64    // bytes read but not written to app.log, not yet said
+	dropWhy string   // why they were dropped
 }
 
 // offsets is offsets.json.
@@ -146,7 +160,9 @@ func idSuffix(id string) string { return id[strings.LastIndexByte(id, '-')+1:] }
 // The shims write whether pier runs or not, so apps never wait for it. How
 // far each raw file is collected is recorded in offsets.json, so a restart
 // neither loses nor repeats lines. app.log is renamed to app.log.1 before it
-// would pass New's maxLog; collected raw files are emptied past 1 MiB.
+// would pass New's maxLog; collected raw files are emptied past 1 MiB. An
+// instance printing faster than pier collects loses output past 64 MiB of
+// backlog (a line says so) rather than filling the disk.
 func (c *Store) Run(ctx context.Context) {
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
@@ -213,10 +229,14 @@ func (c *Store) Forget(appName, process, id string) {
 	a := c.app(appName)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := os.Lstat(a.rawPath(name)); errors.Is(err, os.ErrNotExist) {
+	fi, err := os.Lstat(a.rawPath(name))
+	if errors.Is(err, os.ErrNotExist) {
 		// Collected already (a second stop of the instance), or the app's
 		// logs moved or went with it (apps:rename, apps:destroy): nothing
 		// to collect, and no directory to make again.
+		if f := a.files[name]; f != nil {
+			f.pipe.close()
+		}
 		delete(a.files, name)
 		return
 	}
@@ -229,6 +249,12 @@ func (c *Store) Forget(appName, process, id string) {
 		inst, _ := instanceName(name)
 		f = &rawFile{name: name, inst: inst}
 		a.files[name] = f
+	}
+	if f.pipe == nil && err == nil && fi.Mode().Type() == fs.ModeNamedPipe {
+		if f.pipe, err = openPipe(a.rawPath(name)); err != nil {
+			c.log.Warn("collect output of removed instance", "app", appName, "id", id, "err", err)
+			return
+		}
 	}
 	for {
 		more, err := a.collect([]*rawFile{f}, true)
@@ -244,6 +270,7 @@ func (c *Store) Forget(appName, process, id string) {
 		c.log.Warn("remove raw log", "app", appName, "id", id, "err", err)
 		return
 	}
+	f.pipe.close()
 	delete(a.files, name)
 	if err := a.save(); err != nil {
 		a.warn("save log offsets", err)
@@ -306,7 +333,9 @@ func (a *appLog) load() error {
 func (a *appLog) save() error {
 	st := offsets{LogSize: a.size, Raw: make(map[string]int64, len(a.files))}
 	for name, f := range a.files {
-		st.Raw[name] = f.off
+		if f.pipe == nil {
+			st.Raw[name] = f.off
+		}
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -343,16 +372,27 @@ func (a *appLog) scan() error {
 	seen := make(map[string]bool, len(ents))
 	for _, e := range ents {
 		inst, ok := instanceName(e.Name())
-		if !ok || !e.Type().IsRegular() {
+		if !ok || !e.Type().IsRegular() && !isPipe(e) {
 			continue
 		}
 		seen[e.Name()] = true
-		if a.files[e.Name()] == nil {
-			a.files[e.Name()] = &rawFile{name: e.Name(), inst: inst}
+		f := a.files[e.Name()]
+		if f == nil {
+			f = &rawFile{name: e.Name(), inst: inst}
+			a.files[e.Name()] = f
+		}
+		if isPipe(e) && f.pipe == nil {
+			p, err := openPipe(a.rawPath(e.Name()))
+			if err != nil {
+				a.warn("open raw pipe", err)
+				continue
+			}
+			f.off, f.pipe = 0, p
 		}
 	}
-	for name := range a.files {
+	for name, f := range a.files {
 		if !seen[name] {
+			f.pipe.close()
 			delete(a.files, name)
 		}
 	}
@@ -410,8 +450,15 @@ func (a *appLog) collect(files []*rawFile, final bool) (more bool, err error) {
 	}
 	if len(batch) > 0 {
 		if err := a.write(files, prev, batch); err != nil {
+			// A regular file is read again next time; what a pipe gave is
+			// gone, and counted to be said.
 			for i, f := range files {
+				got := f.got
 				*f = prev[i]
+				if f.pipe != nil && got > 0 {
+					f.dropped += int64(got)
+					f.dropWhy = err.Error()
+				}
 			}
 			return false, err
 		}
@@ -437,6 +484,9 @@ type published struct {
 // it past the cap. The rotation is recorded with the offsets of before the
 // batch (prev), so a crash between the two leaves nothing collected twice.
 func (a *appLog) write(files []*rawFile, prev []rawFile, batch []byte) error {
+	if err := a.c.room(len(batch)); err != nil {
+		return fmt.Errorf("write app.log: %w", err)
+	}
 	if a.size > 0 && a.size+int64(len(batch)) > a.c.maxLog {
 		if err := os.Rename(a.logPath(), filepath.Join(a.dir, "app.log.1")); err != nil {
 			return fmt.Errorf("rotate app.log: %w", err)
@@ -479,6 +529,9 @@ func (a *appLog) write(files []*rawFile, prev []rawFile, batch []byte) error {
 // take reads what f gained since the last look and appends its lines,
 // formatted, to batch.
 func (a *appLog) take(f *rawFile, now time.Time, ts string, final bool, batch *[]byte, lines *[]published) (more bool, err error) {
+	if f.pipe != nil {
+		return a.takePipe(f, now, ts, final, batch, lines)
+	}
 	path := a.rawPath(f.name)
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -499,6 +552,18 @@ func (a *appLog) take(f *rawFile, now time.Time, ts string, final bool, batch *[
 	}
 	if size != f.seen {
 		f.seen, f.changed = size, now
+	}
+	if size-pos > a.c.backlog {
+		// Drop the backlog: what is pending ends, a line says what went.
+		data := f.pending
+		if len(data) > 0 {
+			data = append(data, '\n')
+		}
+		data = fmt.Appendf(data, "pier: %d MiB of output dropped: the app printed faster than pier collects (at most %d MiB wait)\n",
+			(size-pos)>>20, a.c.backlog>>20)
+		a.cut(f, data, now, ts, true, batch, lines)
+		f.off, f.pending = size, nil
+		return false, nil
 	}
 	data := f.pending
 	if size > pos {
@@ -579,7 +644,7 @@ partial:
 // unaffected). Without hole punching, or past rawForce, the file is
 // truncated anyway, like logrotate's copytruncate.
 func (a *appLog) shrink(f *rawFile, now time.Time) {
-	if len(f.pending) > 0 || f.off != f.seen || f.off <= a.c.rawMax {
+	if f.pipe != nil || len(f.pending) > 0 || f.off != f.seen || f.off <= a.c.rawMax {
 		return
 	}
 	quiet := now.Sub(f.changed) >= a.c.interval

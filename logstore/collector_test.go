@@ -565,3 +565,38 @@ func TestTail(t *testing.T) {
 		t.Errorf("tail of a bad app name: %q", got)
 	}
 }
+
+// TestRawBacklogBounded checks that an instance printing faster than the
+// collector reads cannot grow its raw file on disk without bound: past
+// the backlog bound, the uncollected output is dropped with a line that
+// says so, and its disk space is given back.
+func TestRawBacklogBounded(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := testCollector(t, dir)
+	c.rawMax = 16 << 10
+	c.backlog = 4 << 20
+	s := newShim(t, dir, "hello", "web", "hello-1")
+	chunk := strings.Repeat(strings.Repeat("z", 1023)+"\n", 3<<10) // 3 MiB a poll, past maxRead
+	for range 20 {
+		s.write(chunk)
+		c.pollAll()
+	}
+	fi, err := os.Stat(s.f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk := fi.Sys().(*syscall.Stat_t).Blocks * 512
+	t.Logf("raw file: size %d, on disk %d, punching unsupported: %v", fi.Size(), onDisk, c.noPunch.Load())
+	if max := c.backlog + int64(len(chunk)) + 2*c.rawMax + 8192; onDisk > max {
+		t.Errorf("raw file of an endless printer takes %d bytes on disk, want at most %d", onDisk, max)
+	}
+	var dropped int
+	for _, l := range texts(collected(t, dir, "hello")) {
+		if strings.HasPrefix(l, "pier: ") && strings.Contains(l, "MiB of output dropped: the app printed faster than pier collects (at most 4 MiB wait)") {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		t.Error("no line in app.log says output was dropped")
+	}
+}

@@ -11,6 +11,7 @@ func (c *Store) RenameFiles(from, to string) error {
 	if a := c.apps[from]; a != nil {
 		a.mu.Lock()
 		defer a.mu.Unlock()
+		a.closePipes()
 	}
 	if err := (appdirs.Dirs{Dir: c.dir}).RenameFiles(from, to); err != nil {
 		return err
@@ -27,6 +28,7 @@ func (c *Store) RemoveFiles(name string) error {
 	if a := c.apps[name]; a != nil {
 		a.mu.Lock()
 		defer a.mu.Unlock()
+		a.closePipes()
 	}
 	delete(c.apps, name)
 	return appdirs.Dirs{Dir: c.dir}.RemoveFiles(name)

@@ -55,6 +55,15 @@ type Config struct {
 	// LogMaxBytes caps an app's collected log, app.log; it is then renamed to
 	// app.log.1, so an app's logs take at most about twice this on disk.
 	LogMaxBytes int64 // default 8 MiB
+	// DiskReserve is the free space on DataDir's disk kept for pier's
+	// database: app output that would take the disk below it is dropped,
+	// and a build running while it is below is stopped (0: none).
+	DiskReserve int64
+	// CgroupParent, if set, is the cgroup (a path under each hierarchy's
+	// root, such as "pier") the containers' cgroups are made under:
+	// /<CgroupParent>/<Namespace>/<id> instead of /<Namespace>/<id>, so
+	// that a limit set on it bounds every container together.
+	CgroupParent string
 }
 
 func (c *Config) defaults() {
@@ -109,6 +118,8 @@ type Containerd struct {
 	freezer freezerState
 	sites   sync.Mutex // serializes mounting and unmounting static sites
 	evicted sync.Map   // container ID -> why CheckDisk killed it (one-offs, builds)
+	// apparmor says containers run under apparmorProfile.
+	apparmor bool
 }
 
 // Open connects to containerd and prepares networking. Close releases it.
@@ -116,6 +127,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Containerd, error
 	cfg.defaults()
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("runtime: no data directory configured")
+	}
+	if err := ValidCgroupParent(cfg.CgroupParent); err != nil {
+		return nil, err
 	}
 	for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "logs"), filepath.Join(cfg.DataDir, "netns")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -140,7 +154,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Containerd, error
 	}
 	c := &Containerd{client: client, cfg: cfg, net: n, log: log.With("component", "runtime")}
 	c.freezer.syncing = map[string]chan struct{}{}
+	c.apparmor = c.loadAppArmor()
 	c.logs = logstore.New(filepath.Join(cfg.DataDir, "logs"), cfg.LogMaxBytes, log.With("component", "logs"))
+	c.logs.SetReserve(cfg.DiskReserve)
 	if err := c.writeEtcFiles(resolv); err != nil {
 		client.Close()
 		return nil, err
@@ -171,8 +187,9 @@ func (c *Containerd) writeEtcFiles(resolv []byte) error {
 func (c *Containerd) resolvPath() string { return filepath.Join(c.cfg.DataDir, "resolv.conf") }
 func (c *Containerd) hostsPath() string  { return filepath.Join(c.cfg.DataDir, "hosts") }
 
-// RawLogPath is the file the shim appends an instance's stdout and stderr
-// to; CollectLogs reads it from there. The name carries the process type.
+// RawLogPath is the named pipe (a file, for instances started by older
+// versions) the shim copies an instance's stdout and stderr into;
+// CollectLogs reads it from there. The name carries the process type.
 func (c *Containerd) RawLogPath(app, process, id string) string {
 	return c.logs.RawPath(app, process, id)
 }

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,12 +73,17 @@ func (c *Containerd) CheckDisk(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	low := c.diskLow()
 	for _, ctr := range list {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
 		if err != nil {
+			continue
+		}
+		if low != "" && info.Labels[labelKind] == "build" {
+			c.evict(ctx, ctr, info.Labels, low)
 			continue
 		}
 		limits, ok := c.diskLimits(info.Labels[labelKind])
@@ -108,6 +115,34 @@ func (c *Containerd) CheckDisk(ctx context.Context) error {
 	return nil
 }
 
+// diskLow says why builds must stop when the data disk has less than the
+// reserve free, or is "".
+func (c *Containerd) diskLow() string {
+	if c.cfg.DiskReserve <= 0 {
+		return ""
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(c.cfg.DataDir, &st); err != nil {
+		return ""
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if free >= c.cfg.DiskReserve {
+		return ""
+	}
+	return fmt.Sprintf("pier: the build was stopped: the disk holding %s is nearly full (%d MiB free; pier keeps %d MiB for its database); free space on it and push again",
+		c.cfg.DataDir, free>>20, c.cfg.DiskReserve>>20)
+}
+
+// onFullDisk says, in an error that a full disk caused, which disk it is
+// and what to do. A CNI plugin's error is only text: it is matched by the
+// words of ENOSPC.
+func (c *Containerd) onFullDisk(err error) error {
+	if err == nil || !errors.Is(err, syscall.ENOSPC) && !strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
+		return err
+	}
+	return fmt.Errorf("the disk holding %s is full, so nothing new can start on it: free space on it and try again (%w)", c.cfg.DataDir, err)
+}
+
 // evict kills a container's task for reason, saying it where the
 // container's output goes.
 func (c *Containerd) evict(ctx context.Context, ctr containerd.Container, labels map[string]string, reason string) {
@@ -117,7 +152,7 @@ func (c *Containerd) evict(ctx context.Context, ctr containerd.Container, labels
 	}
 	c.log.Warn("container over its disk limit", "id", ctr.ID(), "app", labels[labelApp], "reason", reason)
 	if labels[labelKind] == "instance" {
-		if f, err := os.OpenFile(c.logs.RawPath(labels[labelApp], labels[labelProcess], ctr.ID()), os.O_APPEND|os.O_WRONLY, 0); err == nil {
+		if f, err := os.OpenFile(c.logs.RawPath(labels[labelApp], labels[labelProcess], ctr.ID()), os.O_APPEND|os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 			fmt.Fprintln(f, reason)
 			f.Close()
 		}

@@ -33,7 +33,6 @@ import (
 func TestContainersCannotReachPrivateNetworks(t *testing.T) {
 	env := runtimetest.Start(t)
 	rt := env.Runtime(t, "")
-	ctx := context.Background()
 
 	resolv, err := os.ReadFile(filepath.Join(env.Dir, "pier", "resolv.conf"))
 	if err != nil {
@@ -76,27 +75,13 @@ func TestContainersCannotReachPrivateNetworks(t *testing.T) {
 
 	probe := func(rt *runtime.Containerd) string {
 		t.Helper()
-		script := `import socket, sys
-for t in sys.argv[1:]:
-    host, port = t.rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-        print(t, "reached")
-    except OSError as e:
-        print(t, "blocked:", e)
-`
 		args := []string{lan.String() + ":80", office.String() + ":80", metadata.String() + ":80", internet.String() + ":80"}
 		if steerResolver {
 			args = append(args, resolver.String()+":53", resolver.String()+":80")
 		}
-		var out strings.Builder
-		code, err := rt.RunOnce(ctx, app.OneOff{App: "egress", Image: builder.DefaultBase, Out: &out,
-			Command: fmt.Sprintf("python3 -c '%s' %s", script, strings.Join(args, " "))})
-		if err != nil || code != 0 {
-			t.Fatalf("probe: exit %d, %v\n%s", code, err, out.String())
-		}
-		t.Logf("probe:\n%s", out.String())
-		return out.String()
+		out := connectFrom(t, rt, "egress", args)
+		t.Logf("probe:\n%s", out)
+		return out
 	}
 	expect := func(out string, want map[string]string) {
 		t.Helper()
@@ -446,4 +431,27 @@ func containsLine(lines []string, want string) bool {
 		}
 	}
 	return false
+}
+
+// connectFrom tries a TCP connection to each host:port target from a
+// one-off container of appName, and returns what it printed: a line per
+// target ending in "reached" or "blocked: <why>".
+func connectFrom(t *testing.T, rt *runtime.Containerd, appName string, targets []string) string {
+	t.Helper()
+	script := `import socket, sys
+for t in sys.argv[1:]:
+    host, port = t.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        print(t, "reached")
+    except OSError as e:
+        print(t, "blocked:", e)
+`
+	var out strings.Builder
+	code, err := rt.RunOnce(context.Background(), app.OneOff{App: appName, Image: builder.DefaultBase, Out: &out,
+		Command: fmt.Sprintf("python3 -c '%s' %s", script, strings.Join(targets, " "))})
+	if err != nil || code != 0 {
+		t.Fatalf("probe: exit %d, %v\n%s", code, err, out.String())
+	}
+	return out.String()
 }

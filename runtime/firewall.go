@@ -26,7 +26,9 @@ import (
 //   - New connections through the host to private and special networks
 //     (privateNets: the LAN, cloud metadata at 169.254.169.254) and to the
 //     container subnet are refused, except to the host's DNS resolvers on
-//     port 53 and to NetworkConfig.AllowNets. The internet stays reachable.
+//     port 53, to NetworkConfig.AllowNets and to the router's ports of the
+//     cluster's other machines (SetPeers, peers.go), whose other ports are
+//     refused wherever they are. The internet stays reachable.
 //   - Containers have no IPv6: it is off in their network namespaces
 //     (network.create), and the bridge refuses every IPv6 packet to the
 //     host or through it, for namespaces made before that.
@@ -61,9 +63,9 @@ var privateNets = []string{
 }
 
 // firewall (re)writes the bridge's rules: idempotent, and the rules follow
-// NetworkConfig and the resolvers at every start. resolvers are the IPv4
-// nameservers of the containers' resolv.conf.
-func (n *network) firewall(resolvers []netip.Addr) error {
+// NetworkConfig and the resolvers (the IPv4 nameservers of the
+// containers' resolv.conf) at every start.
+func (n *network) firewall() error {
 	ipt, err := iptables.New()
 	if err != nil {
 		return fmt.Errorf("firewall: %w (is the iptables package installed?)", err)
@@ -71,7 +73,7 @@ func (n *network) firewall(resolvers []netip.Addr) error {
 	if err := writeChain(ipt, "INPUT", n.cfg.Bridge, hostChain(n.cfg.Bridge), n.hostRules()); err != nil {
 		return err
 	}
-	out, err := n.outRules(resolvers)
+	out, err := n.outRules()
 	if err != nil {
 		return err
 	}
@@ -120,13 +122,13 @@ func (n *network) hostRules() [][]string {
 // the host's INPUT path, even when an allowed network covers the subnet.
 // Rejections say "administratively prohibited", which a connect sees at
 // once as "no route to host".
-func (n *network) outRules(resolvers []netip.Addr) ([][]string, error) {
+func (n *network) outRules() ([][]string, error) {
 	reject := []string{"-j", "REJECT", "--reject-with", "icmp-admin-prohibited"}
 	rules := [][]string{
 		{"-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN"},
 		append([]string{"-d", n.cfg.Subnet}, reject...),
 	}
-	for _, r := range resolvers {
+	for _, r := range n.resolvers {
 		for _, proto := range []string{"udp", "tcp"} {
 			rules = append(rules, []string{"-d", r.String() + "/32", "-p", proto, "--dport", "53", "-j", "RETURN"})
 		}
@@ -137,6 +139,11 @@ func (n *network) outRules(resolvers []netip.Addr) ([][]string, error) {
 		}
 		rules = append(rules, []string{"-d", p.Masked().String(), "-j", "RETURN"})
 	}
+	n.mu.Lock()
+	for _, p := range n.peers {
+		rules = append(rules, n.peerRules(p)...)
+	}
+	n.mu.Unlock()
 	for _, p := range privateNets {
 		rules = append(rules, append([]string{"-d", p}, reject...))
 	}

@@ -85,9 +85,9 @@ type freezerState struct {
 }
 
 // thaw writes the instance's freezer cgroup: cgroup v2's cgroup.freeze or
-// v1's freezer.state, at containerd's default cgroups path /<namespace>/<id>.
+// v1's freezer.state.
 func (c *Containerd) thaw(id string) error {
-	cg := filepath.Join("/", c.cfg.Namespace, id)
+	cg := c.cgroup(id)
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		return os.WriteFile(filepath.Join("/sys/fs/cgroup", cg, "cgroup.freeze"), []byte("0"), 0)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,6 +38,7 @@ const (
 // pids limits, and its own network namespace on the bridge. It returns once
 // the process runs, with Addr set to ip:port.
 func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instance, err error) {
+	defer func() { err = c.onFullDisk(err) }()
 	ctx = c.ctx(ctx)
 	ctx, done, err := c.client.WithLease(ctx)
 	if err != nil {
@@ -70,7 +70,8 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 		labelProcess: in.Process, labelPort: strconv.Itoa(in.Port), labelNetns: nsPath,
 		labelRestart: strconv.Itoa(in.Restart),
 	}
-	mounts, err := c.volumeMounts(in.App, in.Volumes)
+	uid, gid := imageUser(ctx, img)
+	mounts, err := c.volumeMounts(in.App, uid, gid, in.Volumes)
 	if err != nil {
 		return in, err
 	}
@@ -97,8 +98,8 @@ func (c *Containerd) Start(ctx context.Context, in app.Instance) (out app.Instan
 	if err != nil {
 		return in, fmt.Errorf("create container %s: %w", in.ID, err)
 	}
-	logPath := c.RawLogPath(in.App, in.Process, in.ID)
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o750); err != nil {
+	logPath, err := c.logs.OpenRaw(in.App, in.Process, in.ID)
+	if err != nil {
 		return in, err
 	}
 	task, err := container.NewTask(ctx, cio.LogFile(logPath))

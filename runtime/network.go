@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/containerd/containerd/pkg/netns"
 	gocni "github.com/containerd/go-cni"
@@ -60,8 +61,12 @@ func (n *NetworkConfig) defaults(dataDir string) {
 // (bind-mounted) network namespace, so its network can be torn down after its
 // process died, and so it survives pier restarts.
 type network struct {
-	cfg NetworkConfig
-	cni gocni.CNI
+	cfg       NetworkConfig
+	cni       gocni.CNI
+	resolvers []netip.Addr // the IPv4 nameservers containers use
+
+	mu    sync.Mutex   // serializes changes of peers' rules
+	peers []netip.Addr // the cluster's other machines (SetPeers), sorted
 }
 
 // newNetwork prepares the bridge's configuration and firewall; resolvers
@@ -99,8 +104,8 @@ func newNetwork(cfg NetworkConfig, resolvers []netip.Addr) (*network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cni: %w", err)
 	}
-	n := &network{cfg: cfg, cni: cni}
-	if err := n.firewall(resolvers); err != nil {
+	n := &network{cfg: cfg, cni: cni, resolvers: resolvers}
+	if err := n.firewall(); err != nil {
 		return nil, err
 	}
 	return n, nil

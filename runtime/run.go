@@ -34,7 +34,8 @@ func (c *Containerd) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("image %s: %w", o.Image, err)
 	}
-	mounts, err := c.volumeMounts(o.App, o.Volumes)
+	uid, gid := imageUser(ctx, img)
+	mounts, err := c.volumeMounts(o.App, uid, gid, o.Volumes)
 	if err != nil {
 		return -1, err
 	}
@@ -186,7 +187,7 @@ func (c *Containerd) runToCompletion(ctx context.Context, id string, out io.Writ
 	// The process writes its output file as whatever user it runs as,
 	// without a capability to override permissions: the file is open to
 	// all, in a directory only root can enter.
-	outDir, err := os.MkdirTemp("", "pier-run-")
+	outDir, err := c.mkTemp("pier-run-")
 	if err != nil {
 		return -1, err
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/containerd/containerd/pkg/apparmor"
+
 	"pier/app"
 	"pier/builder"
 	"pier/runtime/runtimetest"
@@ -43,4 +45,26 @@ func TestOneOffsKeepTheirOutput(t *testing.T) {
 	if n := env.Containers(t); n != 0 {
 		t.Errorf("%d containers left after the runs", n)
 	}
+}
+
+// TestAppArmor: where the host has AppArmor, every container runs under
+// pier's profile; where it has not, containers still start, unconfined.
+func TestAppArmor(t *testing.T) {
+	env := runtimetest.Start(t)
+	rt := env.Runtime(t, "")
+	var out strings.Builder
+	code, err := rt.RunOnce(context.Background(), app.OneOff{App: "confined", Image: builder.DefaultBase,
+		Command: "cat /proc/self/attr/current 2>/dev/null || echo none", Out: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("run: exit %d, %v: %s", code, err, out.String())
+	}
+	got := strings.TrimSpace(out.String())
+	if apparmor.HostSupports() {
+		if got != "pier-default (enforce)" {
+			t.Errorf("the process runs under %q, want pier-default (enforce)", got)
+		}
+	} else if strings.Contains(got, "pier-default") {
+		t.Errorf("the process claims profile %q on a host without AppArmor", got)
+	}
+	t.Logf("AppArmor on this host: %v; the process's profile: %q", apparmor.HostSupports(), got)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/containerd/containerd/containers"
+	capparmor "github.com/containerd/containerd/contrib/apparmor"
 	"github.com/containerd/containerd/contrib/seccomp"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -104,6 +105,10 @@ func (c *Containerd) specOpts(p process) []oci.SpecOpts {
 		seccomp.WithDefaultProfile(),
 		oci.WithCapabilities(nil),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: p.Netns}),
+		c.withCgroup(),
+	}
+	if c.apparmor {
+		opts = append(opts, capparmor.WithProfile(apparmorProfile))
 	}
 	if p.CPU > 0 {
 		const period = 100000

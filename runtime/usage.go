@@ -47,7 +47,7 @@ func (c *Containerd) cgroupInt(id, v1, file, key string) (int64, bool) {
 	if id == "" || strings.ContainsAny(id, "/.") {
 		return 0, false
 	}
-	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", v1, c.cfg.Namespace, id, file))
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", v1, c.cgroup(id), file))
 	if err != nil {
 		return 0, false
 	}

@@ -50,7 +50,7 @@ func (c *Containerd) Prepare(ctx context.Context, base string, fill func(root st
 	if err != nil {
 		return nil, fmt.Errorf("lease: %w", err)
 	}
-	w = &Workspace{c: c, key: "pier-build-" + randomID(), lease: lease}
+	w = &Workspace{c: c, key: workspaceKey + randomID(), lease: lease}
 	defer func() {
 		if err != nil {
 			w.Discard(context.WithoutCancel(ctx))
@@ -66,7 +66,7 @@ func (c *Containerd) Prepare(ctx context.Context, base string, fill func(root st
 	if err != nil {
 		return w, fmt.Errorf("prepare snapshot of %s: %w", base, err)
 	}
-	dir, err := os.MkdirTemp("", "pier-mnt-")
+	dir, err := c.mkTemp("pier-mnt-")
 	if err != nil {
 		return w, err
 	}
@@ -90,7 +90,7 @@ func (w *Workspace) Look(ctx context.Context, f func(root string) error) error {
 	if err != nil {
 		return fmt.Errorf("workspace mounts: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "pier-mnt-")
+	dir, err := w.c.mkTemp("pier-mnt-")
 	if err != nil {
 		return err
 	}
@@ -114,6 +114,12 @@ func (w *Workspace) ctx(ctx context.Context) context.Context {
 // code. Output streams to spec.Out while it runs (see runToCompletion).
 func (w *Workspace) Run(ctx context.Context, spec RunSpec) (code int, err error) {
 	c := w.c
+	if low := c.diskLow(); low != "" {
+		if spec.Out != nil {
+			fmt.Fprintln(spec.Out, low)
+		}
+		return 1, nil
+	}
 	id := w.key + "-" + randomID()[:6]
 	// The snapshot is the workspace: the container must not remove it.
 	return c.runToCompletion(w.ctx(ctx), id, spec.Out, false, stdio{}, func(nsPath, output string) []containerd.NewContainerOpts {

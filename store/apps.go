@@ -10,25 +10,55 @@ import (
 )
 
 // createApp inserts a; app.ErrExists if the name is taken. a.Release is
-// stored as given (normally 0).
+// stored as given (normally 0). The app gets the user ID after the highest
+// one in use, or the lowest free one once the range's top is taken (see
+// app.FirstUID): chosen in the transaction, from the store's state alone,
+// so that every machine of a cluster applying the change picks the same.
 func (s *Store) createApp(ctx context.Context, tx *sql.Tx, a app.App) error {
-	_, err := tx.ExecContext(ctx,
-		`INSERT INTO apps (name, created_at, release) VALUES (?, ?, ?)`,
-		a.Name, formatTime(a.CreatedAt), a.Release)
+	uid, err := nextUID(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO apps (name, created_at, release, uid) VALUES (?, ?, ?, ?)`,
+		a.Name, formatTime(a.CreatedAt), a.Release, uid)
 	if err != nil {
 		return mapErr("insert app", err)
 	}
 	return nil
 }
 
-// putRelease inserts r and makes it its app's current release, in one
+// nextUID is the user ID for a new app: the one after the highest in use,
+// or the lowest free one once app.LastUID is taken.
+func nextUID(ctx context.Context, tx *sql.Tx) (int, error) {
+	var top sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(uid) FROM apps`).Scan(&top); err != nil {
+		return 0, mapErr("pick a user ID", err)
+	}
+	if uid := max(int(top.Int64)+1, app.FirstUID); uid <= app.LastUID {
+		return uid, nil
+	}
+	var free sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT min(u) FROM (SELECT ? AS u UNION ALL SELECT uid + 1 FROM apps)
+		WHERE u BETWEEN ? AND ? AND u NOT IN (SELECT uid FROM apps)`, app.FirstUID, app.FirstUID, app.LastUID).Scan(&free)
+	if err != nil {
+		return 0, mapErr("pick a user ID", err)
+	}
+	if !free.Valid {
+		return 0, fmt.Errorf("no user ID left for a new app (pier gives each app its own, %d to %d): destroy apps no longer used", app.FirstUID, app.LastUID)
+	}
+	return int(free.Int64), nil
+}
+
+// putRelease inserts r and makes it its app's current release, with the
+// placement nodes and the formation if they are not nil, in one
 // transaction: app.ErrNotFound if the app does not exist, app.ErrExists if
 // the version does (and the current release is left as it was). A nil
 // r.Processes is stored as an empty object.
 //
 // The app row is updated first so a missing app is found without relying on
 // the foreign key, and so a failed insert rolls the update back.
-func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release, nodes []string) error {
+func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release, nodes []string, formation map[string]int) error {
 	placement := ""
 	if nodes != nil {
 		b, err := json.Marshal(nodes)
@@ -36,6 +66,14 @@ func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release, nodes
 			return fmt.Errorf("encode placement: %w", err)
 		}
 		placement = string(b)
+	}
+	fj := ""
+	if formation != nil {
+		b, err := json.Marshal(formation)
+		if err != nil {
+			return fmt.Errorf("encode formation: %w", err)
+		}
+		fj = string(b)
 	}
 	pj, err := encodeJSON(r.Processes, "{}")
 	if err != nil {
@@ -54,7 +92,8 @@ func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release, nodes
 		return fmt.Errorf("encode cron: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE apps SET release = ?, config = ?,
-		placement = CASE WHEN ? = '' THEN placement ELSE ? END WHERE name = ?`, r.Version, cj, placement, placement, r.App)
+		placement = CASE WHEN ? = '' THEN placement ELSE ? END,
+		formation = CASE WHEN ? = '' THEN formation ELSE ? END WHERE name = ?`, r.Version, cj, placement, placement, fj, fj, r.App)
 	if err != nil {
 		return mapErr("set current release", err)
 	}
@@ -103,7 +142,7 @@ func (s *Store) Apps(ctx context.Context) ([]app.App, error) {
 	return apps, nil
 }
 
-const appColumns = `name, created_at, release, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access, placement, restarts, checks,
+const appColumns = `name, created_at, release, uid, config, formation, stopped, volumes, sleep_policy, sleep_state, limits, access, placement, restarts, checks,
 	(SELECT json_group_array(domain) FROM (SELECT domain FROM domains WHERE app = apps.name ORDER BY domain)),
 	COALESCE((SELECT static != '' FROM releases WHERE app = apps.name AND version = apps.release), 0)`
 
@@ -114,7 +153,7 @@ func scanApp(row interface{ Scan(...any) error }) (app.App, error) {
 		created, config, formation, volume, policy, limits string
 		domains, access, placement, checks                 string
 	)
-	if err := row.Scan(&a.Name, &created, &a.Release, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &placement, &a.Restarts, &checks, &domains, &a.Static); err != nil {
+	if err := row.Scan(&a.Name, &created, &a.Release, &a.UID, &config, &formation, &a.Stopped, &volume, &policy, &a.Asleep, &limits, &access, &placement, &a.Restarts, &checks, &domains, &a.Static); err != nil {
 		return app.App{}, err
 	}
 	if policy != "" {

@@ -74,3 +74,40 @@ func TestRenameApp(t *testing.T) {
 		t.Fatalf("releases of a destroyed app: %+v", rs)
 	}
 }
+
+// The rename journal holds one rename per name until it ends, with the
+// last step done.
+func TestRenameJournal(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	var _ app.RenameJournal = s
+	if err := s.BeginRename(ctx, "hello", "greeter"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, from, to string }{
+		{"the same rename", "hello", "greeter"},
+		{"the old name again", "hello", "other"},
+		{"the new name again", "other", "greeter"},
+		{"the new name renamed", "greeter", "other"},
+		{"to the old name", "other", "hello"},
+	} {
+		if err := s.BeginRename(ctx, tc.from, tc.to); !errors.Is(err, app.ErrExists) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, app.ErrExists)
+		}
+	}
+	if err := s.SetRenameStep(ctx, "hello", 3); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Renames(ctx)
+	if want := []app.RenameIntent{{From: "hello", To: "greeter", Step: 3}}; err != nil || !slices.Equal(rs, want) {
+		t.Errorf("got %v, %v; want %v", rs, err, want)
+	}
+	for range 2 { // ending twice is no error
+		if err := s.EndRename(ctx, "hello"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rs, err := s.Renames(ctx); err != nil || len(rs) != 0 {
+		t.Errorf("after the end: got %v, %v", rs, err)
+	}
+}

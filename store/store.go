@@ -132,7 +132,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, c app.Change) error {
 	case app.CreateApp:
 		return s.createApp(ctx, tx, c.App)
 	case app.PutRelease:
-		return s.putRelease(ctx, tx, c.Release, c.Placement)
+		return s.putRelease(ctx, tx, c.Release, c.Placement, c.Formation)
 	case app.AddKey:
 		return s.addKey(ctx, tx, c.Key)
 	case app.RemoveKey:
@@ -207,6 +207,8 @@ func mapErr(step string, err error) error {
 			return fmt.Errorf("%s: %w", step, app.ErrExists)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return fmt.Errorf("%s: %w", step, app.ErrNotFound)
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%s: the disk holding pier's database is full, so nothing was changed: free space on it and try again (%w)", step, err)
 		}
 	}
 	return fmt.Errorf("%s: %w", step, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -335,6 +336,41 @@ func TestPutReleaseAtomic(t *testing.T) {
 	}
 }
 
+// A release's formation lands with it, or, if the release is refused,
+// not at all; a nil Formation leaves the app's as it was.
+func TestPutReleaseFormation(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	one := map[string]int{"web": 1}
+	mustApply(t, s,
+		app.CreateApp{App: app.App{Name: "web", CreatedAt: t0}},
+		app.SetFormation{App: "web", Formation: one},
+		app.PutRelease{Release: release("web", 1)},
+	)
+	formation := func() map[string]int {
+		t.Helper()
+		a, err := s.App(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Formation
+	}
+	if got := formation(); !maps.Equal(got, one) {
+		t.Errorf("after a release with no formation: got %v, want %v", got, one)
+	}
+	more := map[string]int{"web": 2, "worker": 3}
+	if err := s.Apply(ctx, app.PutRelease{Release: release("web", 1), Formation: more}); !errors.Is(err, app.ErrExists) {
+		t.Fatalf("got %v, want %q", err, app.ErrExists)
+	}
+	if got := formation(); !maps.Equal(got, one) {
+		t.Errorf("after a refused release: got %v, want %v", got, one)
+	}
+	mustApply(t, s, app.PutRelease{Release: release("web", 2), Formation: more})
+	if got := formation(); !maps.Equal(got, more) {
+		t.Errorf("after a release with its formation: got %v, want %v", got, more)
+	}
+}
+
 func TestProcessesRoundTrip(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
@@ -432,6 +468,43 @@ func TestKeys(t *testing.T) {
 	}
 	// The fingerprint is free again.
 	mustApply(t, s, app.AddKey{Key: key("carol", "SHA256:aaa")})
+}
+
+// TestAppKeysGoWithApp: a key limited to an app is deleted with the app,
+// and creating an app of the same name later does not bring it back; an
+// admin key and a key of another app stay.
+func TestAppKeysGoWithApp(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	key := func(name, fp, appName string) app.Key {
+		return app.Key{Name: name, Fingerprint: fp, PublicKey: "ssh-ed25519 AAAA" + name, App: appName, CreatedAt: t0}
+	}
+	mustApply(t, s,
+		app.CreateApp{App: app.App{Name: "hello", CreatedAt: t0}},
+		app.CreateApp{App: app.App{Name: "world", CreatedAt: t0}},
+		app.AddKey{Key: key("ci", "SHA256:ci", "hello")},
+		app.AddKey{Key: key("deploy", "SHA256:deploy", "world")},
+		app.AddKey{Key: key("admin", "SHA256:admin", "")},
+	)
+	if got, err := s.KeyByFingerprint(ctx, "SHA256:ci"); err != nil || got.App != "hello" {
+		t.Fatalf("before destroy: got %+v, %v; want the key of hello", got, err)
+	}
+
+	mustApply(t, s, app.DestroyApp{Name: "hello"})
+	if got, err := s.KeyByFingerprint(ctx, "SHA256:ci"); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("after destroy: got %+v, %v; want %q", got, err, app.ErrNotFound)
+	}
+	mustApply(t, s, app.CreateApp{App: app.App{Name: "hello", CreatedAt: t0}})
+	if got, err := s.KeyByFingerprint(ctx, "SHA256:ci"); !errors.Is(err, app.ErrNotFound) {
+		t.Errorf("after hello is created again: got %+v, %v; want %q", got, err, app.ErrNotFound)
+	}
+	for _, fp := range []string{"SHA256:deploy", "SHA256:admin"} {
+		if _, err := s.KeyByFingerprint(ctx, fp); err != nil {
+			t.Errorf("key %s: got %v, want it kept", fp, err)
+		}
+	}
+	// The name and fingerprint are free again.
+	mustApply(t, s, app.AddKey{Key: key("ci", "SHA256:ci", "hello")})
 }
 
 func TestConcurrentWriters(t *testing.T) {

@@ -44,6 +44,7 @@ type Env struct {
 	// with it the shims and the Network's bridge and rules; "" for the
 	// test's own (Options.Netns).
 	Netns  string
+	cgroup string // Options.Cgroup: containerd starts there, each time
 	cmd    *exec.Cmd
 	exited <-chan error
 }
@@ -92,6 +93,16 @@ func SpawnIn(cmd *exec.Cmd, netns string) (<-chan error, error) {
 	return exited, <-started
 }
 
+// InCgroup makes cmd start in the cgroup whose cgroup.procs file is procs:
+// a shell writes its own PID there and execs cmd, so that everything cmd
+// allocates from its first instruction is charged to the cgroup (cgroup
+// v1 no longer moves what a process had when it moves). Call it before
+// Spawn.
+func InCgroup(cmd *exec.Cmd, procs string) {
+	cmd.Args = append([]string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, procs, cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = "/bin/sh"
+}
+
 // Require fails the test when a needed tool is missing in CI (CI set) and
 // skips it elsewhere.
 func Require(t testing.TB, tools ...string) {
@@ -131,6 +142,9 @@ type Options struct {
 	// (/dev/shm), importing the base and removing it at cleanup take a
 	// fraction of the time they take on a disk.
 	TempDir string
+	// Cgroup, if set, is a cgroup's cgroup.procs file containerd starts
+	// in (see InCgroup), and with it its shims.
+	Cgroup string
 }
 
 // StartWith runs a private containerd as opts say and registers its
@@ -151,6 +165,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 		Address: filepath.Join(dir, "containerd.sock"),
 		Network: NewNetwork(),
 		Netns:   opts.Netns,
+		cgroup:  opts.Cgroup,
 	}
 	t.Cleanup(func() { e.cleanup(t) })
 	conf := fmt.Sprintf(`version = 2
@@ -164,16 +179,29 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
+	e.launch(t)
+	return e
+}
+
+// launch runs containerd with the Env's config and waits until it answers.
+func (e *Env) launch(t testing.TB) {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(e.Dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.cmd = exec.Command("containerd", "--config", confPath)
-	e.cmd.Stdout, e.cmd.Stderr = logf, logf
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if e.exited, err = SpawnIn(e.cmd, e.Netns); err != nil {
+	defer logf.Close()
+	cmd := exec.Command("containerd", "--config", filepath.Join(e.Dir, "config.toml"))
+	if e.cgroup != "" {
+		InCgroup(cmd, e.cgroup)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	exited, err := SpawnIn(cmd, e.Netns)
+	if err != nil {
 		t.Fatal(err)
 	}
+	e.cmd, e.exited = cmd, exited
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := containerd.New(e.Address, containerd.WithTimeout(time.Second))
@@ -181,7 +209,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 			_, err = c.Version(context.Background())
 			c.Close()
 			if err == nil {
-				break
+				return
 			}
 		}
 		if time.Now().After(deadline) {
@@ -190,7 +218,78 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return e
+}
+
+// Stop stops containerd (SIGTERM, SIGKILL after 10s) and leaves its root,
+// its state and the shims with their containers running, as a crash or an
+// upgrade of containerd would. Restart starts it again.
+func (e *Env) Stop(t testing.TB) {
+	t.Helper()
+	if e.cmd == nil || e.cmd.Process == nil {
+		return
+	}
+	e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.exited:
+	case <-time.After(10 * time.Second):
+		e.cmd.Process.Kill()
+		<-e.exited
+	}
+	e.cmd = nil
+}
+
+// Restart starts a stopped containerd again on the same root, state and
+// socket.
+func (e *Env) Restart(t testing.TB) {
+	t.Helper()
+	e.Stop(t)
+	e.launch(t)
+}
+
+// Reboot does to the Env what a host reboot does: containerd stops, every
+// task's processes and every shim die, the state directory (a tmpfs under
+// /run on a host) and the Network's bridge and rules are gone; the root
+// stays. Then containerd starts again on it. Network namespaces pier made
+// are its own to remove: see the caller.
+func (e *Env) Reboot(t testing.TB) {
+	t.Helper()
+	e.Stop(t)
+	KillCgroups(e.Namespace())
+	KillUnder(e.Dir)
+	state := filepath.Join(e.Dir, "state")
+	UnmountUnder(state)
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if e.Netns == "" {
+		RemoveNetwork(e.Network)
+	}
+	RemoveCgroups(e.Namespace())
+	e.launch(t)
+}
+
+// KillCgroups kills every process in the cgroups containerd made for
+// namespace's containers (cgroup v2 cgroup.kill, or SIGKILL to each
+// process listed).
+func KillCgroups(namespace string) {
+	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", namespace))
+	roots = append(roots, filepath.Join("/sys/fs/cgroup", namespace))
+	for _, root := range roots {
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || (d.Name() != "cgroup.procs" && d.Name() != "tasks") {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(b)) {
+				var pid int
+				fmt.Sscanf(f, "%d", &pid)
+				if pid > 1 {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			return nil
+		})
+	}
 }
 
 // NewNetwork picks a network no other test's or pier's uses: a random name
@@ -215,6 +314,9 @@ func NewNetwork() runtime.NetworkConfig {
 		}
 	}
 }
+
+// PID is the containerd process's.
+func (e *Env) PID() int { return e.cmd.Process.Pid }
 
 // Namespace is the containerd namespace (and CNI network name) tests use.
 func (e *Env) Namespace() string { return e.Network.Name }
@@ -369,8 +471,15 @@ func KillUnder(dir string) {
 // containers (/<namespace>/<id> in each hierarchy, cgroup v1 or v2), which
 // it leaves behind empty. Those still holding a process stay.
 func RemoveCgroups(namespace string) {
-	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", namespace))
-	roots = append(roots, filepath.Join("/sys/fs/cgroup", namespace))
+	RemoveCgroupTree(namespace)
+}
+
+// RemoveCgroupTree removes the cgroup at path (under each hierarchy's
+// root, cgroup v1 or v2) and those below it, deepest first. Those still
+// holding a process stay.
+func RemoveCgroupTree(path string) {
+	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", path))
+	roots = append(roots, filepath.Join("/sys/fs/cgroup", path))
 	for _, root := range roots {
 		var dirs []string
 		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
