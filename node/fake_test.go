@@ -137,6 +137,10 @@ func (f *fakeRuntime) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 	f.oneOffs = append(f.oneOffs, o.Command)
 	f.mu.Unlock()
 	fmt.Fprintf(o.Out, "ran %s\n", o.Command)
+	if o.Command == "block" { // runs until cancelled
+		<-ctx.Done()
+		return -1, ctx.Err()
+	}
 	if strings.HasPrefix(o.Command, "fail") {
 		return 1, nil
 	}

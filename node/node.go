@@ -48,9 +48,16 @@ type Settings struct {
 	// (nil: never in one). An app placed on other machines runs there,
 	// not here: this machine routes its requests to them.
 	Self func() string
+	// MaxOneOffs bounds the one-off containers running on this machine at
+	// once, every app's together (see oneOffSlots); default
+	// DefaultMaxOneOffs.
+	MaxOneOffs int
 }
 
 func (s *Settings) defaults() {
+	if s.MaxOneOffs <= 0 {
+		s.MaxOneOffs = DefaultMaxOneOffs
+	}
 	if s.Self == nil {
 		s.Self = func() string { return "" }
 	}
@@ -114,7 +121,8 @@ type Actuator struct {
 	retiring map[string]bool        // instances being drained and stopped
 	moving   map[string]bool        // apps serving here until the machines they moved to do
 
-	watch watchState
+	watch   watchState
+	oneOffs oneOffSlots
 }
 
 // New returns an actuator over d.
@@ -124,7 +132,7 @@ func New(set Settings, d Deps) *Actuator {
 		store: d.Store, runtime: d.Runtime, sites: d.Sites, routes: d.Routes, health: d.Health, images: d.Images, peers: d.Peers,
 		activity: d.Activity, memory: d.Memory, usage: d.Usage, log: d.Log, set: set,
 		locks: map[string]*sync.Mutex{}, crashes: map[string]*crashState{}, awake: map[string]time.Time{},
-		retiring: map[string]bool{}, moving: map[string]bool{},
+		retiring: map[string]bool{}, moving: map[string]bool{}, oneOffs: oneOffSlots{max: set.MaxOneOffs},
 	}
 }
 
@@ -182,11 +190,16 @@ func (n *Actuator) RemoveImage(image string) {
 	}
 }
 
-// RunOnce runs a one-off container (the release phase, `run`, a cron job)
-// to completion on this machine and returns its exit code.
-// In a cluster, an image this machine lacks is fetched first from a
-// machine the app runs on.
+// RunOnce runs a one-off container (`run`, a cron job) to completion on
+// this machine and returns its exit code. Past the machine's or the app's
+// bound on one-offs at once (Settings.MaxOneOffs, MaxOneOffsPerApp) it is
+// refused at once with an error that says so. In a cluster, an image this
+// machine lacks is fetched first from a machine the app runs on.
 func (n *Actuator) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
+	if err := n.oneOffs.take(o.App); err != nil {
+		return -1, err
+	}
+	defer n.oneOffs.release(o.App)
 	if a, err := n.store.App(ctx, o.App); err == nil && n.set.Self() != "" {
 		if err := n.haveImage(ctx, a, app.Release{Image: o.Image}); err != nil {
 			return 0, err

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -127,8 +128,26 @@ func (r *Router) denied(appName string, req *http.Request) error {
 				return a.checkAs(req, r.authFails, false)
 			}
 		}
+		if peers := r.peers.Load(); peers != nil && slices.Contains(*peers, ip) {
+			// Nor is another machine of the cluster: its containers'
+			// requests come from its address (masqueraded).
+			return a.checkAs(req, r.authFails, false)
+		}
 	}
 	return a.check(req, r.authFails)
+}
+
+// SetPeers sets the addresses of the cluster's other machines. Their
+// containers reach this router through their host's address, so a
+// request from one of them never passes an allowlist as coming from an
+// allowed network, as one from Config.AppNetworks does not: it needs the
+// app's password. Each call replaces the last; nil: none.
+func (r *Router) SetPeers(addrs []netip.Addr) {
+	peers := make([]netip.Addr, len(addrs))
+	for i, a := range addrs {
+		peers[i] = a.Unmap()
+	}
+	r.peers.Store(&peers)
 }
 
 // check applies the rules to req; fails limits wrong credentials.

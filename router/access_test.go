@@ -305,3 +305,88 @@ func TestAppNetworksAreNotAllowlisted(t *testing.T) {
 		}
 	}
 }
+
+// Nor does a request from another machine of the cluster, whose
+// containers reach this router from its address: an app there cannot
+// pass an allowlist that covers the LAN.
+func TestClusterPeersAreNotAllowlisted(t *testing.T) {
+	r := New(Config{Log: testLog(t), AppNetworks: []netip.Prefix{netip.MustParsePrefix("10.77.0.0/16")}})
+	r.Set("hello", []string{namedBackend(t, "hello")})
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "secret")},
+		Allow: []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}})
+	get := func(from string) int {
+		req := httptest.NewRequest("GET", "http://hello.localhost/", nil)
+		req.RemoteAddr = from
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w.Code
+	}
+	peer := "192.168.1.20:40000"
+	if got := get(peer); got != 200 {
+		t.Fatalf("from %s before it is a peer: %d, want 200", peer, got)
+	}
+	r.SetPeers([]netip.Addr{netip.MustParseAddr("192.168.1.20")})
+	for _, tc := range []struct {
+		from string
+		want int
+	}{
+		{"192.168.1.10:40000", 200}, // the LAN the allowlist is for
+		{peer, 401},                 // a machine of the cluster, inside it
+		{"[::ffff:192.168.1.20]:40000", 401},
+	} {
+		if got := get(tc.from); got != tc.want {
+			t.Errorf("from %s: %d, want %d", tc.from, got, tc.want)
+		}
+	}
+	r.SetPeers(nil)
+	if got := get(peer); got != 200 {
+		t.Errorf("from %s after it left: %d, want 200", peer, got)
+	}
+}
+
+// Wrong passwords from many addresses of one IPv6 /64 are counted as
+// one client's: a /64 is what one host is given.
+func TestWrongPasswordsFromOneIPv6Prefix(t *testing.T) {
+	r := newRouter(t)
+	r.Set("hello", []string{namedBackend(t, "hello")})
+	r.SetAccess("hello", app.AccessRules{Auth: true, Users: map[string]string{"alice": hash(t, "secret")}})
+	from := func(remote, pass string) int {
+		req := httptest.NewRequest(http.MethodGet, "http://hello.localhost/", nil)
+		req.RemoteAddr = remote
+		req.SetBasicAuth("alice", pass)
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range maxAuthFailures {
+		if code := from(fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1), fmt.Sprintf("guess %d", i)); code != 401 {
+			t.Fatalf("wrong password %d: got %d, want 401", i+1, code)
+		}
+	}
+	if code := from("[2001:db8:1:2:ffff::1]:4000", "another guess"); code != 429 {
+		t.Errorf("a guess from another address of the /64: got %d, want 429", code)
+	}
+	if code := from("[2001:db8:1:3::1]:4000", "secret"); code != 200 {
+		t.Errorf("the right password from another /64: got %d, want 200", code)
+	}
+}
+
+// The credentials the router remembers as verified are bounded, however
+// many headers pass.
+func TestVerifiedCredentialsBounded(t *testing.T) {
+	a := &accessRules{auth: true, users: map[string][]byte{"alice": []byte(hash(t, "secret"))},
+		verified: map[[sha256.Size]byte]time.Time{}}
+	for i := range maxVerified { // as if that many headers had passed
+		a.verified[sha256.Sum256([]byte(fmt.Sprintf("header %d", i)))] = time.Now().Add(verifiedFor)
+	}
+	req := httptest.NewRequest(http.MethodGet, "http://hello.localhost/", nil)
+	req.SetBasicAuth("alice", "secret")
+	for i := range 2 {
+		if !a.verify(req, sha256.Sum256([]byte(fmt.Sprintf("one more %d", i)))) {
+			t.Fatalf("verify %d: the right password did not pass", i)
+		}
+		if n := len(a.verified); n > maxVerified {
+			t.Fatalf("%d credentials remembered, want at most %d", n, maxVerified)
+		}
+	}
+}

@@ -193,7 +193,7 @@ func (bc *backendConn) roundTrip(req *http.Request, t *backendTransport) (resp *
 		}
 		if n1xx == max1xxResponses {
 			stop()
-			return nil, true, fmt.Errorf("backend sent more than %d informational responses", max1xxResponses)
+			return nil, true, errTooMany1xx
 		}
 		// The head has its bounds from its first byte on.
 		bc.head.left = maxResponseHeaderBytes - int64(bc.br.Buffered())
@@ -254,29 +254,46 @@ func (h *headBudget) Read(p []byte) (int, error) {
 }
 
 // slow sends req through next, with a response head due within
-// responseHeadTimeout of its first byte (next bounds its size and
-// informational responses).
+// responseHeadTimeout of its first byte, after at most max1xxResponses
+// informational responses (next bounds its size). net/http counts the
+// informational responses a proxy forwards only against the size of the
+// head: tens of thousands of small ones fit in it.
 func (t *backendTransport) slow(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	var (
 		mu    sync.Mutex
 		timer *time.Timer
+		n1xx  int
 	)
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if timer == nil {
-			timer = time.AfterFunc(responseHeadTimeout, func() { cancel(errHeadTimeout) })
-		}
-	}})
+	returned := make(chan struct{})
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotFirstResponseByte: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if timer == nil {
+				timer = time.AfterFunc(responseHeadTimeout, func() { cancel(errHeadTimeout) })
+			}
+		},
+		// Called before the proxy's own hook, which forwards the response
+		// to the client unless the round trip has returned: past the
+		// bound, the round trip is cut and this waits for it to return.
+		Got1xxResponse: func(int, textproto.MIMEHeader) error {
+			if n1xx++; n1xx > max1xxResponses {
+				cancel(errTooMany1xx)
+				<-returned
+			}
+			return nil
+		},
+	})
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	close(returned)
 	mu.Lock()
 	if timer != nil {
 		timer.Stop()
 	}
 	mu.Unlock()
 	if err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, errHeadTimeout) {
+		if cause := context.Cause(ctx); errors.Is(cause, errHeadTimeout) || errors.Is(cause, errTooMany1xx) {
 			err = cause
 		}
 		cancel(nil)
@@ -288,7 +305,10 @@ func (t *backendTransport) slow(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-var errHeadTimeout = errors.New("backend's response head took too long")
+var (
+	errHeadTimeout = errors.New("backend's response head took too long")
+	errTooMany1xx  = fmt.Errorf("backend sent more than %d informational responses", max1xxResponses)
+)
 
 // cancelOnClose ends a request's context with its body.
 type cancelOnClose struct {

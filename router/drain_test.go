@@ -66,7 +66,8 @@ func TestListening(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	r := newRouter(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	// Long enough for a first refused dial on a slow (emulated) machine.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := r.Listening(ctx, addr); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("nothing listening: got %v, want an error saying connection refused", err)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"runtime"
 	"strings"
 	"testing"
@@ -42,8 +44,9 @@ func rawBackend(t *testing.T, answer func(c net.Conn)) string {
 
 // An app cannot hold the router with its response head: one endless, one
 // dripping, one of endless informational responses each get the client a
-// 502 in bounded time, on the direct path (GET) and the other (POST), and
-// the router's memory does not grow with what the app sends.
+// 502 in bounded time, on the direct path (GET) and the other (POST), the
+// client gets no more informational responses than the bound, and the
+// router's memory does not grow with what the app sends.
 func TestResponseHeadBounded(t *testing.T) {
 	defer func(d time.Duration) { responseHeadTimeout = d }(responseHeadTimeout)
 	responseHeadTimeout = 500 * time.Millisecond
@@ -95,8 +98,15 @@ func TestResponseHeadBounded(t *testing.T) {
 		for _, method := range []string{"GET", "POST"} {
 			req, _ := http.NewRequest(method, "http://"+front+"/", strings.NewReader(map[bool]string{true: "body"}[method == "POST"]))
 			req.Host = name + ".localhost"
+			hints := 0 // the informational responses the client got
+			req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+				Got1xxResponse: func(int, textproto.MIMEHeader) error { hints++; return nil },
+			}))
 			start := time.Now()
 			resp, err := client.Do(req)
+			if hints > max1xxResponses+1 {
+				t.Errorf("%s %s: the client got %d informational responses, want at most %d", method, name, hints, max1xxResponses+1)
+			}
 			if err != nil {
 				t.Errorf("%s %s: %v", method, name, err)
 				continue
@@ -116,5 +126,12 @@ func TestResponseHeadBounded(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 32<<20 {
 		t.Errorf("the router's heap grew by %d MiB", grew>>20)
+	}
+	// What reading the heads took, garbage once they were refused: each
+	// is bounded by maxResponseHeaderBytes, not by the time it had.
+	if took := after.TotalAlloc - before.TotalAlloc; took > 128<<20 {
+		t.Errorf("the router allocated %d MiB for %d requests whose heads were cut at %d KiB", took>>20, 2*len(apps), maxResponseHeaderBytes>>10)
+	} else {
+		t.Logf("%d MiB allocated for the %d requests", took>>20, 2*len(apps))
 	}
 }

@@ -131,7 +131,7 @@ func (r *Router) Listening(ctx context.Context, addr string) error {
 			conn.Close()
 			return nil
 		}
-		if ctx.Err() == nil {
+		if !ended(ctx) {
 			last = describe(err)
 		}
 		select {
@@ -140,6 +140,17 @@ func (r *Router) Listening(ctx context.Context, addr string) error {
 		case <-time.After(probeInterval):
 		}
 	}
+}
+
+// ended reports whether ctx is done or past its deadline. A dial cut short
+// by the deadline can return before ctx itself is marked done, and its
+// timeout must not replace the failure seen before.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // Probe implements app.Health: one attempt of an app.json check. It GETs

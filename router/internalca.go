@@ -39,10 +39,10 @@ const (
 // impersonate any other site to people who trusted it.
 var internalSuffixes = []string{"localhost", "local", "internal", "home.arpa"}
 
-// isInternal reports whether name gets its certificate from pier's own CA:
-// an IP address, localhost, or a name under .localhost, .local, .internal
-// or .home.arpa.
-func isInternal(name string) bool {
+// IsInternal reports whether name gets its certificate from pier's own CA
+// (no public CA signs it): an IP address, localhost, or a name under
+// .localhost, .local, .internal or .home.arpa.
+func IsInternal(name string) bool {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
 	if net.ParseIP(name) != nil {
 		return true
@@ -204,7 +204,7 @@ func (ca *internalCA) Issue(ctx context.Context, csr *x509.CertificateRequest) (
 		return nil, fmt.Errorf("internal CA: %w", err)
 	}
 	for _, n := range csr.DNSNames {
-		if !isInternal(n) {
+		if !IsInternal(n) {
 			return nil, fmt.Errorf("internal CA: %q is not an internal name", n)
 		}
 	}

@@ -102,8 +102,9 @@ type Router struct {
 	ownMu   sync.Mutex
 	own     atomic.Pointer[ownCerts] // see SetCertificate
 	metrics metrics
-	reg     prometheus.Registerer // Config.Metrics
-	appNets []netip.Prefix        // Config.AppNetworks
+	reg     prometheus.Registerer        // Config.Metrics
+	appNets []netip.Prefix               // Config.AppNetworks
+	peers   atomic.Pointer[[]netip.Addr] // see SetPeers
 
 	gzipCache *gzipCache // static sites' compressed files
 
@@ -112,6 +113,7 @@ type Router struct {
 	self      atomic.Pointer[func() string]     // this machine's name in its cluster
 	tls       *certs                            // nil until EnableTLS
 	requests  *requestMetrics
+	startup   atomic.Pointer[chan struct{}] // see Starting; nil once the table is whole
 }
 
 // New returns a Router with an empty route table: every host answers 404
@@ -171,7 +173,7 @@ func New(cfg Config) *Router {
 // (internal names keep http://: pier's CA is not trusted everywhere). It
 // does not check that app exists.
 func (r *Router) URL(app string) string {
-	if r.tls != nil && !isInternal(r.domain) {
+	if r.tls != nil && !IsInternal(r.domain) {
 		u := "https://" + app + r.suffix
 		if r.tls.port != 443 {
 			u += ":" + strconv.Itoa(r.tls.port)
@@ -195,12 +197,14 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer r.logRequest(req, rec, start)
 
 	if dash := r.dashboard.Load(); dash != nil && r.isDashboard(req.Host) {
-		if r.tls == nil || !r.tls.redirect(rec, req) {
-			(*dash).ServeHTTP(rec, req)
-		}
+		r.serveDashboard(rec, req, *dash)
 		return
 	}
 	rt, done := r.lookupHeld(req.Host)
+	if !servable(rt) && r.awaitRoutes(req.Context(), func() bool { return servable(r.lookup(req.Host)) }) {
+		done()
+		rt, done = r.lookupHeld(req.Host)
+	}
 	defer func() { done() }()
 	if rt == nil {
 		r.serveError(rec, req, "", errUnknownHost)

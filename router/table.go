@@ -153,6 +153,12 @@ func (r *Router) lookupHeld(host string) (rt *route, done func()) {
 	}
 }
 
+// servable says whether rt can answer a request: a static site, an app
+// with backends, or one asleep that a request wakes.
+func servable(rt *route) bool {
+	return rt != nil && (rt.site != nil || rt.asleep || len(rt.backends) > 0)
+}
+
 // lookup returns the route for a request's Host, <app>.<domain> or one of
 // an app's custom domains, or nil when the host names no known app.
 func (r *Router) lookup(host string) *route {

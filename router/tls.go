@@ -85,7 +85,9 @@ type certs struct {
 
 // EnableTLS sets up HTTPS: certificates are obtained for every host the
 // route table serves, proactively when an app or domain appears and on
-// demand during a TLS handshake, and renewed in the background. Call it
+// demand during a TLS handshake, and renewed in the background; with a
+// public domain, pier.<domain>'s is asked for at once, in the background
+// (the router serves while it comes). Call it
 // once, before Serve and ServeTLS, and before the first Set. Certificate
 // maintenance (renewals) runs until ctx ends.
 func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
@@ -107,7 +109,7 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 	zlog := zapToSlog(c.log, zapcore.WarnLevel)
 	c.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert: func(cert certmagic.Certificate) (*certmagic.Config, error) {
-			if len(cert.Names) > 0 && isInternal(cert.Names[0]) {
+			if len(cert.Names) > 0 && IsInternal(cert.Names[0]) {
 				return c.internal, nil
 			}
 			return c.public, nil
@@ -163,12 +165,19 @@ func (r *Router) EnableTLS(ctx context.Context, cfg TLSConfig) error {
 	for _, host := range r.hosts() {
 		c.manage(host)
 	}
+	if !IsInternal(r.domain) {
+		// The dashboard's name, at start rather than at the first
+		// handshake; plain HTTP to it is redirected
+		// meanwhile (serveDashboard). Internal names keep theirs on
+		// demand: pier's CA signs them in a moment.
+		c.manage("pier" + r.suffix)
+	}
 	return nil
 }
 
 // configFor returns the certmagic configuration that manages name.
 func (c *certs) configFor(name string) *certmagic.Config {
-	if isInternal(name) {
+	if IsInternal(name) {
 		return c.internal
 	}
 	return c.public
@@ -181,7 +190,7 @@ func (c *certs) manage(host string) {
 		return // its app's owner brought one
 	}
 	cfg := c.eagerPublic
-	if isInternal(host) {
+	if IsInternal(host) {
 		cfg = c.eagerInternal
 	}
 	if err := cfg.ManageAsync(context.Background(), []string{host}); err != nil {
@@ -215,7 +224,7 @@ func (c *certs) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 // waits for the storage to catch up first (see TLSConfig.CatchUp).
 func (c *certs) challenges(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if strings.HasPrefix(req.URL.Path, "/.well-known/acme-challenge/") {
+		if strings.HasPrefix(req.URL.Path, acmeChallengePath) {
 			c.catchUpFor(req.Context())
 		}
 		h.ServeHTTP(w, req)
@@ -251,7 +260,7 @@ func (r *Router) certEvent(ctx context.Context, event string, data map[string]an
 	case "cert_obtained", "cert_failed":
 		name, _ := data["identifier"].(string)
 		issuer := "acme"
-		if isInternal(name) {
+		if IsInternal(name) {
 			issuer = "internal"
 		}
 		result := "obtained"
@@ -280,7 +289,7 @@ func (r *Router) certEvent(ctx context.Context, event string, data map[string]an
 // installed, so their plain HTTP keeps answering.
 func (c *certs) markSecure(name string) {
 	name = strings.ToLower(name)
-	if isInternal(name) {
+	if IsInternal(name) {
 		return
 	}
 	c.mu.Lock()
@@ -298,20 +307,29 @@ func (c *certs) markSecure(name string) {
 // a permanent redirect to HTTPS, and reports whether it did. ACME HTTP-01
 // challenges are never redirected.
 func (c *certs) redirect(w http.ResponseWriter, req *http.Request) bool {
-	if req.TLS != nil || strings.HasPrefix(req.URL.Path, "/.well-known/acme-challenge/") {
+	if req.TLS != nil || strings.HasPrefix(req.URL.Path, acmeChallengePath) {
 		return false
 	}
 	host := normalHost(req.Host)
-	if !(*c.secure.Load())[host] && (isInternal(host) || c.own(host) == nil) {
+	if !(*c.secure.Load())[host] && (IsInternal(host) || c.own(host) == nil) {
 		return false
 	}
-	u := "https://" + host
+	c.toHTTPS(w, req)
+	return true
+}
+
+// toHTTPS answers req with a permanent redirect to the same URL over HTTPS.
+func (c *certs) toHTTPS(w http.ResponseWriter, req *http.Request) {
+	u := "https://" + normalHost(req.Host)
 	if c.port != 443 {
 		u += ":" + strconv.Itoa(c.port)
 	}
 	http.Redirect(w, req, u+req.URL.RequestURI(), http.StatusPermanentRedirect)
-	return true
 }
+
+// acmeChallengePath is where ACME HTTP-01 challenges are asked (RFC 8555
+// section 8.3); certmagic answers them before the router sees them.
+const acmeChallengePath = "/.well-known/acme-challenge/"
 
 // CARoot returns the root certificate of pier's internal CA in PEM, for
 // users to trust; nil if HTTPS is not enabled.

@@ -171,9 +171,7 @@ func TestACMECertificates(t *testing.T) {
 		}
 	})
 
-	t.Run("pier's own host is issued on demand", func(t *testing.T) {
-		// Nothing asked for it ahead: the handshake does, and the decision
-		// lets it through.
+	t.Run("pier's own host is issued at start", func(t *testing.T) {
 		resp, _ := getTLS(t, httpsAddr, "pier.example.com", p.Roots)
 		if resp.StatusCode != 404 || !slices.Contains(p.OrderedNames(), "pier.example.com") {
 			t.Fatalf("GET https://pier.example.com: %d, ordered %q", resp.StatusCode, p.OrderedNames())
