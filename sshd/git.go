@@ -180,19 +180,30 @@ func writeHook(dir, binary string) error {
 
 // Sources exports the trees of pushed revisions from the repositories
 // under GitDir: ps:rebuild builds one again without a push.
-type Sources struct{ GitDir string }
+type Sources struct {
+	GitDir string
+	// Tmp holds the checkouts, as it holds the trees a push unpacks (the
+	// runtime's temp dir: on the data disk, emptied when pier starts).
+	Tmp string
+}
 
-// Export writes the tree of app's revision rev into dir.
-func (s Sources) Export(ctx context.Context, app, rev string, dir string) error {
+// Checkout writes the tree of app's revision rev into a fresh directory
+// under Tmp and returns it; the caller removes it.
+func (s Sources) Checkout(ctx context.Context, app, rev string) (string, error) {
 	repo := appdirs.Dirs{Dir: s.GitDir, Suffix: ".git"}.Path(app)
 	if _, err := os.Stat(repo); err != nil {
-		return fmt.Errorf("%s has no repository on this machine: push it again (or run ps:rebuild on the machine it was pushed to)", app)
+		return "", fmt.Errorf("%s has no repository on this machine: push it again (or run ps:rebuild on the machine it was pushed to)", app)
+	}
+	dir, err := os.MkdirTemp(s.Tmp, "pier-"+app+"-")
+	if err != nil {
+		return "", err
 	}
 	var stderr strings.Builder
 	if err := exportTree(ctx, repo, rev, dir, &stderr); err != nil {
-		return fmt.Errorf("export %.12s of %s: %v %s", rev, app, err, strings.TrimSpace(stderr.String()))
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("export %.12s of %s: %v %s", rev, app, err, strings.TrimSpace(stderr.String()))
 	}
-	return nil
+	return dir, nil
 }
 
 // watchWriter passes writes on and notes whether needle went through it

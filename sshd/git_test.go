@@ -269,3 +269,89 @@ func TestPushSizeLimits(t *testing.T) {
 		t.Errorf("a push over the limits was stored: %s", out)
 	}
 }
+
+// A key limited to one app cannot push to another: the push is refused
+// before git runs, so no repository of the other app is created and nothing
+// is deployed; the same key still pushes to its own app.
+func TestAppKeyPushesToItsAppOnly(t *testing.T) {
+	needBinaries(t, "git", "ssh", "tar")
+	t.Setenv("PIER_TMP", t.TempDir())
+	keyFile, pub := writeKeyFile(t)
+	k := &keys{}
+	k.addFor("ci", "hello", pub)
+	var (
+		mu       sync.Mutex
+		deployed []string
+	)
+	f := &cmds{receive: func(c commands.Call) int {
+		mu.Lock()
+		defer mu.Unlock()
+		deployed = append(deployed, c.Args[1])
+		return 0
+	}}
+	s := start(t, k, f)
+	env := gitEnv(t, s, keyFile)
+
+	work := t.TempDir()
+	mustGit(t, work, env, "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(work, "app.py"), []byte("print('hi')\n"), 0o644)
+	mustGit(t, work, env, "add", ".")
+	mustGit(t, work, env, "commit", "-q", "-m", "first")
+
+	out, err := gitCmd(t, work, env, "push", "ssh://pier@127.0.0.1:"+s.port+"/world", "main")
+	if err == nil {
+		t.Errorf("push to world with a key of hello succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "pier: this key may only push to and read hello") {
+		t.Errorf("push to world output lacks the refusal:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(s.cfg.GitDir, "world.git")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("world.git after a refused push: %v, want it absent", err)
+	}
+
+	if out, err := gitCmd(t, work, env, "push", "ssh://pier@127.0.0.1:"+s.port+"/hello", "main"); err != nil {
+		t.Fatalf("push to hello: %v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(deployed, []string{"hello"}) {
+		t.Errorf("deployed %q, want hello only", deployed)
+	}
+}
+
+// checkTreeSize refuses a revision of more than maxSourceFiles files even
+// when they add up to no bytes at all.
+func TestCheckTreeSizeBoundsFiles(t *testing.T) {
+	needBinaries(t, "git")
+	defer func(n int64) { maxSourceFiles = n }(maxSourceFiles)
+	maxSourceFiles = 10
+
+	work := t.TempDir()
+	env := append(os.Environ(), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.test",
+		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.test")
+	mustGit(t, work, env, "init", "-q", "-b", "main")
+	commit := func(n int) string {
+		t.Helper()
+		for i := range n {
+			if err := os.WriteFile(filepath.Join(work, fmt.Sprintf("f%02d", i)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustGit(t, work, env, "add", ".")
+		mustGit(t, work, env, "commit", "-q", "-m", fmt.Sprint(n, " files"))
+		return mustGit(t, work, env, "rev-parse", "HEAD")
+	}
+	atLimit := commit(int(maxSourceFiles))
+	overLimit := commit(int(maxSourceFiles) + 1)
+
+	t.Chdir(work) // the hook runs in the repository
+	ctx := t.Context()
+	if err := checkTreeSize(ctx, atLimit, "1048576"); err != nil {
+		t.Errorf("%d files: %v, want no error", maxSourceFiles, err)
+	}
+	err := checkTreeSize(ctx, overLimit, "1048576")
+	if err == nil || !strings.Contains(err.Error(), "or 10 files") {
+		t.Errorf("%d empty files: got %v, want the error naming the bound of 10 files", maxSourceFiles+1, err)
+	}
+}

@@ -75,7 +75,8 @@ func PreReceive(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, 
 }
 
 // maxSourceFiles bounds the files (and links) of a revision pier deploys.
-const maxSourceFiles = 200_000
+// A var so that tests can lower it.
+var maxSourceFiles int64 = 200_000
 
 // checkTreeSize refuses a revision whose files add up to more than max
 // bytes (a decimal number; "" for no limit) or number more than

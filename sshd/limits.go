@@ -8,41 +8,51 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// The SSH front door's bounds, beside Config's timeouts: one address
-// holds at most maxConnsPerAddr connections, and one connection at most
+// The SSH front door's bounds, beside Config's timeouts: the server
+// holds at most maxConns TCP connections (and so as many addresses in
+// perAddr), one address at most maxConnsPerAddr, and one connection at most
 // maxChannelsPerConn sessions at once, each with at most maxEnvRequests
 // environment variables of maxEnvBytes.
 const (
+	maxConns           = 1024
 	maxConnsPerAddr    = 16
 	maxChannelsPerConn = 8
 	maxEnvRequests     = 16
 	maxEnvBytes        = 4 << 10
 )
 
-// perAddr counts open TCP connections by client address.
+// perAddr counts open TCP connections by client address. It holds an
+// entry only for an address with a connection open, so at most maxConns.
 type perAddr struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu    sync.Mutex
+	n     map[string]int
+	total int
 }
 
 // take counts a connection from addr in, or reports false if addr holds
-// maxConnsPerAddr already.
+// maxConnsPerAddr already or the server maxConns.
 func (p *perAddr) take(addr string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.n == nil {
 		p.n = map[string]int{}
 	}
-	if p.n[addr] >= maxConnsPerAddr {
+	if p.n[addr] >= maxConnsPerAddr || p.total >= maxConns {
 		return false
 	}
 	p.n[addr]++
+	p.total++
 	return true
 }
 
+// release counts out a connection take counted in.
 func (p *perAddr) release(addr string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if _, ok := p.n[addr]; !ok {
+		return
+	}
+	p.total--
 	if p.n[addr]--; p.n[addr] <= 0 {
 		delete(p.n, addr)
 	}

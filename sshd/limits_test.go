@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -156,5 +157,36 @@ func TestIdleTimeout(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Error("an idle connection was kept past the idle timeout")
+	}
+}
+
+// TestConnectionsFromManyAddresses checks that connections from ever new
+// addresses cannot grow the per-address counts without bound: past
+// maxConns open connections, a new address is refused too, and closing
+// connections frees both the count and the entry.
+func TestConnectionsFromManyAddresses(t *testing.T) {
+	var p perAddr
+	addr := func(i int) string { return fmt.Sprintf("127.%d.%d.%d", i>>16&0xff, i>>8&0xff, i&0xff) }
+	for i := range maxConns {
+		if !p.take(addr(i)) {
+			t.Fatalf("connection %d from %s refused; want %d taken", i, addr(i), maxConns)
+		}
+	}
+	if p.take(addr(maxConns)) {
+		t.Fatalf("connection %d from a new address taken; want at most %d", maxConns+1, maxConns)
+	}
+	if len(p.n) != maxConns {
+		t.Fatalf("got %d addresses counted, want %d", len(p.n), maxConns)
+	}
+	p.release(addr(0))
+	p.release("127.255.255.255") // never taken: no effect
+	if !p.take(addr(maxConns)) {
+		t.Fatal("a connection refused after one closed")
+	}
+	for i := 1; i <= maxConns; i++ {
+		p.release(addr(i))
+	}
+	if len(p.n) != 0 || p.total != 0 {
+		t.Fatalf("got %d addresses and %d connections after all closed, want none", len(p.n), p.total)
 	}
 }

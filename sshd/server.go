@@ -266,13 +266,13 @@ func (s *Server) sshServer(root bool) *ssh.Server {
 }
 
 // track registers a raw connection so shutdown can close it, or returns nil
-// (gliderlabs then drops it) once shutdown began or its address holds too
-// many. A connection that opened no session within HandshakeTimeout is
+// (gliderlabs then drops it) once shutdown began or its address, or the
+// server, holds too many. A connection that opened no session within HandshakeTimeout is
 // closed.
 func (s *Server) track(c net.Conn) *trackedConn {
 	host := hostOf(c)
 	if host != "" && !s.perAddr.take(host) {
-		s.log.Warn("connection refused: too many from one address", "remote", host, "max", maxConnsPerAddr)
+		s.log.Warn("connection refused: too many from one address, or in all", "remote", host, "max_per_address", maxConnsPerAddr, "max", maxConns)
 		return nil
 	}
 	s.mu.Lock()

@@ -68,13 +68,17 @@ func (k *keys) KeyByFingerprint(_ context.Context, fp string) (app.Key, error) {
 	return key, nil
 }
 
-func (k *keys) add(name string, pub gossh.PublicKey) {
+// add registers pub as an admin key.
+func (k *keys) add(name string, pub gossh.PublicKey) { k.addFor(name, "", pub) }
+
+// addFor registers pub as a key limited to appName ("" for an admin key).
+func (k *keys) addFor(name, appName string, pub gossh.PublicKey) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.m == nil {
 		k.m = map[string]app.Key{}
 	}
-	k.m[gossh.FingerprintSHA256(pub)] = app.Key{Name: name, Fingerprint: gossh.FingerprintSHA256(pub)}
+	k.m[gossh.FingerprintSHA256(pub)] = app.Key{Name: name, Fingerprint: gossh.FingerprintSHA256(pub), App: appName}
 }
 
 // record is what the Commands fake saw of one call.

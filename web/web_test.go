@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -372,5 +373,59 @@ func TestTemplates(t *testing.T) {
 	srv, _, _ := dashboard(t)
 	if code, body, _ := newBrowser(t, srv).get("/login"); code != http.StatusOK || !strings.Contains(body, "Admin password") {
 		t.Fatalf("login page: %d\n%s", code, body)
+	}
+}
+
+// Wrong passwords sent all at once, or from many addresses of one IPv6
+// /64, get no more tries than the limit: the check and the count are one
+// step, and an IPv6 client is counted by its /64.
+func TestConcurrentWrongPasswordsAreLimited(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		remote func(i int) string
+	}{
+		{"at once from one address", func(int) string { return "192.0.2.1:4000" }},
+		{"at once from one /64", func(i int) string { return fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _, _ := dashboard(t)
+			b := newBrowser(t, srv)
+			tok := b.csrf("/login")
+			base, _ := url.Parse(srv.URL)
+			cookies := b.c.Jar.Cookies(base)
+			const tries = 20
+			codes := make([]int, tries)
+			var wg sync.WaitGroup
+			for i := range tries {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					form := url.Values{"_csrf": {tok}, "password": {"not the password"}}
+					req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.RemoteAddr = tt.remote(i)
+					for _, c := range cookies {
+						req.AddCookie(c)
+					}
+					rec := httptest.NewRecorder()
+					srv.Config.Handler.ServeHTTP(rec, req)
+					codes[i] = rec.Code
+				}()
+			}
+			wg.Wait()
+			checked := 0
+			for _, c := range codes {
+				switch c {
+				case http.StatusUnauthorized:
+					checked++
+				case http.StatusTooManyRequests:
+				default:
+					t.Fatalf("answers %v: want only 401 and 429", codes)
+				}
+			}
+			if checked > 5 {
+				t.Errorf("%d of %d wrong passwords were checked, want at most 5 (answers %v)", checked, tries, codes)
+			}
+		})
 	}
 }

@@ -32,6 +32,8 @@ type platform struct {
 	// touched are the apps the commands looked up or changed, in order;
 	// "*" for a listing of every app.
 	touched []string
+	procs   map[string][]app.ProcessReport // what Report says runs, by app
+	output  string                         // what Logs adds, as an app printed it
 }
 
 func newPlatform() *platform {

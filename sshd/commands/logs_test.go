@@ -19,6 +19,9 @@ func (p *platform) Logs(ctx context.Context, name string, q app.LogQuery, w io.W
 		return err
 	}
 	fmt.Fprintf(w, "logs %s process=%q lines=%d follow=%v\n", name, q.Process, q.Lines, q.Follow)
+	if p.output != "" {
+		io.WriteString(w, p.output)
+	}
 	if q.Follow {
 		<-ctx.Done()
 	}
@@ -117,6 +120,18 @@ func TestLogsBadUsage(t *testing.T) {
 
 // An app's output reaches a terminal without control sequences: no
 // escape, no C1 control, no stray byte; text, tabs and newlines stay.
+// What an app printed reaches the client of logs with its terminal
+// sequences defused.
+func TestLogsCommandDefusesOutput(t *testing.T) {
+	p := newPlatform()
+	p.apps["hello"] = app.App{Name: "hello"}
+	p.output = "2026-01-01T00:00:00Z web.1 \x1b]0;owned\x07\x1b[2Jgone\n"
+	r := run(newTable(p), root, "", "logs", "hello")
+	if r.code != 0 || strings.ContainsAny(r.stdout, "\x1b\x07") || !strings.Contains(r.stdout, "?]0;owned??[2Jgone") {
+		t.Errorf("logs: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
 func TestLogsDefuseTerminalSequences(t *testing.T) {
 	var b strings.Builder
 	w := &printable{w: &b}

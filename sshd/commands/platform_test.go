@@ -123,7 +123,7 @@ func (p *platform) Report(_ context.Context, name string) (app.Report, error) {
 	if err != nil {
 		return app.Report{}, err
 	}
-	return app.Report{App: a}, nil
+	return app.Report{App: a, Processes: p.procs[name]}, nil
 }
 
 func (p *platform) Mount(_ context.Context, name string, v app.Volume) error {

@@ -222,8 +222,17 @@ func (h psCommands) psReportText(ctx context.Context, c Call, name string) error
 		}
 		if p.Crashes > 0 {
 			wait := time.Until(p.NextRestart).Round(time.Second)
-			fmt.Fprintf(tw, "  CRASH LOOP:\tcrashed %d times, last %s ago; next restart in %s\n",
-				p.Crashes, time.Since(p.LastCrash).Round(time.Second), max(wait, 0))
+			ago := time.Since(p.LastCrash).Round(time.Second)
+			if p.Crashes < app.CrashLoop {
+				again := "running again"
+				if p.Running() < p.Desired {
+					again = fmt.Sprintf("next restart in %s", max(wait, 0))
+				}
+				fmt.Fprintf(tw, "  CRASHED:\tonce, %s ago; %s\n", ago, again)
+			} else {
+				fmt.Fprintf(tw, "  CRASH LOOP:\tcrashed %d times, last %s ago; next restart in %s\n",
+					p.Crashes, ago, max(wait, 0))
+			}
 			for _, l := range p.LastOutput {
 				fmt.Fprintf(tw, "  | %s\n", l)
 			}

@@ -22,9 +22,10 @@ type deployBackend interface {
 	Release(ctx context.Context, name string, version int) (app.Release, error)
 }
 
-// Sources exports the tree of a pushed revision (sshd.Sources).
+// Sources checks out the tree of a pushed revision into a fresh
+// directory, which the caller removes (sshd.Sources).
 type Sources interface {
-	Export(ctx context.Context, app, rev, dir string) error
+	Checkout(ctx context.Context, app, rev string) (dir string, err error)
 }
 
 // FailedDeploys keeps the output of each app's last failed deploy
@@ -155,14 +156,11 @@ func (h receiveCommands) rebuild(ctx context.Context, c Call, args []string) err
 		if rel.Commit == "" || h.src == nil {
 			return fmt.Errorf("v%d of %s has no pushed source here to rebuild: push it again", rel.Version, name)
 		}
-		dir, err := os.MkdirTemp("", "pier-rebuild-")
+		dir, err := h.src.Checkout(ctx, name, rel.Commit)
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		if err := h.src.Export(ctx, name, rel.Commit, dir); err != nil {
-			return err
-		}
 		fmt.Fprintf(c.Stdout, "-----> Rebuilding %s from %.12s (v%d)\n", name, rel.Commit, rel.Version)
 		next, err := h.deploy(ctx, app.DeployRequest{App: name, Dir: dir, Commit: rel.Commit, User: c.User.Name, Out: c.Stdout})
 		if err != nil {

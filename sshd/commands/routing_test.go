@@ -71,6 +71,24 @@ func TestRoutingCommands(t *testing.T) {
 	}
 }
 
+// One crash restarted at once is told as that, not as a crash loop.
+func TestPsReportCrashes(t *testing.T) {
+	up := []app.Instance{{ID: "hello-1", Running: true, Addr: "10.0.0.2:5000"}}
+	tests := []opCase{
+		{"one crash", []string{"ps:report", "hello"}, 0, "", "CRASHED:  once, 2s ago; running again", ""},
+		{"a loop", []string{"ps:report", "worky"}, 0, "", "CRASH LOOP:  crashed 3 times, last 2s ago", ""},
+	}
+	runOpCases(t, tests, Info{Version: "test"}, func(p *platform) {
+		p.apps["hello"] = app.App{Name: "hello", Release: 1}
+		p.apps["worky"] = app.App{Name: "worky", Release: 1}
+		last := time.Now().Add(-2 * time.Second)
+		p.procs = map[string][]app.ProcessReport{
+			"hello": {{Type: "web", Desired: 1, Instances: up, Crashes: 1, LastCrash: last}},
+			"worky": {{Type: "web", Desired: 1, Crashes: 3, LastCrash: last, NextRestart: time.Now().Add(5 * time.Second)}},
+		}
+	})
+}
+
 func (p *platform) SetHTTPAuth(_ context.Context, name string, on bool) error {
 	if err := p.known(name); err != nil {
 		return err
