@@ -134,7 +134,9 @@ type Config struct {
 	MaxPushMiB   int     // the largest pack a push may send
 	BuildMemMiB  int     // a build's memory limit
 	BuildCPU     float64 // a build's CPU limit, cores
+	CgroupParent string  // the cgroup app processes' and builds' cgroups are made under
 	BuildDiskMiB int     // what a build may write
+	ReserveMiB   int     // free space on the data disk kept for pier's database
 	Settle       time.Duration
 	BuildTimeout time.Duration
 	// AllowNets are private networks app containers may reach anyway.
@@ -150,6 +152,10 @@ type Config struct {
 	WakeTimeout    time.Duration // held requests of a sleeping app wait this long
 	MinAvailMiB    int           // stop frozen apps while less memory is available
 	MaxBodyMiB     int           // largest request body the router passes on; 0: no limit
+	// Bounds of what all apps together may run at once on this machine.
+	MaxInstances int // instances of every app's processes
+	MaxCronRuns  int // cron runs
+	MaxOneOffs   int // one-off containers (run, cron jobs)
 
 	NodeName         string // this machine's name in a cluster
 	ClusterAddr      string // the cluster port, once in a cluster
@@ -184,7 +190,9 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MemoryMiB, "memory", 256, "default memory limit per app process, MiB")
 	fs.IntVar(&c.DiskMiB, "disk", 1024, "what an app process may write outside its volumes and /tmp (into /app), MiB; past it the process is restarted")
 	fs.IntVar(&c.BuildDiskMiB, "build-disk", 4096, "what a build may write, MiB; past it the push is rejected")
+	fs.IntVar(&c.ReserveMiB, "disk-reserve", 64, "free space on the data disk kept for pier's database, MiB: app output past it is dropped and a build is stopped")
 	fs.IntVar(&c.BuildMemMiB, "build-memory", 1024, "a build's memory limit, MiB")
+	fs.StringVar(&c.CgroupParent, "cgroup-parent", "", "a cgroup (such as pier) to make app processes' and builds' cgroups under, so that a limit set on it bounds them all; default: under the hierarchy's root")
 	fs.Float64Var(&c.BuildCPU, "build-cpu", float64(max(1, goruntime.NumCPU()-1)), "a build's CPU limit, cores (it also gets a small CPU weight: apps come first)")
 	fs.IntVar(&c.MaxPushMiB, "max-push", 512, "the largest push (git pack) taken, MiB; the revision deployed may unpack to 4 times that")
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", 15*time.Minute, "longest a build may take, predeploy included; past it the push is rejected")
@@ -202,7 +210,19 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NodeLabels, "node-labels", "", "labels of this machine in a cluster, as disk=ssd,zone=attic: an app whose app.json has pier.node_labels runs only where they match")
 	fs.IntVar(&c.ReservedMiB, "memory-reserved", 0, "memory, MiB, that the cluster's placement leaves to this machine's own use (other services on it)")
 	fs.StringVar(&c.GossipAddr, "gossip", fmt.Sprintf(":%d", cluster.DefaultGossipPort), "gossip listen address (UDP and TCP), used once this machine is in a cluster")
+	fs.IntVar(&c.MaxInstances, "max-instances", app.DefaultMaxInstances, "most instances of every app's processes together; a ps:scale or a deploy past it is refused")
+	fs.IntVar(&c.MaxCronRuns, "max-cron-runs", cron.DefaultMaxRuns, "most cron runs at once on this machine; a run due past it is skipped and recorded so")
+	fs.IntVar(&c.MaxOneOffs, "max-one-offs", node.DefaultMaxOneOffs, "most one-off containers (run, cron jobs) at once on this machine; past it run is refused")
 	fs.IntVar(&c.MaxBodyMiB, "max-body", router.DefaultMaxBodyBytes>>20, "largest request body the router passes to an app, MiB (0 for no limit); larger ones get 413")
+}
+
+// warnings are what the settings allow but an admin should hear of.
+func (c *Config) warnings() []string {
+	var w []string
+	if c.HTTPSAddr == "" && !router.IsInternal(c.Domain) {
+		w = append(w, fmt.Sprintf("HTTPS is off (--https \"\") on the public domain %s: the dashboard's password and every app's traffic cross the network in the clear", c.Domain))
+	}
+	return w
 }
 
 func (c *Config) validate() error {
@@ -221,14 +241,23 @@ func (c *Config) validate() error {
 	if c.MaxPushMiB < 1 {
 		return fmt.Errorf("--max-push must be at least 1 (MiB), got %d", c.MaxPushMiB)
 	}
+	if err := runtime.ValidCgroupParent(c.CgroupParent); err != nil {
+		return fmt.Errorf("--cgroup-parent: %w", err)
+	}
 	if c.DiskMiB < 16 || c.BuildDiskMiB < 64 {
 		return fmt.Errorf("--disk must be at least 16 and --build-disk at least 64 (MiB), got %d and %d", c.DiskMiB, c.BuildDiskMiB)
+	}
+	if c.ReserveMiB < 0 {
+		return fmt.Errorf("--disk-reserve must be at least 0 (MiB), got %d", c.ReserveMiB)
 	}
 	if c.SleepAfter < time.Second || c.SleepStopAfter < c.SleepAfter {
 		return fmt.Errorf("--sleep-after must be at least 1s and --sleep-stop-after at least as long, got %s and %s", c.SleepAfter, c.SleepStopAfter)
 	}
 	if c.SleepTick < 10*time.Millisecond || c.WakeTimeout < time.Second {
 		return fmt.Errorf("--sleep-tick must be at least 10ms and --wake-timeout at least 1s")
+	}
+	if c.MaxInstances < 1 || c.MaxCronRuns < 1 || c.MaxOneOffs < 1 {
+		return fmt.Errorf("--max-instances, --max-cron-runs and --max-one-offs must each be at least 1, got %d, %d and %d", c.MaxInstances, c.MaxCronRuns, c.MaxOneOffs)
 	}
 	if c.MaxBodyMiB < 0 {
 		return fmt.Errorf("--max-body must be 0 (no limit) or more (MiB), got %d", c.MaxBodyMiB)
@@ -274,7 +303,8 @@ func (c *Config) runtime() runtime.Config {
 			HostPorts: c.routerPorts(), AllowNets: c.AllowNets},
 		MemoryLimit: int64(c.MemoryMiB) << 20,
 		DiskLimit:   int64(c.DiskMiB) << 20, BuildDiskLimit: int64(c.BuildDiskMiB) << 20,
-		BuildMemoryLimit: int64(c.BuildMemMiB) << 20, BuildCPU: c.BuildCPU,
+		DiskReserve:      int64(c.ReserveMiB) << 20,
+		BuildMemoryLimit: int64(c.BuildMemMiB) << 20, BuildCPU: c.BuildCPU, CgroupParent: c.CgroupParent,
 	}
 }
 
@@ -333,13 +363,6 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// Pushed trees are unpacked here by the pre-receive hook, which inherits
-	// the daemon's environment: on the data disk, not a small /tmp.
-	tmp := filepath.Join(cfg.DataDir, "tmp")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return err
-	}
-	os.Setenv("PIER_TMP", tmp)
 
 	st, err := store.Open(filepath.Join(cfg.DataDir, "pier.db"))
 	if err != nil {
@@ -351,6 +374,19 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer rt.Close()
+	// What a crash left (mounts, temp dirs, build snapshots, network
+	// namespaces) goes before anything builds or starts.
+	if err := rt.RemoveOrphans(ctx); err != nil {
+		log.Warn("remove what a previous daemon left", "err", err)
+	}
+	// Pushed trees are unpacked by the pre-receive hook, which inherits
+	// the daemon's environment, into the runtime's temp dir: on the data
+	// disk, not a small /tmp, and emptied above when pier starts.
+	tmp, err := rt.TempDir()
+	if err != nil {
+		return err
+	}
+	os.Setenv("PIER_TMP", tmp)
 	if ok, err := rt.HasImage(ctx, cfg.Base); err != nil {
 		return err
 	} else if !ok {
@@ -360,6 +396,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	bld := builder.New(builder.Config{
 		Base: cfg.Base, CacheDir: cacheDir,
 		CABundle: rt.CABundle(), Log: log, Timeout: cfg.BuildTimeout,
+		Reserve: int64(cfg.ReserveMiB) << 20,
 	}, rt)
 	gitDir := filepath.Join(cfg.DataDir, "git")
 	failedDeploys := appdirs.NewTexts(filepath.Join(cfg.DataDir, "failed-deploys"))
@@ -407,14 +444,14 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Log: log.With("component", "ship")}
 	desired := desiredState{st, cl}
 	sleep := app.SleepDefaults{After: cfg.SleepAfter, StopAfter: cfg.SleepStopAfter}
-	act = node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20, Self: cl.Self, Settle: cfg.Settle}, node.Deps{
+	act = node.New(node.Settings{Sleep: sleep, MinAvailable: int64(cfg.MinAvailMiB) << 20, Self: cl.Self, Settle: cfg.Settle, MaxOneOffs: cfg.MaxOneOffs}, node.Deps{
 		Store: desired, Runtime: rt, Sites: rt, Routes: rtr, Health: rtr, Activity: rtr, Memory: runtime.Memory, Usage: rt, Images: images, Peers: cl,
 		Log: log.With("component", "node"),
 	})
 	metrics.MustRegister(appMetrics{census: act.Census, log: log})
 	crn := cron.New(cron.Deps{Store: desired, Runs: newCountedRuns(st, metrics), OneOffs: cl, Lock: act.Lock, Log: log.With("component", "cron"),
-		Seconds: cfg.CronSeconds, Leads: cl.Leads})
-	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self}
+		Seconds: cfg.CronSeconds, Leads: cl.Leads, MaxRuns: cfg.MaxCronRuns})
+	set := app.Settings{Sleep: sleep, CronSeconds: cfg.CronSeconds, Domain: cfg.Domain, Self: cl.Self, MaxInstances: cfg.MaxInstances}
 	deps := app.Deps{
 		Store: desired, Builder: bld, Node: act, Placer: cl, Remote: cl, Logs: rt, Log: log.With("component", "app"), Audit: st,
 		Exec: rt, Volumes: rt, Shells: cl,
@@ -422,6 +459,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		Occupants: []app.Occupant{crn, act},
 		// Logs and volumes, build caches, git repositories.
 		Files: []app.Files{rt, appdirs.Dirs{Dir: cacheDir}, appdirs.Dirs{Dir: gitDir, Suffix: ".git"}, failedDeploys},
+		// This machine's journal of renames under way.
+		Renames: st,
 	}
 	auth := app.NewAuth(deps)
 	svc = app.New(set, deps)
@@ -455,7 +494,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	rtr.SetDashboard(dash)
 	go dash.Run(ctx)
 	go rt.WatchDisk(ctx, 5*time.Second)
-	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs, Sources: sshd.Sources{GitDir: gitDir},
+	cmds := commands.New(uc, commands.Info{Version: version, URL: rtr.URL, Certs: certs, Sources: sshd.Sources{GitDir: gitDir, Tmp: tmp},
 		FailedDeploys: failedDeploys,
 		Dashboard:     dashboardAdmin{auth, tokens}, DashboardURLs: dashboardURLs(rtr, cfg.Admin), Cluster: cl})
 	ssh, err := sshd.New(sshd.Config{
@@ -478,6 +517,19 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	g.Go(func() error { watch(); return nil })
+	// A rename a crash interrupted ends whole before anything serves;
+	// then the images no app or kept release has go.
+	if err := svc.FinishRenames(ctx); err != nil {
+		log.Error("finish interrupted renames", "err", err)
+	}
+	if kept, apps, err := svc.KeptImages(ctx); err != nil {
+		log.Warn("list the images to keep", "err", err)
+	} else if err := rt.RemoveOrphanImages(ctx, kept, apps); err != nil {
+		log.Warn("remove orphaned images", "err", err)
+	}
+	// Until the first reconcile has set every app's routes, a request
+	// for an app waits for them rather than hearing it is not there.
+	routed := rtr.Starting()
 	g.Go(func() error { return rtr.Serve(ctx, httpLn) })
 	if cfg.HTTPSAddr != "" {
 		httpsLn, err := net.Listen("tcp", cfg.HTTPSAddr)
@@ -488,6 +540,16 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	g.Go(func() error { return ssh.Serve(ctx) })
 	g.Go(func() error { rt.CollectLogs(ctx); return nil })
+	// Apps reach each other by their public names, which may resolve to
+	// another machine of the cluster: its router ports open to them, and
+	// what comes from its address passes no allowlist unasked.
+	g.Go(func() error {
+		cl.WatchPeers(ctx, 2*time.Second, func(addrs []netip.Addr) error {
+			rtr.SetPeers(addrs)
+			return rt.SetPeers(addrs)
+		})
+		return nil
+	})
 	g.Go(func() error { act.Idle(ctx, cfg.SleepTick); return nil })
 	if cfg.Admin != "" {
 		adminLn, err := net.Listen("tcp", cfg.Admin)
@@ -519,9 +581,14 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		if err := act.Reconcile(ctx); err != nil {
 			log.Error("reconcile", "err", err)
 		}
+		routed()
+		log.Debug("start-up pages released", "bytes", releaseStartupPages())
 		act.Heal(ctx, 2*time.Second)
 		return nil
 	})
+	for _, w := range cfg.warnings() {
+		log.Warn(w)
+	}
 	log.Info("pier is serving", "version", version, "http", cfg.HTTPAddr, "https", cfg.HTTPSAddr, "ssh", cfg.SSHAddr,
 		"domain", cfg.Domain, "socket", cfg.Socket, "data", cfg.DataDir)
 	err = g.Wait()

@@ -75,6 +75,7 @@ type daemon struct {
 	exited     <-chan error
 	log        *bytes.Buffer
 	flags      []string // added to pier serve's
+	cgroup     string   // cgroup.procs file pier starts in; "" for the test's
 }
 
 // startDaemon starts `pier serve` with flags added to its own, and a key
@@ -156,6 +157,9 @@ func (d *daemon) serve() error {
 	d.cmd.Args = append(d.cmd.Args, "--ssh", d.addr(d.sshPort), "--socket", d.socket, "--admin", "")
 	d.cmd.Args = append(d.cmd.Args, d.flags...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if d.cgroup != "" {
+		runtimetest.InCgroup(d.cmd, d.cgroup)
+	}
 	var err error
 	if d.exited, err = runtimetest.SpawnIn(d.cmd, d.netns); err != nil {
 		d.cmd = nil

@@ -3,6 +3,9 @@
 
 GO_VERSION=${PIER_GO_VERSION:-1.26.8}
 PACKAGES=(containerd runc containernetworking-plugins iptables git debootstrap curl ca-certificates iproute2 openssh-client)
+# Where the kernel has AppArmor, pier confines containers with a profile it
+# loads through apparmor_parser.
+if [ -d /sys/kernel/security/apparmor ]; then PACKAGES+=(apparmor); fi
 
 say() { printf -- '-----> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
