@@ -52,7 +52,9 @@ func newMachine(t *testing.T, name string) *machine {
 		t.Fatal(err)
 	}
 	m := &machine{name: name, addr: freeAddr(t), store: st}
-	log := slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w := &testWriter{t: t}
+	t.Cleanup(w.stop) // registered before the machine's own cleanups, so it runs after them
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	apps := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s serves %s%s", name, r.Host, r.URL.Path)
 	})
@@ -462,4 +464,12 @@ func (w *testWriter) Write(p []byte) (int, error) {
 		w.t.Log(strings.TrimSpace(string(p)))
 	}
 	return len(p), nil
+}
+
+// stop drops what is logged from now on: memberlist's timers may still
+// fire once the test is over.
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
 }
