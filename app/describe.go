@@ -109,12 +109,16 @@ func (p ProcessReport) Running() int {
 	return n
 }
 
+// Looping says p has crashed often enough lately (CrashLoop times) to
+// count as crash-looping; a single crash restarted at once does not.
+func (p ProcessReport) Looping() bool { return p.Crashes >= CrashLoop }
+
 // State is r's app's state, crashing if one of its running process
 // types has crashed lately.
 func (r Report) State() AppState {
 	crashing := false
 	for _, p := range r.Processes {
-		crashing = crashing || p.Desired > 0 && p.Crashes >= CrashLoop
+		crashing = crashing || p.Desired > 0 && p.Looping()
 	}
 	return r.App.StateWith(crashing)
 }

@@ -93,7 +93,7 @@ func dashboard(t *testing.T, opts ...func(*web.Config)) (*httptest.Server, pier,
 	src := lines{gone: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	act := node.New(node.Settings{}, node.Deps{Store: st, Runtime: noContainers{}, Routes: router.New(router.Config{Log: log}), Log: log})
-	deps := app.Deps{Store: st, Audit: st, Node: act, Logs: src, Log: log}
+	deps := app.Deps{Store: st, Audit: st, Node: crashedOnce{act}, Logs: src, Log: log}
 	svc := pier{Service: app.New(app.Settings{}, deps), Routing: app.NewRouting(app.Settings{}, deps), Auth: app.NewAuth(deps),
 		Cron: cron.New(cron.Deps{Store: st, Runs: st, OneOffs: act, Lock: act.Lock, Log: log}), LoginTokens: &web.LoginTokens{}}
 	if err := svc.SetAdminPassword(ctx, password); err != nil {
@@ -112,6 +112,18 @@ func dashboard(t *testing.T, opts ...func(*web.Config)) (*httptest.Server, pier,
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
 	return srv, svc, src
+}
+
+// crashedOnce is the machine's actuator, but hello's web process
+// crashed once a minute ago and was restarted (not a crash loop).
+type crashedOnce struct{ *node.Actuator }
+
+func (c crashedOnce) Crash(name, proc string) (app.Crash, bool) {
+	if name == "hello" && proc == "web" {
+		last := time.Now().Add(-time.Minute)
+		return app.Crash{Count: 1, Last: last, Next: last, LastOutput: []string{"Error: boom"}}, true
+	}
+	return c.Actuator.Crash(name, proc)
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.
@@ -256,7 +268,8 @@ func TestPagesAndActions(t *testing.T) {
 		{"/apps/hello", []string{"node server.js", "Roll back to v1", "SECRET_KEY", "********", "cron1", "python3 report.py",
 			"Frozen after 15m0s", `name="scale.web"`, "/apps/hello/logs", "hello.localhost", "https disabled",
 			"HTTP basic auth for <code>alice</code>", "<code>10.0.0.0/8</code>",
-			`Runs on <a href="/nodes#node-node1">node1</a>, <a href="/nodes#node-node2">node2</a>`}, []string{"very-secret-value"}},
+			`Runs on <a href="/nodes#node-node1">node1</a>, <a href="/nodes#node-node2">node2</a>`,
+			"crashed once", "Error: boom"}, []string{"very-secret-value", "crash loop"}},
 		{"/apps/site", []string{"static", "the router serves <code>/app/public</code>", "Never sleeps: a static site"},
 			[]string{`id="sleep-now"`, `id="stop-now"`, "Frozen after", "push the app first", "Runs on"}},
 		{"/keys", []string{"No keys yet"}, nil},

@@ -223,7 +223,7 @@ func (h psCommands) psReportText(ctx context.Context, c Call, name string) error
 		if p.Crashes > 0 {
 			wait := time.Until(p.NextRestart).Round(time.Second)
 			ago := time.Since(p.LastCrash).Round(time.Second)
-			if p.Crashes < app.CrashLoop {
+			if !p.Looping() {
 				again := "running again"
 				if p.Running() < p.Desired {
 					again = fmt.Sprintf("next restart in %s", max(wait, 0))
