@@ -139,6 +139,14 @@ func TestDokkuApps(t *testing.T) {
 		if err != nil || !strings.Contains(string(got), "/dev/pts/") {
 			t.Errorf("run -- tty under ssh -t: %v, %q", err, got)
 		}
+		// ssh -tt with no input sends the end of its input at once: the
+		// terminal stays, and the output comes back.
+		cmd = exec.Command("ssh", "-tt", "-i", d.key, "-p", fmt.Sprint(d.sshPort), "-o", "IdentitiesOnly=yes",
+			"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+			"pier@"+d.host, "run", name, "--", "sh", "-c", "'sleep 0.5; echo late'")
+		if got, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(got), "late") {
+			t.Errorf("ssh -tt < /dev/null: %v, %q", err, got)
+		}
 		if got, _ := d.ssh(d.key, "run", name, "--", "tty"); !strings.Contains(got, "not a tty") {
 			t.Errorf("run -- tty without -t: %q", got)
 		}

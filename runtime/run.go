@@ -87,6 +87,11 @@ type stdio struct {
 // terminal whose output goes to out. The end of its standard input must
 // be passed on to the shim, which keeps the process's open until told:
 // the caller hands end the process's CloseIO once it has one.
+//
+// A terminal's input has no end to pass on: the shim closes the whole
+// terminal when told its input ended, and the process loses its output
+// with it (ssh -tt < /dev/null sends that end at once). Its input ends
+// with the process, as a terminal's does (^D is the shell's to read).
 func (s stdio) creator(out, errOut io.Writer) (cio.Creator, *inputEnd) {
 	if s.tty == nil && s.in == nil && errOut == nil {
 		return cio.NullIO, &inputEnd{}
@@ -96,10 +101,11 @@ func (s stdio) creator(out, errOut io.Writer) (cio.Creator, *inputEnd) {
 		in = eofReader{}
 	}
 	end := &inputEnd{}
+	if s.tty != nil {
+		return cio.NewCreator(cio.WithStreams(in, out, nil), cio.WithTerminal), end
+	}
 	r := &endReader{r: in, end: end}
 	switch {
-	case s.tty != nil:
-		return cio.NewCreator(cio.WithStreams(r, out, nil), cio.WithTerminal), end
 	case errOut != nil:
 		return cio.NewCreator(cio.WithStreams(r, out, errOut)), end
 	}

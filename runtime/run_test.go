@@ -47,6 +47,27 @@ func TestOneOffsKeepTheirOutput(t *testing.T) {
 	}
 }
 
+// A one-off with a terminal whose input ends before it prints (ssh -tt
+// < /dev/null) keeps its terminal: its output arrives and it exits 0.
+// Without a terminal, the end of its input is passed on (cat ends).
+func TestOneOffInputEnds(t *testing.T) {
+	env := runtimetest.Start(t)
+	rt := env.Runtime(t, "")
+	ctx := context.Background()
+	var out strings.Builder
+	code, err := rt.RunOnce(ctx, app.OneOff{App: "tty", Image: builder.DefaultBase, Command: "sleep 0.5; tty; echo late",
+		Stdin: strings.NewReader(""), TTY: &app.Terminal{Term: "xterm", Size: app.WindowSize{Width: 80, Height: 24}}, Out: &out})
+	if err != nil || code != 0 || !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "late") {
+		t.Errorf("terminal with its input ended: exit %d, %v, output %q", code, err, out.String())
+	}
+	out.Reset()
+	code, err = rt.RunOnce(ctx, app.OneOff{App: "tty", Image: builder.DefaultBase, Command: "cat; echo done",
+		Stdin: strings.NewReader("piped\n"), Out: &out})
+	if err != nil || code != 0 || out.String() != "piped\ndone\n" {
+		t.Errorf("piped input: exit %d, %v, output %q", code, err, out.String())
+	}
+}
+
 // TestAppArmor: where the host has AppArmor, every container runs under
 // pier's profile; where it has not, containers still start, unconfined.
 func TestAppArmor(t *testing.T) {
