@@ -196,7 +196,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.BuildCPU, "build-cpu", float64(max(1, goruntime.NumCPU()-1)), "a build's CPU limit, cores (it also gets a small CPU weight: apps come first)")
 	fs.IntVar(&c.MaxPushMiB, "max-push", 512, "the largest push (git pack) taken, MiB; the revision deployed may unpack to 4 times that")
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", 15*time.Minute, "longest a build may take, predeploy included; past it the push is rejected")
-	fs.DurationVar(&c.Settle, "settle", time.Second, "how long after a deploy began its new processes are watched for an early crash, which the push reports (0: not watched)")
+	fs.DurationVar(&c.Settle, "settle", time.Second, "how long after they started a new release's processes are watched for an early crash, which the push reports (0: not watched)")
 	fs.BoolVar(&c.CronSeconds, "cron-seconds", false, "for tests: cron schedules may start with a seconds field")
 	fs.StringVar(&c.Admin, "admin", "127.0.0.1:9180", "admin listener: /metrics and the dashboard (empty to disable)")
 	fs.DurationVar(&c.SleepAfter, "sleep-after", 15*time.Minute, "freeze apps idle this long (app.json pier.sleep and sleep:set override)")

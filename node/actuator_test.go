@@ -79,6 +79,32 @@ func TestFailedHealthCheckKeepsOldRelease(t *testing.T) {
 	}
 }
 
+// A release that passes its checks and then crashes in its first moments
+// makes the push say so, even after a release phase longer than the
+// settle window: the window counts from the processes' start.
+func TestEarlyCrashReported(t *testing.T) {
+	r := newRig(t)
+	r.act.set.Settle = 400 * time.Millisecond
+	r.create("hello")
+	rel := release("hello", 1, "crashes")
+	rel.Processes["release"] = "sleep 600ms"
+	a, _ := r.store.App(r.ctx, "hello")
+	var out strings.Builder
+	unlock := r.act.Lock("hello")
+	err := r.act.Activate(r.ctx, a, rel, app.Activation{Out: &out, Record: func(ctx context.Context) error {
+		return r.store.Apply(ctx, app.PutRelease{Release: rel})
+	}})
+	unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"v1 passed its checks, then its web process exited", "last words of", "releases:rollback hello"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("push output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 // Requests in flight to the old release finish before it is stopped.
 func TestRolloutDrainsOldInstances(t *testing.T) {
 	r := newRig(t)

@@ -22,8 +22,9 @@ import (
 // every web instance is a real HTTP server on loopback, so the real router
 // health-checks, proxies to and drains it. An image's behaviour is chosen
 // by its name: "bad" answers 500, "dies" exits right after it starts,
-// "slow" takes half a second per request; anything else answers
-// "<image> <instance>".
+// "crashes" answers at once and exits 100ms later, "slow" takes half a
+// second per request; anything else answers "<image> <instance>". A
+// one-off "sleep D" takes D.
 type fakeRuntime struct {
 	mu        sync.Mutex
 	instances map[string]*fakeInstance
@@ -60,6 +61,9 @@ func (f *fakeRuntime) Start(ctx context.Context, in app.Instance) (app.Instance,
 	}
 	if in.Image == "dies" {
 		fi.in.Running = false
+	}
+	if in.Image == "crashes" {
+		time.AfterFunc(100*time.Millisecond, func() { f.kill(in.ID) })
 	}
 	f.mu.Lock()
 	f.instances[in.ID] = fi
@@ -137,6 +141,11 @@ func (f *fakeRuntime) RunOnce(ctx context.Context, o app.OneOff) (int, error) {
 	f.oneOffs = append(f.oneOffs, o.Command)
 	f.mu.Unlock()
 	fmt.Fprintf(o.Out, "ran %s\n", o.Command)
+	if d, ok := strings.CutPrefix(o.Command, "sleep "); ok {
+		if d, err := time.ParseDuration(d); err == nil {
+			time.Sleep(d)
+		}
+	}
 	if o.Command == "block" { // runs until cancelled
 		<-ctx.Done()
 		return -1, ctx.Err()

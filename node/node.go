@@ -33,9 +33,9 @@ type Settings struct {
 	// MaxDrain bounds the wait for in-flight requests (long polls, open
 	// WebSockets) before a retired instance is stopped anyway.
 	MaxDrain time.Duration // default 30s
-	// Settle is how long after it starts a new release is watched, once
-	// it passed its checks, for a process that exits at once: the push
-	// says so. 0 watches nothing.
+	// Settle is how long after its processes started a new release is
+	// watched, once it passed its checks, for a process that exits at
+	// once: the push says so. 0 watches nothing.
 	Settle time.Duration
 	// WebPort is the PORT web processes listen on inside their network namespace.
 	WebPort int // default 5000

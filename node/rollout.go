@@ -28,7 +28,6 @@ type Activation = app.Activation
 // before the route moves, what was started or mounted for rel is removed
 // and the previous release keeps serving. The caller holds the app's lock.
 func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act Activation) error {
-	began := time.Now()
 	out := act.Out
 	if out == nil {
 		out = io.Discard
@@ -65,8 +64,9 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 	// A restart or a config change serves the same image's site on.
 	hadSite := rel.Static != "" && len(n.sitesOf(ctx, a.Name, func(st app.Site) bool { return st.Image == rel.Image })) > 0
 	var (
-		started []app.Instance
-		site    string // the directory a static release is served from
+		started   []app.Instance
+		startedAt time.Time // when they started: the settle window counts from then
+		site      string    // the directory a static release is served from
 	)
 	// undo removes what was started for rel, if rel does not go live.
 	undo := func() {
@@ -92,6 +92,7 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 		if desc := app.DescribeFormation(formation, rel); desc != "" || rel.Static == "" {
 			old = n.stopUnchecked(ctx, a, formation, old, out)
 			fmt.Fprintf(out, "-----> Starting v%d: %s\n", rel.Version, desc)
+			startedAt = time.Now()
 			started, err = n.startAll(ctx, a, rel, formation, out)
 			if err != nil {
 				undo()
@@ -136,7 +137,7 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 	}
 	go n.retire(old)
 	n.retireSitesLater(a.Name, otherThan(rel))
-	n.settle(ctx, rel, started, began, out)
+	n.settle(ctx, rel, started, startedAt, out)
 
 	if cmd := rel.Manifest.Scripts.Postdeploy; cmd != "" && !a.Stopped {
 		fmt.Fprintf(out, "-----> Running postdeploy: %s\n", cmd)
@@ -149,8 +150,10 @@ func (n *Actuator) Activate(ctx context.Context, a app.App, rel app.Release, act
 }
 
 // settle watches the instances a release started until Settle after
-// began, and tells out of any that exited: it passed its checks and then
-// crashed, which heal's restarts would otherwise hide.
+// they started, and tells out of any that exited: it passed its checks
+// and then crashed, which heal's restarts would otherwise hide. The
+// window counts from the start of the processes, not of the deploy, so a
+// long release phase (a migration) does not use it up.
 func (n *Actuator) settle(ctx context.Context, rel app.Release, started []app.Instance, began time.Time, out io.Writer) {
 	if n.set.Settle <= 0 || len(started) == 0 {
 		return
@@ -162,7 +165,7 @@ func (n *Actuator) settle(ctx context.Context, rel app.Release, started []app.In
 		}
 		for _, in := range started {
 			if ok, err := n.runtime.Running(ctx, in.ID); err == nil && !ok {
-				fmt.Fprintf(out, " !     v%d passed its checks, then its %s process exited %.1fs after the deploy began; it is restarted with growing delays\n",
+				fmt.Fprintf(out, " !     v%d passed its checks, then its %s process exited %.1fs after it started; it is restarted with growing delays\n",
 					rel.Version, in.Process, time.Since(began).Seconds())
 				if tail := n.runtime.Tail(rel.App, in.ID, 10); len(tail) > 0 {
 					fmt.Fprintf(out, "       last output of %s:\n           %s\n", in.Process, strings.Join(tail, "\n           "))
