@@ -103,6 +103,10 @@ type appLog struct {
 	saved     []byte              // offsets.json as last written
 	followers map[*follower]struct{}
 	warned    time.Time
+	// gone says the app's logs were removed or moved (RemoveFiles,
+	// RenameFiles): a poll that took this state before then does nothing,
+	// rather than make the directory again under the old name.
+	gone bool
 }
 
 // rawFile is one instance's raw output file.
@@ -401,6 +405,12 @@ func (a *appLog) scan() error {
 
 // poll collects every raw file of the app once and shrinks the collected ones.
 func (a *appLog) poll() {
+	if a.gone {
+		return
+	}
+	if _, err := os.Stat(a.dir); errors.Is(err, os.ErrNotExist) {
+		return // listed by a poll, then removed or moved: nothing to collect
+	}
 	if err := a.load(); err != nil {
 		a.warn("load log offsets", err)
 		return

@@ -546,6 +546,37 @@ func TestForgetDrainsThenDeletes(t *testing.T) {
 	}
 }
 
+// A poll that took the app's state just before the app's logs were
+// removed (apps:destroy) or moved (apps:rename) writes nothing after:
+// the directory is not made again under the old name.
+func TestPollAfterRemoveMakesNothing(t *testing.T) {
+	for _, move := range []func(c *Store) error{
+		func(c *Store) error { return c.RemoveFiles("hello") },
+		func(c *Store) error { return c.RenameFiles("hello", "greeter") },
+	} {
+		dir := t.TempDir()
+		c, _ := testCollector(t, dir)
+		s := newShim(t, dir, "hello", "web", "hello-1")
+		s.write("a\n")
+		c.pollAll()
+		s.write("b\n")
+		a := c.app("hello") // as pollAll holds it, waiting for the lock
+		if err := move(c); err != nil {
+			t.Fatal(err)
+		}
+		a.mu.Lock()
+		a.poll()
+		a.mu.Unlock()
+		fresh := c.app("hello") // as pollAll makes it, having listed hello before it went
+		fresh.mu.Lock()
+		fresh.poll()
+		fresh.mu.Unlock()
+		if _, err := os.Stat(filepath.Join(dir, "hello")); !os.IsNotExist(err) {
+			t.Errorf("hello's log directory is back after its logs went: %v", err)
+		}
+	}
+}
+
 func TestTail(t *testing.T) {
 	dir := t.TempDir()
 	c, _ := testCollector(t, dir)

@@ -8,13 +8,17 @@ import "pier/appdirs"
 func (c *Store) RenameFiles(from, to string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if a := c.apps[from]; a != nil {
+	a := c.apps[from]
+	if a != nil {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		a.closePipes()
 	}
 	if err := (appdirs.Dirs{Dir: c.dir}).RenameFiles(from, to); err != nil {
 		return err
+	}
+	if a != nil {
+		a.gone = true
 	}
 	delete(c.apps, from)
 	delete(c.apps, to)
@@ -29,6 +33,7 @@ func (c *Store) RemoveFiles(name string) error {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		a.closePipes()
+		a.gone = true
 	}
 	delete(c.apps, name)
 	return appdirs.Dirs{Dir: c.dir}.RemoveFiles(name)
