@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -87,13 +86,13 @@ func FormationFor(a App, rel Release) map[string]int {
 // DescribeFormation says how many instances of each of rel's processes f
 // runs, e.g. "web=1 worker=2".
 func DescribeFormation(f map[string]int, rel Release) string {
-	var parts []string
-	for _, proc := range slices.Sorted(maps.Keys(f)) {
+	ran := map[string]int{}
+	for proc, n := range f {
 		if rel.Processes[proc] != "" && proc != "release" {
-			parts = append(parts, fmt.Sprintf("%s=%d", proc, f[proc]))
+			ran[proc] = n
 		}
 	}
-	return strings.Join(parts, " ")
+	return formationText(ran)
 }
 
 // EnvList turns config vars into KEY=value pairs, sorted.

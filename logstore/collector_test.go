@@ -75,6 +75,19 @@ func (s *shim) write(text string) {
 	}
 }
 
+// onDisk is the raw file's size on disk, holes punched left out; it logs
+// both sizes.
+func (s *shim) onDisk(c *Store) int64 {
+	s.t.Helper()
+	fi, err := os.Stat(s.f.Name())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := fi.Sys().(*syscall.Stat_t).Blocks * 512
+	s.t.Logf("raw file: size %d, on disk %d, punching unsupported: %v", fi.Size(), n, c.noPunch.Load())
+	return n
+}
+
 func (s *shim) size() int64 {
 	fi, err := os.Stat(s.f.Name())
 	if err != nil {
@@ -240,12 +253,7 @@ func TestRawFileOfBusyInstanceStaysSmallOnDisk(t *testing.T) {
 		s.write(strings.Repeat(line, 100)) // 10 KB between polls: never quiet
 		c.pollAll()
 	}
-	fi, err := os.Stat(s.f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	onDisk := fi.Sys().(*syscall.Stat_t).Blocks * 512
-	t.Logf("raw file: size %d, on disk %d, punching unsupported: %v", fi.Size(), onDisk, c.noPunch.Load())
+	onDisk := s.onDisk(c)
 	if onDisk > 2*c.rawMax+8192 {
 		t.Errorf("busy raw file takes %d bytes on disk, want at most %d", onDisk, 2*c.rawMax+8192)
 	}
@@ -612,12 +620,7 @@ func TestRawBacklogBounded(t *testing.T) {
 		s.write(chunk)
 		c.pollAll()
 	}
-	fi, err := os.Stat(s.f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	onDisk := fi.Sys().(*syscall.Stat_t).Blocks * 512
-	t.Logf("raw file: size %d, on disk %d, punching unsupported: %v", fi.Size(), onDisk, c.noPunch.Load())
+	onDisk := s.onDisk(c)
 	if max := c.backlog + int64(len(chunk)) + 2*c.rawMax + 8192; onDisk > max {
 		t.Errorf("raw file of an endless printer takes %d bytes on disk, want at most %d", onDisk, max)
 	}

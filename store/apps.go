@@ -59,21 +59,13 @@ func nextUID(ctx context.Context, tx *sql.Tx) (int, error) {
 // The app row is updated first so a missing app is found without relying on
 // the foreign key, and so a failed insert rolls the update back.
 func (s *Store) putRelease(ctx context.Context, tx *sql.Tx, r app.Release, nodes []string, formation map[string]int) error {
-	placement := ""
-	if nodes != nil {
-		b, err := json.Marshal(nodes)
-		if err != nil {
-			return fmt.Errorf("encode placement: %w", err)
-		}
-		placement = string(b)
+	placement, err := encodeJSON(nodes, "") // nil: left as it is
+	if err != nil {
+		return fmt.Errorf("encode placement: %w", err)
 	}
-	fj := ""
-	if formation != nil {
-		b, err := json.Marshal(formation)
-		if err != nil {
-			return fmt.Errorf("encode formation: %w", err)
-		}
-		fj = string(b)
+	fj, err := encodeJSON(formation, "")
+	if err != nil {
+		return fmt.Errorf("encode formation: %w", err)
 	}
 	pj, err := encodeJSON(r.Processes, "{}")
 	if err != nil {
